@@ -1,0 +1,1 @@
+//! The provisioning rules. Being built: issue 4.

@@ -1,0 +1,1 @@
+//! SCIM PATCH engine. Being built: issue 3.
