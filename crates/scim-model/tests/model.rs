@@ -559,3 +559,35 @@ fn required_attributes() {
             .contains("displayName")
     );
 }
+
+#[test]
+fn element_filters_for_patch_paths() {
+    let f = parse_filter(r#"type eq "WORK" and primary eq "True""#).unwrap();
+    let ef = f
+        .compile_for_elements(&USER, &AttrPath::new("Emails"))
+        .unwrap();
+    assert!(ef.matches(&json!({"type": "work", "value": "a", "primary": true})));
+    assert!(!ef.matches(&json!({"type": "work", "value": "a"})));
+    assert!(!ef.matches(&json!("work")));
+    // A single-valued complex attribute (Entra's manager removal by filter).
+    let mgr = parse_filter(r#"value eq "boss-id""#).unwrap();
+    let ef = mgr
+        .compile_for_elements(
+            &USER,
+            &AttrPath::parse("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager")
+                .unwrap(),
+        )
+        .unwrap();
+    assert!(ef.matches(&json!({"value": "boss-id"})));
+    assert!(!ef.matches(&json!({"value": "Boss-ID"})));
+    assert!(
+        f.compile_for_elements(&USER, &AttrPath::new("userName"))
+            .is_err()
+    );
+    assert!(
+        parse_filter(r#"shoe eq "x""#)
+            .unwrap()
+            .compile_for_elements(&USER, &AttrPath::new("emails"))
+            .is_err()
+    );
+}

@@ -109,6 +109,47 @@ impl CompiledFilter {
     }
 }
 
+/// A value filter compiled for the elements of one complex attribute: the `[...]`
+/// of a PATCH path such as `emails[type eq "work"]` or `members[value eq "id"]`.
+#[derive(Clone, Debug)]
+pub struct ElementFilter {
+    root: Node,
+}
+
+impl ElementFilter {
+    /// Whether one element (a JSON object) satisfies the filter. Non-objects never do.
+    pub fn matches(&self, element: &Value) -> bool {
+        match element.as_object() {
+            Some(obj) => eval(&self.root, &Value::Null, Some(obj)),
+            None => false,
+        }
+    }
+}
+
+impl Filter {
+    /// Compiles the filter as a value filter over the elements of `attr` (a complex
+    /// attribute of `rt`, single- or multi-valued): its paths name sub-attributes of
+    /// `attr`. Errors if `attr` is unknown or not complex, or as [`Filter::compile`].
+    pub fn compile_for_elements(
+        &self,
+        rt: &ResourceType,
+        attr: &AttrPath,
+    ) -> Result<ElementFilter, FilterError> {
+        let resolved = rt
+            .resolve(attr)
+            .ok_or_else(|| err(format!("unknown attribute '{attr}'")))?;
+        if resolved.sub.is_some() || !resolved.attr.is_complex() {
+            return Err(err(format!(
+                "'{attr}[...]' needs a complex attribute; '{}' is not one",
+                resolved.canonical_path()
+            )));
+        }
+        Ok(ElementFilter {
+            root: compile(self, rt, Some(resolved.attr))?,
+        })
+    }
+}
+
 fn compile(
     f: &Filter,
     rt: &ResourceType,

@@ -35,7 +35,7 @@ pub use ast::{CompValue, CompareOp, Filter, FilterError};
 pub use parser::parse_filter;
 
 mod eval;
-pub use eval::CompiledFilter;
+pub use eval::{CompiledFilter, ElementFilter};
 
 /// Longest filter (and PATCH path) accepted, in bytes. Longer input is a [`FilterError`]
 /// before any parsing happens.
