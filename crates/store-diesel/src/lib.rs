@@ -1,5 +1,55 @@
-//! Persistence for the SCIM server with diesel + r2d2: embedded SQLite by default,
-//! PostgreSQL for deployments with several stateless replicas.
+//! Persistence for the SCIM server with diesel + r2d2: embedded SQLite (bundled)
+//! by default, PostgreSQL for deployments with several stateless replicas, and one
+//! behaviour on both. This is the only crate of the workspace that knows SQL.
 //!
-//! This crate is being built (issue 5); it is the only crate of the workspace that
-//! knows SQL.
+//! * [`Store`] holds the pool; [`Store::connect`] picks the backend from the URL
+//!   scheme ([`DatabaseTarget::parse`]) and fails at once, with the driver's
+//!   message, when the database cannot be reached.
+//! * Migrations are embedded per backend (`migrations/sqlite`,
+//!   `migrations/postgres`) and share one [`schema`].
+//! * Repositories are modules of free functions over `&mut` [`DbConnection`], so
+//!   callers compose several of them in one [`Store::transaction`]. Writes inside
+//!   a repository function are already atomic on their own.
+//! * Errors are [`StoreError`]; unique violations become
+//!   [`StoreError::Conflict`] on both backends.
+//!
+//! See `docs/store.md` for the schema decisions.
+//!
+//! ```
+//! use store_diesel::{Store, tenants};
+//!
+//! # fn main() -> Result<(), store_diesel::StoreError> {
+//! let store = Store::connect_and_migrate("sqlite::memory:")?;
+//! let acme = store.transaction(|conn| tenants::create(conn, "acme", "Acme Corp"))?;
+//! assert_eq!(acme.slug, "acme");
+//! assert!(!acme.settings.automatic_invitation);
+//!
+//! let again = store.transaction(|conn| tenants::create(conn, "acme", "Another"));
+//! assert!(matches!(again, Err(store_diesel::StoreError::Conflict { .. })));
+//! # Ok(())
+//! # }
+//! ```
+
+mod connection;
+mod error;
+mod hex;
+mod macros;
+pub mod schema;
+mod store;
+mod time;
+mod url;
+
+pub mod audit;
+pub mod settings;
+pub mod tenants;
+pub mod tokens;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use connection::{
+    ConnectError, ConnectionManager, ConnectionSetup, DbConnection, MultiBackend, SQLITE_PRAGMAS,
+};
+pub use error::StoreError;
+pub use store::{PooledDbConnection, Store, StoreOptions, write_transaction};
+pub use url::{Backend, DatabaseTarget, PG_CONNECT_TIMEOUT_SECS};

@@ -1,0 +1,176 @@
+-- Initial schema, PostgreSQL flavour. Keep it column-for-column identical to
+-- ../../sqlite/2026-11-28-000001_initial/up.sql: one `schema.rs` serves both.
+-- Rule: every primary key, unique key and index starts with tenant_id; the few
+-- exceptions are commented where they are made (see docs/store.md).
+-- Text columns that are compared or sorted use COLLATE "C" so PostgreSQL orders
+-- them byte-wise exactly like SQLite's BINARY collation, whatever the cluster locale.
+
+CREATE TABLE tenants (
+    id                         TEXT COLLATE "C" NOT NULL,
+    slug                       TEXT COLLATE "C" NOT NULL,
+    name                       TEXT NOT NULL,
+    created_at                 TIMESTAMP NOT NULL,
+    automatic_invitation       BOOLEAN NOT NULL DEFAULT FALSE,
+    require_mobile_auth_users  BOOLEAN NOT NULL DEFAULT TRUE,
+    require_mobile_auth_groups BOOLEAN NOT NULL DEFAULT TRUE,
+    CONSTRAINT tenants_pkey PRIMARY KEY (id),
+    -- Exception: the slug names the tenant in URLs, so it is unique globally.
+    CONSTRAINT tenants_slug_uq UNIQUE (slug)
+);
+
+-- Exception: server-wide settings (the JWT signing key) belong to no tenant;
+-- every replica must read the same row.
+CREATE TABLE server_settings (
+    name       TEXT COLLATE "C" NOT NULL,
+    value      TEXT NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    CONSTRAINT server_settings_pkey PRIMARY KEY (name)
+);
+
+CREATE TABLE scim_tokens (
+    tenant_id  TEXT COLLATE "C" NOT NULL,
+    token_id   TEXT COLLATE "C" NOT NULL,
+    token_hash TEXT NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    revoked_at TIMESTAMP NULL,
+    CONSTRAINT scim_tokens_pkey PRIMARY KEY (tenant_id, token_id),
+    CONSTRAINT scim_tokens_tenant_fk FOREIGN KEY (tenant_id) REFERENCES tenants (id) ON DELETE CASCADE
+);
+-- At most one live token per tenant, enforced by the database.
+CREATE UNIQUE INDEX scim_tokens_one_live_uq ON scim_tokens (tenant_id) WHERE revoked_at IS NULL;
+
+CREATE TABLE users (
+    tenant_id                     TEXT COLLATE "C" NOT NULL,
+    id                            TEXT COLLATE "C" NOT NULL,
+    user_name                     TEXT COLLATE "C" NOT NULL,
+    user_name_folded              TEXT COLLATE "C" NOT NULL,
+    external_id                   TEXT COLLATE "C" NULL,
+    display_name                  TEXT COLLATE "C" NULL,
+    active                        BOOLEAN NOT NULL DEFAULT TRUE,
+    status                        TEXT NOT NULL DEFAULT 'Staged',
+    status_before_suspend         TEXT NULL,
+    override_automatic_invitation BOOLEAN NULL,
+    override_require_mobile_auth  BOOLEAN NULL,
+    mobile_device_enrolled        BOOLEAN NOT NULL DEFAULT FALSE,
+    mobile_device_name            TEXT NULL,
+    created_at                    TIMESTAMP NOT NULL,
+    last_modified                 TIMESTAMP NOT NULL,
+    version                       BIGINT NOT NULL DEFAULT 1,
+    document                      TEXT NOT NULL,
+    CONSTRAINT users_pkey PRIMARY KEY (tenant_id, id),
+    CONSTRAINT users_user_name_uq UNIQUE (tenant_id, user_name_folded),
+    CONSTRAINT users_tenant_fk FOREIGN KEY (tenant_id) REFERENCES tenants (id) ON DELETE CASCADE,
+    CONSTRAINT users_status_ck CHECK (status IN ('Staged', 'Invited', 'Active', 'Suspended')),
+    CONSTRAINT users_status_before_suspend_ck
+        CHECK (status_before_suspend IS NULL OR status_before_suspend IN ('Staged', 'Invited', 'Active'))
+);
+CREATE INDEX users_external_id_idx   ON users (tenant_id, external_id);
+CREATE INDEX users_display_name_idx  ON users (tenant_id, display_name);
+CREATE INDEX users_active_idx        ON users (tenant_id, active);
+CREATE INDEX users_status_idx        ON users (tenant_id, status);
+CREATE INDEX users_last_modified_idx ON users (tenant_id, last_modified);
+CREATE INDEX users_created_at_idx    ON users (tenant_id, created_at);
+
+CREATE TABLE user_emails (
+    tenant_id    TEXT COLLATE "C" NOT NULL,
+    user_id      TEXT COLLATE "C" NOT NULL,
+    position     INTEGER NOT NULL,
+    value        TEXT COLLATE "C" NOT NULL,
+    value_folded TEXT COLLATE "C" NOT NULL,
+    email_type   TEXT COLLATE "C" NULL,
+    is_primary   BOOLEAN NOT NULL DEFAULT FALSE,
+    -- The primary key doubles as the (tenant_id, user_id) index.
+    CONSTRAINT user_emails_pkey PRIMARY KEY (tenant_id, user_id, position),
+    CONSTRAINT user_emails_user_fk FOREIGN KEY (tenant_id, user_id)
+        REFERENCES users (tenant_id, id) ON DELETE CASCADE
+);
+CREATE INDEX user_emails_value_idx ON user_emails (tenant_id, value_folded);
+
+CREATE TABLE groups (
+    tenant_id                    TEXT COLLATE "C" NOT NULL,
+    id                           TEXT COLLATE "C" NOT NULL,
+    display_name                 TEXT COLLATE "C" NOT NULL,
+    display_name_folded          TEXT COLLATE "C" NOT NULL,
+    external_id                  TEXT COLLATE "C" NULL,
+    override_require_mobile_auth BOOLEAN NULL,
+    members_can_store_data       BOOLEAN NOT NULL DEFAULT TRUE,
+    created_at                   TIMESTAMP NOT NULL,
+    last_modified                TIMESTAMP NOT NULL,
+    version                      BIGINT NOT NULL DEFAULT 1,
+    document                     TEXT NOT NULL,
+    CONSTRAINT groups_pkey PRIMARY KEY (tenant_id, id),
+    CONSTRAINT groups_display_name_uq UNIQUE (tenant_id, display_name_folded),
+    CONSTRAINT groups_tenant_fk FOREIGN KEY (tenant_id) REFERENCES tenants (id) ON DELETE CASCADE
+);
+CREATE INDEX groups_external_id_idx   ON groups (tenant_id, external_id);
+CREATE INDEX groups_last_modified_idx ON groups (tenant_id, last_modified);
+CREATE INDEX groups_created_at_idx    ON groups (tenant_id, created_at);
+
+CREATE TABLE group_members (
+    tenant_id TEXT COLLATE "C" NOT NULL,
+    group_id  TEXT COLLATE "C" NOT NULL,
+    user_id   TEXT COLLATE "C" NOT NULL,
+    CONSTRAINT group_members_pkey PRIMARY KEY (tenant_id, group_id, user_id),
+    CONSTRAINT group_members_group_fk FOREIGN KEY (tenant_id, group_id)
+        REFERENCES groups (tenant_id, id) ON DELETE CASCADE,
+    CONSTRAINT group_members_user_fk FOREIGN KEY (tenant_id, user_id)
+        REFERENCES users (tenant_id, id) ON DELETE CASCADE
+);
+CREATE INDEX group_members_user_idx ON group_members (tenant_id, user_id);
+
+CREATE TABLE invitations (
+    tenant_id       TEXT COLLATE "C" NOT NULL,
+    id              TEXT COLLATE "C" NOT NULL,
+    user_id         TEXT COLLATE "C" NOT NULL,
+    state           TEXT COLLATE "C" NOT NULL DEFAULT 'queued',
+    created_at      TIMESTAMP NOT NULL,
+    released_at     TIMESTAMP NULL,
+    sent_at         TIMESTAMP NULL,
+    accepted_at     TIMESTAMP NULL,
+    expires_at      TIMESTAMP NULL,
+    secret_hash     TEXT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TIMESTAMP NULL,
+    last_error      TEXT NULL,
+    CONSTRAINT invitations_pkey PRIMARY KEY (tenant_id, id),
+    CONSTRAINT invitations_user_fk FOREIGN KEY (tenant_id, user_id)
+        REFERENCES users (tenant_id, id) ON DELETE CASCADE,
+    CONSTRAINT invitations_state_ck CHECK (state IN ('queued', 'sent', 'accepted', 'expired', 'cancelled'))
+);
+CREATE INDEX invitations_state_idx ON invitations (tenant_id, state, next_attempt_at);
+CREATE INDEX invitations_user_idx  ON invitations (tenant_id, user_id);
+
+-- seq comes from one global identity: strictly increasing within a tenant
+-- (with gaps), and the primary key still starts with tenant_id.
+CREATE TABLE audit_log (
+    tenant_id   TEXT COLLATE "C" NOT NULL,
+    seq         BIGINT GENERATED ALWAYS AS IDENTITY,
+    at          TIMESTAMP NOT NULL,
+    actor       TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    target_type TEXT NOT NULL,
+    target_id   TEXT NULL,
+    details     TEXT NOT NULL,
+    CONSTRAINT audit_log_pkey PRIMARY KEY (tenant_id, seq),
+    CONSTRAINT audit_log_tenant_fk FOREIGN KEY (tenant_id) REFERENCES tenants (id) ON DELETE CASCADE
+);
+
+CREATE TABLE outbox (
+    tenant_id     TEXT COLLATE "C" NOT NULL,
+    id            TEXT COLLATE "C" NOT NULL,
+    kind          TEXT NOT NULL,
+    payload       TEXT NOT NULL,
+    created_at    TIMESTAMP NOT NULL,
+    available_at  TIMESTAMP NOT NULL,
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    claimed_by    TEXT NULL,
+    claimed_until TIMESTAMP NULL,
+    done_at       TIMESTAMP NULL,
+    last_error    TEXT NULL,
+    CONSTRAINT outbox_pkey PRIMARY KEY (tenant_id, id),
+    CONSTRAINT outbox_tenant_fk FOREIGN KEY (tenant_id) REFERENCES tenants (id) ON DELETE CASCADE
+);
+CREATE INDEX outbox_tenant_pending_idx ON outbox (tenant_id, done_at, available_at);
+-- Exception: the background sender claims due work across all tenants; this
+-- small partial index holds only pending rows.
+CREATE INDEX outbox_pending_idx ON outbox (available_at) WHERE done_at IS NULL;

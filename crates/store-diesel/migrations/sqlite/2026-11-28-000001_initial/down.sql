@@ -1,0 +1,10 @@
+DROP TABLE outbox;
+DROP TABLE audit_log;
+DROP TABLE invitations;
+DROP TABLE group_members;
+DROP TABLE groups;
+DROP TABLE user_emails;
+DROP TABLE users;
+DROP TABLE scim_tokens;
+DROP TABLE server_settings;
+DROP TABLE tenants;

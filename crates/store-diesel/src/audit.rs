@@ -1,0 +1,147 @@
+//! The append-only audit log, read oldest first with a cursor.
+//!
+//! `seq` orders a tenant's records: strictly increasing, possibly with gaps. On
+//! PostgreSQL it comes from one global identity column; on SQLite it is
+//! `MAX(seq) + 1` within the tenant, computed in the inserting statement (SQLite
+//! has one writer). Either way the key is `(tenant_id, seq)`.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
+
+use crate::schema::audit_log;
+use crate::time::{from_db, now, to_db};
+use crate::{DbConnection, StoreError};
+
+/// What to record.
+#[derive(Debug, Clone, Copy)]
+pub struct NewAuditRecord<'a> {
+    /// Who did it (`"scim"`, `"admin:<id>"`, `"system"`, …).
+    pub actor: &'a str,
+    /// What was done (`"user.create"`, `"token.issue"`, …).
+    pub action: &'a str,
+    /// Kind of target (`"User"`, `"Group"`, `"Tenant"`, …).
+    pub target_type: &'a str,
+    /// The target's id, if any.
+    pub target_id: Option<&'a str>,
+    /// Free-form details, stored as JSON text.
+    pub details: &'a serde_json::Value,
+}
+
+/// A stored audit record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    /// The tenant.
+    pub tenant_id: String,
+    /// Position in the tenant's log (the paging cursor).
+    pub seq: i64,
+    /// When it was recorded.
+    pub at: DateTime<Utc>,
+    /// Who did it.
+    pub actor: String,
+    /// What was done.
+    pub action: String,
+    /// Kind of target.
+    pub target_type: String,
+    /// The target's id, if any.
+    pub target_id: Option<String>,
+    /// Details.
+    pub details: serde_json::Value,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = audit_log)]
+struct AuditRow {
+    tenant_id: String,
+    seq: i64,
+    at: chrono::NaiveDateTime,
+    actor: String,
+    action: String,
+    target_type: String,
+    target_id: Option<String>,
+    details: String,
+}
+
+#[derive(QueryableByName)]
+struct Seq {
+    #[diesel(sql_type = BigInt)]
+    seq: i64,
+}
+
+/// Appends a record to the tenant's log; returns its `seq`.
+///
+/// # Errors
+/// [`StoreError::MissingReference`] for an unknown tenant; database errors.
+pub fn append(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    record: &NewAuditRecord<'_>,
+) -> Result<i64, StoreError> {
+    let at = to_db(now());
+    let details = record.details.to_string();
+    match conn {
+        DbConnection::Pg(conn) => Ok(diesel::insert_into(audit_log::table)
+            .values((
+                audit_log::tenant_id.eq(tenant_id),
+                audit_log::at.eq(at),
+                audit_log::actor.eq(record.actor),
+                audit_log::action.eq(record.action),
+                audit_log::target_type.eq(record.target_type),
+                audit_log::target_id.eq(record.target_id),
+                audit_log::details.eq(&details),
+            ))
+            .returning(audit_log::seq)
+            .get_result(conn)?),
+        DbConnection::Sqlite(conn) => Ok(diesel::sql_query(
+            "INSERT INTO audit_log \
+             (tenant_id, seq, at, actor, action, target_type, target_id, details) \
+             SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ?, ? \
+             FROM audit_log WHERE tenant_id = ? RETURNING seq",
+        )
+        .bind::<Text, _>(tenant_id)
+        .bind::<Timestamp, _>(at)
+        .bind::<Text, _>(record.actor)
+        .bind::<Text, _>(record.action)
+        .bind::<Text, _>(record.target_type)
+        .bind::<Nullable<Text>, _>(record.target_id)
+        .bind::<Text, _>(&details)
+        .bind::<Text, _>(tenant_id)
+        .get_result::<Seq>(conn)?
+        .seq),
+    }
+}
+
+/// Up to `limit` records of the tenant with `seq > after` (all when `after` is
+/// `None`), oldest first. Pass the last `seq` seen as the next `after`.
+///
+/// # Errors
+/// Database errors, or [`StoreError::Other`] for a record whose details are
+/// not JSON.
+pub fn page(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    after: Option<i64>,
+    limit: u32,
+) -> Result<Vec<AuditRecord>, StoreError> {
+    let rows = audit_log::table
+        .filter(audit_log::tenant_id.eq(tenant_id))
+        .filter(audit_log::seq.gt(after.unwrap_or(0)))
+        .order(audit_log::seq.asc())
+        .limit(i64::from(limit))
+        .select(AuditRow::as_select())
+        .load(conn)?;
+    rows.into_iter()
+        .map(|row| {
+            Ok(AuditRecord {
+                details: serde_json::from_str(&row.details).map_err(StoreError::other)?,
+                tenant_id: row.tenant_id,
+                seq: row.seq,
+                at: from_db(row.at),
+                actor: row.actor,
+                action: row.action,
+                target_type: row.target_type,
+                target_id: row.target_id,
+            })
+        })
+        .collect()
+}

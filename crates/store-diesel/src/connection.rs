@@ -1,0 +1,110 @@
+//! The connection enum, our r2d2 connection manager, and per-connection setup.
+
+use diesel::connection::{Connection, SimpleConnection, TransactionManager};
+use diesel::pg::PgConnection;
+use diesel::sqlite::SqliteConnection;
+
+use crate::url::DatabaseTarget;
+
+/// One connection to either backend. Queries written against the shared schema
+/// run on both through diesel's `MultiConnection`; backend-specific SQL matches on
+/// the variant. SQLite is declared last, as `MultiConnection` requires.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    /// A PostgreSQL connection.
+    Pg(PgConnection),
+    /// An SQLite connection.
+    Sqlite(SqliteConnection),
+}
+
+impl std::fmt::Debug for DbConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Pg(_) => "DbConnection::Pg",
+            Self::Sqlite(_) => "DbConnection::Sqlite",
+        })
+    }
+}
+
+/// Why a connection could not be opened or prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The driver refused to connect (server down, bad credentials, bad path…).
+    #[error(transparent)]
+    Connect(#[from] diesel::ConnectionError),
+    /// The per-connection setup SQL failed.
+    #[error("connection setup failed: {0}")]
+    Setup(#[from] diesel::result::Error),
+}
+
+/// An r2d2 [`r2d2::ManageConnection`] that opens the variant the URL scheme
+/// names (see [`DatabaseTarget::parse`]). Per-connection setup is
+/// [`ConnectionSetup`]'s job.
+#[derive(Debug, Clone)]
+pub struct ConnectionManager {
+    target: DatabaseTarget,
+}
+
+impl ConnectionManager {
+    /// A manager for an already parsed target.
+    pub fn new(target: DatabaseTarget) -> Self {
+        Self { target }
+    }
+
+    /// The target this manager connects to.
+    pub fn target(&self) -> &DatabaseTarget {
+        &self.target
+    }
+}
+
+impl r2d2::ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = ConnectError;
+
+    fn connect(&self) -> Result<DbConnection, ConnectError> {
+        Ok(match &self.target {
+            DatabaseTarget::Postgres { url } => DbConnection::Pg(PgConnection::establish(url)?),
+            DatabaseTarget::SqliteFile { path } => {
+                DbConnection::Sqlite(SqliteConnection::establish(path)?)
+            }
+            DatabaseTarget::SqliteMemory { uri } => {
+                DbConnection::Sqlite(SqliteConnection::establish(uri)?)
+            }
+        })
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ConnectError> {
+        conn.batch_execute("SELECT 1").map_err(ConnectError::Setup)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        std::thread::panicking()
+            || <DbConnection as Connection>::TransactionManager::is_broken_transaction_manager(conn)
+    }
+}
+
+/// SQLite settings applied to every new connection (files additionally get WAL).
+pub const SQLITE_PRAGMAS: &str =
+    "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;";
+
+/// The r2d2 [`r2d2::CustomizeConnection`] that prepares each new connection:
+/// on SQLite it runs [`SQLITE_PRAGMAS`] and, for files, `journal_mode = WAL`
+/// (readers beside the single writer). PostgreSQL needs nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionSetup {
+    /// Whether to switch the SQLite journal to WAL (files only: an in-memory
+    /// database has no WAL).
+    pub sqlite_wal: bool,
+}
+
+impl r2d2::CustomizeConnection<DbConnection, ConnectError> for ConnectionSetup {
+    fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), ConnectError> {
+        if let DbConnection::Sqlite(conn) = conn {
+            conn.batch_execute(SQLITE_PRAGMAS)?;
+            if self.sqlite_wal {
+                conn.batch_execute("PRAGMA journal_mode = WAL;")?;
+            }
+        }
+        Ok(())
+    }
+}

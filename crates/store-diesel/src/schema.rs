@@ -1,0 +1,153 @@
+//! The one `schema.rs` for both backends. Portable SQL types only: `Text` ids
+//! (UUID strings), `Timestamp` (UTC, no zone), `BigInt`, `Integer`, `Bool`, and
+//! JSON documents as `Text`. Written by hand to match `migrations/*/up.sql`.
+
+#![allow(missing_docs)]
+
+diesel::table! {
+    tenants (id) {
+        id -> Text,
+        slug -> Text,
+        name -> Text,
+        created_at -> Timestamp,
+        automatic_invitation -> Bool,
+        require_mobile_auth_users -> Bool,
+        require_mobile_auth_groups -> Bool,
+    }
+}
+
+diesel::table! {
+    server_settings (name) {
+        name -> Text,
+        value -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    scim_tokens (tenant_id, token_id) {
+        tenant_id -> Text,
+        token_id -> Text,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    users (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        user_name -> Text,
+        user_name_folded -> Text,
+        external_id -> Nullable<Text>,
+        display_name -> Nullable<Text>,
+        active -> Bool,
+        status -> Text,
+        status_before_suspend -> Nullable<Text>,
+        override_automatic_invitation -> Nullable<Bool>,
+        override_require_mobile_auth -> Nullable<Bool>,
+        mobile_device_enrolled -> Bool,
+        mobile_device_name -> Nullable<Text>,
+        created_at -> Timestamp,
+        last_modified -> Timestamp,
+        version -> BigInt,
+        document -> Text,
+    }
+}
+
+diesel::table! {
+    user_emails (tenant_id, user_id, position) {
+        tenant_id -> Text,
+        user_id -> Text,
+        position -> Integer,
+        value -> Text,
+        value_folded -> Text,
+        email_type -> Nullable<Text>,
+        is_primary -> Bool,
+    }
+}
+
+diesel::table! {
+    groups (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        display_name -> Text,
+        display_name_folded -> Text,
+        external_id -> Nullable<Text>,
+        override_require_mobile_auth -> Nullable<Bool>,
+        members_can_store_data -> Bool,
+        created_at -> Timestamp,
+        last_modified -> Timestamp,
+        version -> BigInt,
+        document -> Text,
+    }
+}
+
+diesel::table! {
+    group_members (tenant_id, group_id, user_id) {
+        tenant_id -> Text,
+        group_id -> Text,
+        user_id -> Text,
+    }
+}
+
+diesel::table! {
+    invitations (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        user_id -> Text,
+        state -> Text,
+        created_at -> Timestamp,
+        released_at -> Nullable<Timestamp>,
+        sent_at -> Nullable<Timestamp>,
+        accepted_at -> Nullable<Timestamp>,
+        expires_at -> Nullable<Timestamp>,
+        secret_hash -> Nullable<Text>,
+        attempts -> Integer,
+        next_attempt_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    audit_log (tenant_id, seq) {
+        tenant_id -> Text,
+        seq -> BigInt,
+        at -> Timestamp,
+        actor -> Text,
+        action -> Text,
+        target_type -> Text,
+        target_id -> Nullable<Text>,
+        details -> Text,
+    }
+}
+
+diesel::table! {
+    outbox (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        kind -> Text,
+        payload -> Text,
+        created_at -> Timestamp,
+        available_at -> Timestamp,
+        attempts -> Integer,
+        claimed_by -> Nullable<Text>,
+        claimed_until -> Nullable<Timestamp>,
+        done_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    tenants,
+    server_settings,
+    scim_tokens,
+    users,
+    user_emails,
+    groups,
+    group_members,
+    invitations,
+    audit_log,
+    outbox,
+);

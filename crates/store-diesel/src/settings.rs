@@ -1,0 +1,64 @@
+//! Server-wide settings in the `server_settings` key/value table, chiefly the
+//! JWT signing key: generated at first start and kept in the database so every
+//! replica signs and verifies with the same key. This table is the one place
+//! whose key does not start with `tenant_id`: the rows belong to no tenant.
+
+use diesel::prelude::*;
+
+use crate::macros::db_run;
+use crate::schema::server_settings;
+use crate::time::{now, to_db};
+use crate::{DbConnection, StoreError, hex};
+
+/// The `server_settings` name of the JWT signing key (32 random bytes, hex).
+pub const SIGNING_KEY: &str = "jwt_signing_key";
+
+/// The value stored under `name`, if any.
+///
+/// # Errors
+/// Database errors.
+pub fn get(conn: &mut DbConnection, name: &str) -> Result<Option<String>, StoreError> {
+    Ok(server_settings::table
+        .filter(server_settings::name.eq(name))
+        .select(server_settings::value)
+        .first(conn)
+        .optional()?)
+}
+
+/// Stores `value` under `name` unless a value is already there, and returns
+/// the value that is stored afterwards: race-safe across replicas
+/// (`INSERT … ON CONFLICT DO NOTHING`, then read back), so concurrent callers
+/// all get the first writer's value.
+///
+/// # Errors
+/// Database errors.
+pub fn put_if_absent(
+    conn: &mut DbConnection,
+    name: &str,
+    value: &str,
+) -> Result<String, StoreError> {
+    let created_at = to_db(now());
+    db_run!(conn => {
+        diesel::insert_into(server_settings::table)
+            .values((
+                server_settings::name.eq(name),
+                server_settings::value.eq(value),
+                server_settings::created_at.eq(created_at),
+            ))
+            .on_conflict(server_settings::name)
+            .do_nothing()
+            .execute(conn)?;
+    });
+    get(conn, name)?.ok_or(StoreError::NotFound)
+}
+
+/// The server's JWT signing key (32 bytes), created on first use. Every replica
+/// sharing the database gets the same key.
+///
+/// # Errors
+/// Database errors, or [`StoreError::Other`] when the stored key is not hex.
+pub fn get_or_create_signing_key(conn: &mut DbConnection) -> Result<Vec<u8>, StoreError> {
+    let candidate = hex::encode(&rand::random::<[u8; 32]>());
+    let stored = put_if_absent(conn, SIGNING_KEY, &candidate)?;
+    hex::decode(&stored).ok_or_else(|| StoreError::other("the stored signing key is not hex"))
+}

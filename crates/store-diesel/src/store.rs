@@ -1,0 +1,271 @@
+//! [`Store`]: the pool, the backend kind, migrations and transactions.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, Connection, TransactionManager};
+use diesel::sqlite::SqliteConnection;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use r2d2::{CustomizeConnection, ManageConnection, Pool, PooledConnection};
+
+use crate::StoreError;
+use crate::connection::{ConnectionManager, ConnectionSetup, DbConnection};
+use crate::url::{Backend, DatabaseTarget};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Serialises migrations of replicas starting together on one PostgreSQL
+/// (an arbitrary, fixed advisory-lock key).
+const PG_MIGRATION_LOCK: i64 = 0x5C1_3A11_0C47;
+
+/// A connection checked out of the store's pool.
+pub type PooledDbConnection = PooledConnection<ConnectionManager>;
+
+/// Pool settings. [`StoreOptions::default`] suits the server.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Most connections the pool opens (an in-memory SQLite store always uses 1).
+    pub max_size: u32,
+    /// How long a caller waits for a free connection before
+    /// [`StoreError::Unavailable`] (r2d2's own default is 30 s).
+    pub connection_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            max_size: 8,
+            connection_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The persistence handle: a pool of connections to one database plus its
+/// backend kind. Cheap to clone; every clone shares the pool.
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool<ConnectionManager>,
+    backend: Backend,
+    /// Keeps an in-memory SQLite database alive while pooled connections come
+    /// and go (it vanishes with its last connection).
+    _keep_alive: Option<Arc<Mutex<SqliteConnection>>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .field("pool", &self.pool.state())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens a pool on `url` (see [`DatabaseTarget::parse`] for the accepted
+    /// forms) with [`StoreOptions::default`]. Does not migrate.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidUrl`] for an unknown scheme, [`StoreError::Unavailable`]
+    /// (at once, with the driver's message) when the database cannot be reached.
+    pub fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, &StoreOptions::default())
+    }
+
+    /// [`Store::connect`], then [`Store::run_migrations`].
+    ///
+    /// # Errors
+    /// As [`Store::connect`], plus [`StoreError::Migration`].
+    pub fn connect_and_migrate(url: &str) -> Result<Self, StoreError> {
+        let store = Self::connect(url)?;
+        store.run_migrations()?;
+        Ok(store)
+    }
+
+    /// [`Store::connect`] with explicit pool options.
+    ///
+    /// One connection is opened directly first, so an unreachable server or an
+    /// unopenable file fails here with the real cause instead of an r2d2 timeout.
+    ///
+    /// # Errors
+    /// As [`Store::connect`].
+    pub fn connect_with(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
+        let target = DatabaseTarget::parse(url)?;
+        let backend = target.backend();
+        let memory = matches!(target, DatabaseTarget::SqliteMemory { .. });
+        let setup = ConnectionSetup {
+            sqlite_wal: matches!(target, DatabaseTarget::SqliteFile { .. }),
+        };
+        let manager = ConnectionManager::new(target);
+
+        let unavailable = |e: &dyn std::fmt::Display| {
+            StoreError::Unavailable(format!("cannot open the {backend} database: {e}"))
+        };
+        let mut probe = manager.connect().map_err(|e| unavailable(&e))?;
+        setup.on_acquire(&mut probe).map_err(|e| unavailable(&e))?;
+        let keep_alive = match probe {
+            DbConnection::Sqlite(conn) if memory => Some(Arc::new(Mutex::new(conn))),
+            _ => None,
+        };
+
+        let mut builder = Pool::builder()
+            .max_size(if memory { 1 } else { options.max_size.max(1) })
+            .min_idle(Some(1))
+            .connection_timeout(options.connection_timeout)
+            .connection_customizer(Box::new(setup));
+        if memory {
+            builder = builder.idle_timeout(None).max_lifetime(None);
+        }
+        let pool = builder.build(manager).map_err(|e| unavailable(&e))?;
+        Ok(Self {
+            pool,
+            backend,
+            _keep_alive: keep_alive,
+        })
+    }
+
+    /// Which database engine this store talks to.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Checks a connection out of the pool.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when none is free within the pool's
+    /// `connection_timeout`.
+    pub fn conn(&self) -> Result<PooledDbConnection, StoreError> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Runs `f` on one pooled connection, outside any transaction. For reads, and
+    /// for tests that need raw SQL.
+    ///
+    /// # Errors
+    /// Whatever `f` returns, or [`StoreError::Unavailable`].
+    pub fn with_conn<T>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        f(&mut *self.conn()?)
+    }
+
+    /// Runs `f` in one transaction on one pooled connection: committed when `f`
+    /// returns `Ok`, rolled back otherwise. See [`write_transaction`].
+    ///
+    /// # Errors
+    /// Whatever `f` returns, or the commit's failure.
+    pub fn transaction<T>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        write_transaction(&mut *self.conn()?, f)
+    }
+
+    /// Applies every pending embedded migration of this backend; returns the
+    /// versions applied (empty when the schema is current).
+    ///
+    /// # Errors
+    /// [`StoreError::Migration`].
+    pub fn run_migrations(&self) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.conn()?;
+        let migration_error =
+            |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Migration(e.to_string());
+        match &mut *conn {
+            DbConnection::Sqlite(conn) => Ok(conn
+                .run_pending_migrations(SQLITE_MIGRATIONS)
+                .map_err(migration_error)?
+                .iter()
+                .map(ToString::to_string)
+                .collect()),
+            DbConnection::Pg(conn) => {
+                pg_advisory(conn, "pg_advisory_lock")?;
+                let applied = conn
+                    .run_pending_migrations(POSTGRES_MIGRATIONS)
+                    .map(|v| v.iter().map(ToString::to_string).collect());
+                pg_advisory(conn, "pg_advisory_unlock")?;
+                applied.map_err(migration_error)
+            }
+        }
+    }
+
+    /// Reverts every applied migration, newest first (for the up → down → up
+    /// test and for operators starting over). Destroys all data.
+    ///
+    /// # Errors
+    /// [`StoreError::Migration`].
+    pub fn revert_all_migrations(&self) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.conn()?;
+        let reverted = match &mut *conn {
+            DbConnection::Sqlite(conn) => conn.revert_all_migrations(SQLITE_MIGRATIONS),
+            DbConnection::Pg(conn) => conn.revert_all_migrations(POSTGRES_MIGRATIONS),
+        }
+        .map_err(|e| StoreError::Migration(e.to_string()))?;
+        Ok(reverted.iter().map(ToString::to_string).collect())
+    }
+
+    /// Versions of the embedded migrations not yet applied.
+    ///
+    /// # Errors
+    /// [`StoreError::Migration`].
+    pub fn pending_migrations(&self) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.conn()?;
+        match &mut *conn {
+            DbConnection::Sqlite(conn) => conn
+                .pending_migrations(SQLITE_MIGRATIONS)
+                .map(|v| v.iter().map(|m| m.name().version().to_string()).collect()),
+            DbConnection::Pg(conn) => conn
+                .pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|v| v.iter().map(|m| m.name().version().to_string()).collect()),
+        }
+        .map_err(|e| StoreError::Migration(e.to_string()))
+    }
+}
+
+fn pg_advisory(conn: &mut diesel::pg::PgConnection, function: &str) -> Result<(), StoreError> {
+    use diesel::RunQueryDsl;
+    diesel::sql_query(format!("SELECT {function}({PG_MIGRATION_LOCK})"))
+        .execute(conn)
+        .map_err(|e| StoreError::Migration(format!("{function}: {e}")))?;
+    Ok(())
+}
+
+/// Runs `f` in a transaction on `conn` (a savepoint when one is already open).
+///
+/// On SQLite the outermost transaction starts with `BEGIN IMMEDIATE`, taking the
+/// write lock up front: a deferred transaction that reads and then writes fails
+/// with `SQLITE_BUSY` (no wait) when another connection wrote in between; an
+/// immediate one just waits for `busy_timeout`.
+///
+/// # Errors
+/// Whatever `f` returns (after rolling back), or the failure to begin or commit.
+pub fn write_transaction<T>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    type Tm = <DbConnection as Connection>::TransactionManager;
+    let outermost = Tm::transaction_manager_status_mut(conn)
+        .transaction_depth()?
+        .is_none();
+    match conn {
+        DbConnection::Sqlite(inner) if outermost => {
+            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
+        }
+        _ => Tm::begin_transaction(conn)?,
+    }
+    match f(conn) {
+        Ok(value) => match Tm::commit_transaction(conn) {
+            Ok(()) => Ok(value),
+            Err(err) => {
+                // Diesel's own `transaction` does the same; if this fails too the
+                // manager is marked broken and r2d2 discards the connection.
+                let _ = Tm::rollback_transaction(conn);
+                Err(err.into())
+            }
+        },
+        Err(err) => {
+            let _ = Tm::rollback_transaction(conn);
+            Err(err)
+        }
+    }
+}

@@ -1,0 +1,91 @@
+use serde_json::json;
+use store_diesel::audit::{self, NewAuditRecord};
+use store_diesel::tenants;
+
+use super::*;
+
+store_test!(paging_is_oldest_first_per_tenant, |db| {
+    let store = db.store();
+    let a = store.transaction(|c| tenants::create(c, "a", "A")).unwrap();
+    let b = store.transaction(|c| tenants::create(c, "b", "B")).unwrap();
+    let mut seqs = Vec::new();
+    for i in 0..7 {
+        let details = json!({ "i": i });
+        let record = NewAuditRecord {
+            actor: "scim",
+            action: "user.create",
+            target_type: "User",
+            target_id: Some("u1"),
+            details: &details,
+        };
+        seqs.push(
+            store
+                .transaction(|c| audit::append(c, &a.id, &record))
+                .unwrap(),
+        );
+        // Interleave another tenant's records.
+        let other = NewAuditRecord {
+            target_id: None,
+            ..record
+        };
+        store
+            .transaction(|c| audit::append(c, &b.id, &other))
+            .unwrap();
+    }
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .with_conn(|c| audit::page(c, &a.id, after, 3))
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 3);
+        assert!(page.iter().all(|r| r.tenant_id == a.id));
+        after = page.last().map(|r| r.seq);
+        seen.extend(page);
+    }
+    let order: Vec<i64> = seen
+        .iter()
+        .map(|r| r.details["i"].as_i64().unwrap())
+        .collect();
+    assert_eq!(order, (0..7).collect::<Vec<_>>());
+    assert_eq!(seen.iter().map(|r| r.seq).collect::<Vec<_>>(), seqs);
+    assert_eq!(seen[0].target_id.as_deref(), Some("u1"));
+    assert_eq!(seen[0].action, "user.create");
+    assert!(seen.windows(2).all(|w| w[0].at <= w[1].at));
+
+    let b_page = store
+        .with_conn(|c| audit::page(c, &b.id, None, 100))
+        .unwrap();
+    assert_eq!(b_page.len(), 7);
+    assert!(b_page[0].target_id.is_none());
+});
+
+store_test!(a_failed_transaction_leaves_no_audit_record, |db| {
+    let store = db.store();
+    let a = store.transaction(|c| tenants::create(c, "a", "A")).unwrap();
+    let details = json!({});
+    let record = NewAuditRecord {
+        actor: "scim",
+        action: "tenant.create",
+        target_type: "Tenant",
+        target_id: None,
+        details: &details,
+    };
+    let result: Result<(), StoreError> = store.transaction(|c| {
+        audit::append(c, &a.id, &record)?;
+        tenants::create(c, "a", "duplicate")?;
+        Ok(())
+    });
+    assert!(matches!(result, Err(StoreError::Conflict { .. })));
+    assert!(
+        store
+            .with_conn(|c| audit::page(c, &a.id, None, 10))
+            .unwrap()
+            .is_empty()
+    );
+});

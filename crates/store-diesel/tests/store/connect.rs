@@ -1,0 +1,127 @@
+use std::time::{Duration, Instant};
+
+use diesel::RunQueryDsl;
+use diesel::sql_types::{BigInt, Text};
+use store_diesel::{Backend, DatabaseTarget};
+
+use super::*;
+
+#[test]
+fn unknown_schemes_fail_at_once() {
+    for url in [
+        "mysql://root@localhost/db",
+        "postgress://postgres@127.0.0.1/x",
+    ] {
+        let started = Instant::now();
+        let err = Store::connect(url).unwrap_err();
+        assert!(matches!(err, StoreError::InvalidUrl(_)), "{url}: {err}");
+        assert!(err.to_string().contains("unsupported scheme"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(1));
+    }
+}
+
+#[test]
+fn unreachable_postgres_fails_fast_with_the_cause() {
+    let started = Instant::now();
+    let err = Store::connect("postgres://postgres@127.0.0.1:1/x").unwrap_err();
+    let elapsed = started.elapsed();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err}");
+    assert!(err.to_string().contains("postgres"), "{err}");
+    // Guards against r2d2's 30 s default connection timeout.
+    assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
+}
+
+#[test]
+fn sqlite_url_forms_open_the_sqlite_backend() {
+    let dir = std::env::temp_dir().join(format!("scim-url-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let abs = dir.join("abs.db");
+    let plain = dir.join("plain.db");
+    let uri = dir.join("uri.db");
+    for url in [
+        format!("sqlite://{}", abs.display()),
+        plain.display().to_string(),
+        format!("file:{}?mode=rwc", uri.display()),
+        "sqlite::memory:".to_owned(),
+        ":memory:".to_owned(),
+    ] {
+        let store = Store::connect_and_migrate(&url).unwrap_or_else(|e| panic!("{url}: {e}"));
+        assert_eq!(store.backend(), Backend::Sqlite, "{url}");
+        store
+            .transaction(|c| store_diesel::tenants::create(c, "t", "T"))
+            .unwrap();
+    }
+    assert!(abs.exists() && plain.exists() && uri.exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn in_memory_stores_are_private_and_survive_in_the_pool() {
+    let a = Store::connect_and_migrate("sqlite::memory:").unwrap();
+    let b = Store::connect_and_migrate("sqlite::memory:").unwrap();
+    a.transaction(|c| store_diesel::tenants::create(c, "only-in-a", "A"))
+        .unwrap();
+    assert_eq!(a.with_conn(store_diesel::tenants::list).unwrap().len(), 1);
+    assert!(b.with_conn(store_diesel::tenants::list).unwrap().is_empty());
+    // A clone shares the pool, hence the database.
+    let a2 = a.clone();
+    assert_eq!(a2.with_conn(store_diesel::tenants::list).unwrap().len(), 1);
+}
+
+#[test]
+fn postgres_urls_select_postgres() {
+    assert_eq!(
+        DatabaseTarget::parse("postgresql://u@h/db")
+            .unwrap()
+            .backend(),
+        Backend::Postgres
+    );
+    let Some(db) = TestDb::postgres() else { return };
+    assert_eq!(db.backend(), Backend::Postgres);
+    let alt = db.url().replacen("postgres://", "postgresql://", 1);
+    assert_eq!(Store::connect(&alt).unwrap().backend(), Backend::Postgres);
+}
+
+#[derive(diesel::QueryableByName)]
+struct Pragma {
+    #[diesel(sql_type = BigInt)]
+    v: i64,
+}
+
+#[derive(diesel::QueryableByName)]
+struct PragmaText {
+    #[diesel(sql_type = Text)]
+    v: String,
+}
+
+fn pragma_int(store: &Store, pragma: &str, column: &str) -> i64 {
+    let sql = format!("SELECT {column} AS v FROM pragma_{pragma}");
+    store
+        .with_conn(|c| Ok(diesel::sql_query(&sql).get_result::<Pragma>(c)?.v))
+        .unwrap()
+}
+
+#[test]
+fn sqlite_pragmas_are_in_effect_on_every_pooled_connection() {
+    let db = TestDb::sqlite();
+    let store = db.store();
+    // Hold several connections at once so more than one is checked.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut conn = store.conn().unwrap();
+        let fk = diesel::sql_query("SELECT foreign_keys AS v FROM pragma_foreign_keys")
+            .get_result::<Pragma>(&mut *conn)
+            .unwrap()
+            .v;
+        assert_eq!(fk, 1);
+        let mode = diesel::sql_query("SELECT journal_mode AS v FROM pragma_journal_mode")
+            .get_result::<PragmaText>(&mut *conn)
+            .unwrap()
+            .v;
+        assert_eq!(mode, "wal");
+        held.push(conn);
+    }
+    drop(held);
+    assert_eq!(pragma_int(store, "busy_timeout", "timeout"), 5000);
+    assert_eq!(pragma_int(store, "synchronous", "synchronous"), 1, "NORMAL");
+}

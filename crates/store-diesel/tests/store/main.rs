@@ -1,0 +1,13 @@
+//! The store's test suite: one binary, every test on SQLite and PostgreSQL
+//! (`store_test!`). PostgreSQL needs `SCIM_TEST_PG_URL`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod audit;
+mod connect;
+mod migrations;
+mod settings;
+mod tenants;
+mod tokens;
+
+pub use store_diesel::testing::TestDb;
+pub use store_diesel::{DbConnection, Store, StoreError, store_test};

@@ -1,0 +1,50 @@
+use diesel::RunQueryDsl;
+use diesel::sql_types::BigInt;
+
+use super::*;
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+fn table_count(store: &Store) -> i64 {
+    let sql = match store.backend() {
+        store_diesel::Backend::Sqlite => {
+            "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' \
+             AND name NOT LIKE 'sqlite_%' AND name <> '__diesel_schema_migrations'"
+        }
+        store_diesel::Backend::Postgres => {
+            "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = 'public' \
+             AND table_name <> '__diesel_schema_migrations'"
+        }
+    };
+    store
+        .with_conn(|c| Ok(diesel::sql_query(sql).get_result::<Count>(c)?.n))
+        .unwrap()
+}
+
+store_test!(up_down_up, |db| {
+    let store = db.store();
+    assert_eq!(table_count(store), 10, "all tables after the first up");
+    assert!(
+        store.run_migrations().unwrap().is_empty(),
+        "a second run applies nothing"
+    );
+    assert!(store.pending_migrations().unwrap().is_empty());
+
+    let reverted = store.revert_all_migrations().unwrap();
+    assert!(!reverted.is_empty());
+    assert_eq!(table_count(store), 0, "down.sql drops every table");
+    assert_eq!(store.pending_migrations().unwrap().len(), reverted.len());
+
+    let applied = store.run_migrations().unwrap();
+    assert_eq!(applied.len(), reverted.len());
+    assert_eq!(table_count(store), 10);
+
+    // The schema works after the round trip.
+    store
+        .transaction(|c| store_diesel::tenants::create(c, "after-roundtrip", "R"))
+        .unwrap();
+});
