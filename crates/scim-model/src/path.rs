@@ -220,14 +220,15 @@ pub(crate) fn parse_attr_path(input: &str, offset: usize) -> Result<AttrPath, Pa
         .get(..4)
         .is_some_and(|p| p.eq_ignore_ascii_case("urn:"));
     let (urn, rest, rest_offset) = if is_urn {
-        if let Some((i, c)) = input.char_indices().find(|&(_, c)| !is_urn_char(c)) {
-            return Err(PathError::new(
-                offset + i,
-                format!("unexpected character {c:?} in URN-qualified path"),
-            ));
-        }
         // `rfind` returns a byte index of an ASCII ':' so both slices are on char boundaries.
         let colon = input.rfind(':').unwrap_or(3);
+        let prefix = input.get(..colon).unwrap_or_default();
+        if let Some((i, c)) = prefix.char_indices().find(|&(_, c)| !is_urn_char(c)) {
+            return Err(PathError::new(
+                offset + i,
+                format!("unexpected character {c:?} in URN prefix"),
+            ));
+        }
         if colon <= 4 {
             return Err(PathError::new(
                 offset,
