@@ -87,6 +87,20 @@ fn attr_paths() {
             .as_deref(),
         Some("$ref")
     );
+    // `$` is allowed in the name part of a URN-qualified path, not in the URN.
+    check(
+        "urn:x:y:$ref",
+        plain(AttrPath::qualified("urn:x:y", "$ref", None)),
+    );
+    check(
+        "urn:x:y:members.$ref",
+        plain(AttrPath::qualified(
+            "urn:x:y",
+            "members",
+            Some("$ref".into()),
+        )),
+    );
+    err_at("urn:x$:y:name", 5);
 }
 
 #[test]
