@@ -40,9 +40,11 @@ mod time;
 mod url;
 
 pub mod audit;
+pub mod groups;
 pub mod settings;
 pub mod tenants;
 pub mod tokens;
+pub mod users;
 
 #[cfg(feature = "testing")]
 pub mod testing;

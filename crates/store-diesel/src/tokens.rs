@@ -120,6 +120,74 @@ pub fn issue(conn: &mut DbConnection, tenant_id: &str) -> Result<IssuedToken, St
     Ok(issued)
 }
 
+/// Like [`issue`], but the caller makes the bearer value from the new token id
+/// (the HTTP layer signs a JWT that carries it). Only the value's SHA-256 is
+/// stored; every earlier live token of the tenant is revoked in the same
+/// transaction.
+///
+/// # Errors
+/// As [`issue`]; `make` failing is [`StoreError::Other`].
+pub fn issue_with<E>(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    make: impl FnOnce(&str, DateTime<Utc>) -> Result<String, E>,
+) -> Result<IssuedToken, StoreError>
+where
+    E: Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+{
+    let token_id = uuid::Uuid::new_v4().simple().to_string();
+    let created_at = now();
+    let token = make(&token_id, created_at).map_err(StoreError::other)?;
+    let issued = IssuedToken {
+        token,
+        token_id,
+        created_at,
+    };
+    write_transaction(conn, |conn| {
+        diesel::update(
+            scim_tokens::table
+                .filter(scim_tokens::tenant_id.eq(tenant_id))
+                .filter(scim_tokens::revoked_at.is_null()),
+        )
+        .set(scim_tokens::revoked_at.eq(Some(to_db(issued.created_at))))
+        .execute(conn)?;
+        diesel::insert_into(scim_tokens::table)
+            .values((
+                scim_tokens::tenant_id.eq(tenant_id),
+                scim_tokens::token_id.eq(&issued.token_id),
+                scim_tokens::token_hash.eq(hash_token(&issued.token)),
+                scim_tokens::created_at.eq(to_db(issued.created_at)),
+            ))
+            .execute(conn)?;
+        Ok(())
+    })?;
+    Ok(issued)
+}
+
+/// Whether `presented` is the live token `token_id` of the tenant (the id comes
+/// from the token's signed claims): one indexed lookup, then a constant-time
+/// comparison of the hashes. Unknown and revoked tokens are `false`.
+///
+/// # Errors
+/// Database errors only.
+pub fn verify_id(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    token_id: &str,
+    presented: &str,
+) -> Result<bool, StoreError> {
+    let record = match get(conn, tenant_id, token_id) {
+        Ok(record) => record,
+        Err(StoreError::NotFound) => return Ok(false),
+        Err(err) => return Err(err),
+    };
+    let matches: bool = hash_token(presented)
+        .as_bytes()
+        .ct_eq(record.token_hash.as_bytes())
+        .into();
+    Ok(matches && record.revoked_at.is_none())
+}
+
 /// Revokes every live token of the tenant; returns how many were live.
 ///
 /// # Errors

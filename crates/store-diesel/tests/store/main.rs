@@ -8,6 +8,7 @@ mod migrations;
 mod settings;
 mod tenants;
 mod tokens;
+mod users_groups;
 
 pub use store_diesel::testing::TestDb;
 pub use store_diesel::{DbConnection, Store, StoreError, store_test};

@@ -1,0 +1,344 @@
+//! Group rows and their direct members. The member list lives only in
+//! `group_members` (never in the stored document), so membership changes are
+//! deltas that touch one row per added or removed member, and reading a group
+//! without its members reads no member rows.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use crate::macros::db_run;
+use crate::schema::{group_members, groups};
+use crate::time::{from_db, to_db};
+use crate::users::fold;
+use crate::{DbConnection, StoreError, write_transaction};
+
+/// Members are written and deleted in batches of this many rows (well under
+/// SQLite's bound-parameter limit).
+const BATCH: usize = 500;
+
+/// A group row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupRecord {
+    /// Tenant.
+    pub tenant_id: String,
+    /// SCIM `id`.
+    pub id: String,
+    /// SCIM `displayName` (unique per tenant, case-insensitively).
+    pub display_name: String,
+    /// SCIM `externalId`.
+    pub external_id: Option<String>,
+    /// Per-group mobile-authentication override (`None`: inherit the tenant's).
+    pub override_require_mobile_auth: Option<bool>,
+    /// Whether members may store data in this group (default on).
+    pub members_can_store_data: bool,
+    /// `meta.created`.
+    pub created_at: DateTime<Utc>,
+    /// `meta.lastModified`.
+    pub last_modified: DateTime<Utc>,
+    /// `meta.version` counter; [`insert`] stores it as given, [`update`] bumps it.
+    pub version: i64,
+    /// The SCIM resource without `members`.
+    pub document: serde_json::Value,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = groups)]
+struct GroupRow {
+    tenant_id: String,
+    id: String,
+    display_name: String,
+    external_id: Option<String>,
+    override_require_mobile_auth: Option<bool>,
+    members_can_store_data: bool,
+    created_at: NaiveDateTime,
+    last_modified: NaiveDateTime,
+    version: i64,
+    document: String,
+}
+
+impl TryFrom<GroupRow> for GroupRecord {
+    type Error = StoreError;
+    fn try_from(row: GroupRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            document: serde_json::from_str(&row.document).map_err(StoreError::other)?,
+            tenant_id: row.tenant_id,
+            id: row.id,
+            display_name: row.display_name,
+            external_id: row.external_id,
+            override_require_mobile_auth: row.override_require_mobile_auth,
+            members_can_store_data: row.members_can_store_data,
+            created_at: from_db(row.created_at),
+            last_modified: from_db(row.last_modified),
+            version: row.version,
+        })
+    }
+}
+
+/// The columns that [`insert`] and [`update`] both write.
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = groups, treat_none_as_null = true)]
+struct GroupColumns {
+    display_name: String,
+    display_name_folded: String,
+    external_id: Option<String>,
+    override_require_mobile_auth: Option<bool>,
+    members_can_store_data: bool,
+    last_modified: NaiveDateTime,
+    document: String,
+}
+
+fn columns(g: &GroupRecord) -> Result<GroupColumns, StoreError> {
+    Ok(GroupColumns {
+        display_name: g.display_name.clone(),
+        display_name_folded: fold(&g.display_name),
+        external_id: g.external_id.clone(),
+        override_require_mobile_auth: g.override_require_mobile_auth,
+        members_can_store_data: g.members_can_store_data,
+        last_modified: to_db(g.last_modified),
+        document: serde_json::to_string(&g.document).map_err(StoreError::other)?,
+    })
+}
+
+/// Inserts a group (without members).
+///
+/// # Errors
+/// [`StoreError::Conflict`] (`"displayName"`) when the folded displayName is
+/// taken in the tenant.
+pub fn insert(conn: &mut DbConnection, group: &GroupRecord) -> Result<(), StoreError> {
+    diesel::insert_into(groups::table)
+        .values((
+            groups::tenant_id.eq(&group.tenant_id),
+            groups::id.eq(&group.id),
+            groups::created_at.eq(to_db(group.created_at)),
+            groups::version.eq(group.version),
+            &columns(group)?,
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The group `(tenant, id)`, without members.
+///
+/// # Errors
+/// [`StoreError::NotFound`].
+pub fn get(conn: &mut DbConnection, tenant_id: &str, id: &str) -> Result<GroupRecord, StoreError> {
+    groups::table
+        .filter(groups::tenant_id.eq(tenant_id))
+        .filter(groups::id.eq(id))
+        .select(GroupRow::as_select())
+        .first(conn)?
+        .try_into()
+}
+
+/// The group whose displayName equals `display_name` case-insensitively.
+///
+/// # Errors
+/// Database errors.
+pub fn find_by_display_name(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    display_name: &str,
+) -> Result<Option<GroupRecord>, StoreError> {
+    groups::table
+        .filter(groups::tenant_id.eq(tenant_id))
+        .filter(groups::display_name_folded.eq(fold(display_name)))
+        .select(GroupRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(GroupRecord::try_from)
+        .transpose()
+}
+
+/// Replaces the group's row when its version is `expected_version` (`None`: any
+/// version); returns the new version. Members are untouched.
+///
+/// # Errors
+/// [`StoreError::NotFound`], [`StoreError::PreconditionFailed`],
+/// [`StoreError::Conflict`].
+pub fn update(
+    conn: &mut DbConnection,
+    group: &GroupRecord,
+    expected_version: Option<i64>,
+) -> Result<i64, StoreError> {
+    let values = columns(group)?;
+    write_transaction(conn, |conn| {
+        let current: i64 = groups::table
+            .filter(groups::tenant_id.eq(&group.tenant_id))
+            .filter(groups::id.eq(&group.id))
+            .select(groups::version)
+            .first(conn)?;
+        if expected_version.is_some_and(|v| v != current) {
+            return Err(StoreError::PreconditionFailed { current });
+        }
+        let updated = diesel::update(
+            groups::table
+                .filter(groups::tenant_id.eq(&group.tenant_id))
+                .filter(groups::id.eq(&group.id))
+                .filter(groups::version.eq(current)),
+        )
+        .set((&values, groups::version.eq(current + 1)))
+        .execute(conn)?;
+        if updated == 0 {
+            return Err(StoreError::PreconditionFailed {
+                current: current + 1,
+            });
+        }
+        Ok(current + 1)
+    })
+}
+
+/// Deletes the group and its memberships.
+///
+/// # Errors
+/// [`StoreError::NotFound`].
+pub fn delete(conn: &mut DbConnection, tenant_id: &str, id: &str) -> Result<(), StoreError> {
+    let deleted = diesel::delete(
+        groups::table
+            .filter(groups::tenant_id.eq(tenant_id))
+            .filter(groups::id.eq(id)),
+    )
+    .execute(conn)?;
+    if deleted == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Adds users to the group; members already present are skipped
+/// (`INSERT … ON CONFLICT DO NOTHING` on both backends). Returns how many were
+/// actually added.
+///
+/// # Errors
+/// [`StoreError::MissingReference`] when the group or a user does not exist in
+/// the tenant.
+pub fn add_members(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    group_id: &str,
+    user_ids: &[&str],
+) -> Result<usize, StoreError> {
+    write_transaction(conn, |conn| {
+        let mut added = 0;
+        for chunk in user_ids.chunks(BATCH) {
+            let rows: Vec<_> = chunk
+                .iter()
+                .map(|user_id| {
+                    (
+                        group_members::tenant_id.eq(tenant_id),
+                        group_members::group_id.eq(group_id),
+                        group_members::user_id.eq(*user_id),
+                    )
+                })
+                .collect();
+            added += db_run!(conn => {
+                diesel::insert_into(group_members::table)
+                    .values(&rows)
+                    .on_conflict_do_nothing()
+                    .execute(conn)?
+            });
+        }
+        Ok(added)
+    })
+}
+
+/// Removes users from the group; absent ones are ignored. Returns how many
+/// were actually removed.
+///
+/// # Errors
+/// Database errors.
+pub fn remove_members(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    group_id: &str,
+    user_ids: &[&str],
+) -> Result<usize, StoreError> {
+    write_transaction(conn, |conn| {
+        let mut removed = 0;
+        for chunk in user_ids.chunks(BATCH) {
+            removed += diesel::delete(
+                group_members::table
+                    .filter(group_members::tenant_id.eq(tenant_id))
+                    .filter(group_members::group_id.eq(group_id))
+                    .filter(group_members::user_id.eq_any(chunk)),
+            )
+            .execute(conn)?;
+        }
+        Ok(removed)
+    })
+}
+
+/// Removes every member of the group (a PUT that replaces the member list
+/// starts with this); returns how many there were.
+///
+/// # Errors
+/// Database errors.
+pub fn clear_members(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    group_id: &str,
+) -> Result<usize, StoreError> {
+    Ok(diesel::delete(
+        group_members::table
+            .filter(group_members::tenant_id.eq(tenant_id))
+            .filter(group_members::group_id.eq(group_id)),
+    )
+    .execute(conn)?)
+}
+
+/// Number of direct members, counted on the primary key.
+///
+/// # Errors
+/// Database errors.
+pub fn member_count(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    group_id: &str,
+) -> Result<i64, StoreError> {
+    Ok(group_members::table
+        .filter(group_members::tenant_id.eq(tenant_id))
+        .filter(group_members::group_id.eq(group_id))
+        .count()
+        .get_result(conn)?)
+}
+
+/// Up to `limit` member ids with `user_id > after`, in id order (keyset paging
+/// on the primary key).
+///
+/// # Errors
+/// Database errors.
+pub fn member_ids(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    group_id: &str,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<Vec<String>, StoreError> {
+    let mut query = group_members::table
+        .filter(group_members::tenant_id.eq(tenant_id))
+        .filter(group_members::group_id.eq(group_id))
+        .select(group_members::user_id)
+        .order(group_members::user_id.asc())
+        .limit(i64::from(limit))
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(group_members::user_id.gt(after.to_owned()));
+    }
+    Ok(query.load(conn)?)
+}
+
+/// Ids of the groups the user is a direct member of, in id order.
+///
+/// # Errors
+/// Database errors.
+pub fn group_ids_of_user(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    user_id: &str,
+) -> Result<Vec<String>, StoreError> {
+    Ok(group_members::table
+        .filter(group_members::tenant_id.eq(tenant_id))
+        .filter(group_members::user_id.eq(user_id))
+        .select(group_members::group_id)
+        .order(group_members::group_id.asc())
+        .load(conn)?)
+}

@@ -1,0 +1,330 @@
+//! User rows: the indexed columns next to the full SCIM document (JSON text),
+//! plus one `user_emails` row per email for indexed `emails.value` lookups.
+//!
+//! `userName` is unique per tenant case-insensitively: the store keeps
+//! `user_name_folded` (Unicode lower case, computed here, never by SQL whose
+//! `LOWER` differs between backends) under a unique key.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use crate::macros::db_run;
+use crate::schema::{user_emails, users};
+use crate::time::{from_db, to_db};
+use crate::{DbConnection, StoreError, write_transaction};
+
+/// Case folding used for every case-insensitive key (userName, displayName,
+/// email values): Unicode lower case.
+pub fn fold(value: &str) -> String {
+    value.to_lowercase()
+}
+
+/// One email of a user, in document order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email {
+    /// The address as given.
+    pub value: String,
+    /// SCIM `type` (`work`, `home`, …).
+    pub email_type: Option<String>,
+    /// SCIM `primary`.
+    pub primary: bool,
+}
+
+/// A user row. The caller (provisioning-core) decides every field; the store
+/// keeps them and enforces uniqueness and versions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserRecord {
+    /// Tenant.
+    pub tenant_id: String,
+    /// SCIM `id`.
+    pub id: String,
+    /// SCIM `userName` as given.
+    pub user_name: String,
+    /// SCIM `externalId`.
+    pub external_id: Option<String>,
+    /// SCIM `displayName`.
+    pub display_name: Option<String>,
+    /// SCIM `active`.
+    pub active: bool,
+    /// Product status: `Staged`, `Invited`, `Active` or `Suspended` (checked by
+    /// the database).
+    pub status: String,
+    /// The status to restore on reactivation while suspended.
+    pub status_before_suspend: Option<String>,
+    /// Per-user automatic-invitation override (`None`: inherit the tenant's).
+    pub override_automatic_invitation: Option<bool>,
+    /// Per-user mobile-authentication override (`None`: inherit).
+    pub override_require_mobile_auth: Option<bool>,
+    /// Whether a mobile device is enrolled.
+    pub mobile_device_enrolled: bool,
+    /// The enrolled device's name.
+    pub mobile_device_name: Option<String>,
+    /// `meta.created`.
+    pub created_at: DateTime<Utc>,
+    /// `meta.lastModified`.
+    pub last_modified: DateTime<Utc>,
+    /// `meta.version` counter; [`insert`] stores it as given, [`update`] bumps it.
+    pub version: i64,
+    /// The full SCIM resource.
+    pub document: serde_json::Value,
+    /// Emails, indexed for `emails.value` filters.
+    pub emails: Vec<Email>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = users)]
+struct UserRow {
+    tenant_id: String,
+    id: String,
+    user_name: String,
+    external_id: Option<String>,
+    display_name: Option<String>,
+    active: bool,
+    status: String,
+    status_before_suspend: Option<String>,
+    override_automatic_invitation: Option<bool>,
+    override_require_mobile_auth: Option<bool>,
+    mobile_device_enrolled: bool,
+    mobile_device_name: Option<String>,
+    created_at: NaiveDateTime,
+    last_modified: NaiveDateTime,
+    version: i64,
+    document: String,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = user_emails)]
+struct EmailRow {
+    value: String,
+    email_type: Option<String>,
+    is_primary: bool,
+}
+
+/// The columns that [`insert`] and [`update`] both write.
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = users, treat_none_as_null = true)]
+struct UserColumns {
+    user_name: String,
+    user_name_folded: String,
+    external_id: Option<String>,
+    display_name: Option<String>,
+    active: bool,
+    status: String,
+    status_before_suspend: Option<String>,
+    override_automatic_invitation: Option<bool>,
+    override_require_mobile_auth: Option<bool>,
+    mobile_device_enrolled: bool,
+    mobile_device_name: Option<String>,
+    last_modified: NaiveDateTime,
+    document: String,
+}
+
+fn columns(u: &UserRecord) -> Result<UserColumns, StoreError> {
+    Ok(UserColumns {
+        user_name: u.user_name.clone(),
+        user_name_folded: fold(&u.user_name),
+        external_id: u.external_id.clone(),
+        display_name: u.display_name.clone(),
+        active: u.active,
+        status: u.status.clone(),
+        status_before_suspend: u.status_before_suspend.clone(),
+        override_automatic_invitation: u.override_automatic_invitation,
+        override_require_mobile_auth: u.override_require_mobile_auth,
+        mobile_device_enrolled: u.mobile_device_enrolled,
+        mobile_device_name: u.mobile_device_name.clone(),
+        last_modified: to_db(u.last_modified),
+        document: serde_json::to_string(&u.document).map_err(StoreError::other)?,
+    })
+}
+
+fn insert_emails(conn: &mut DbConnection, u: &UserRecord) -> Result<(), StoreError> {
+    if u.emails.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<_> = u
+        .emails
+        .iter()
+        .zip(0i32..)
+        .map(|(email, position)| {
+            (
+                user_emails::tenant_id.eq(&u.tenant_id),
+                user_emails::user_id.eq(&u.id),
+                user_emails::position.eq(position),
+                user_emails::value.eq(&email.value),
+                user_emails::value_folded.eq(fold(&email.value)),
+                user_emails::email_type.eq(&email.email_type),
+                user_emails::is_primary.eq(email.primary),
+            )
+        })
+        .collect();
+    // Multi-row INSERT does not compile for `MultiBackend`: run it per backend.
+    db_run!(conn => {
+        diesel::insert_into(user_emails::table)
+            .values(&rows)
+            .execute(conn)?;
+    });
+    Ok(())
+}
+
+/// Inserts a user and its emails in one transaction.
+///
+/// # Errors
+/// [`StoreError::Conflict`] (`"userName"`) when the folded userName is taken in
+/// the tenant, (`"user id"`) when the id is.
+pub fn insert(conn: &mut DbConnection, user: &UserRecord) -> Result<(), StoreError> {
+    let values = columns(user)?;
+    write_transaction(conn, |conn| {
+        diesel::insert_into(users::table)
+            .values((
+                users::tenant_id.eq(&user.tenant_id),
+                users::id.eq(&user.id),
+                users::created_at.eq(to_db(user.created_at)),
+                users::version.eq(user.version),
+                &values,
+            ))
+            .execute(conn)?;
+        insert_emails(conn, user)
+    })
+}
+
+fn load(conn: &mut DbConnection, row: UserRow) -> Result<UserRecord, StoreError> {
+    let emails = user_emails::table
+        .filter(user_emails::tenant_id.eq(&row.tenant_id))
+        .filter(user_emails::user_id.eq(&row.id))
+        .order(user_emails::position.asc())
+        .select(EmailRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(|e| Email {
+            value: e.value,
+            email_type: e.email_type,
+            primary: e.is_primary,
+        })
+        .collect();
+    Ok(UserRecord {
+        document: serde_json::from_str(&row.document).map_err(StoreError::other)?,
+        tenant_id: row.tenant_id,
+        id: row.id,
+        user_name: row.user_name,
+        external_id: row.external_id,
+        display_name: row.display_name,
+        active: row.active,
+        status: row.status,
+        status_before_suspend: row.status_before_suspend,
+        override_automatic_invitation: row.override_automatic_invitation,
+        override_require_mobile_auth: row.override_require_mobile_auth,
+        mobile_device_enrolled: row.mobile_device_enrolled,
+        mobile_device_name: row.mobile_device_name,
+        created_at: from_db(row.created_at),
+        last_modified: from_db(row.last_modified),
+        version: row.version,
+        emails,
+    })
+}
+
+/// The user `(tenant, id)`.
+///
+/// # Errors
+/// [`StoreError::NotFound`].
+pub fn get(conn: &mut DbConnection, tenant_id: &str, id: &str) -> Result<UserRecord, StoreError> {
+    let row = users::table
+        .filter(users::tenant_id.eq(tenant_id))
+        .filter(users::id.eq(id))
+        .select(UserRow::as_select())
+        .first(conn)?;
+    load(conn, row)
+}
+
+/// The user whose userName equals `user_name` case-insensitively: one query on
+/// the `(tenant_id, user_name_folded)` unique key.
+///
+/// # Errors
+/// Database errors.
+pub fn find_by_user_name(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    user_name: &str,
+) -> Result<Option<UserRecord>, StoreError> {
+    let row = users::table
+        .filter(users::tenant_id.eq(tenant_id))
+        .filter(users::user_name_folded.eq(fold(user_name)))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()?;
+    row.map(|row| load(conn, row)).transpose()
+}
+
+/// Replaces the user's row and emails when its version is `expected_version`
+/// (`None`: any version); returns the new version (old + 1). `created_at` and
+/// `version` of `user` are ignored.
+///
+/// # Errors
+/// [`StoreError::NotFound`], [`StoreError::PreconditionFailed`] with the current
+/// version, [`StoreError::Conflict`] for a taken userName.
+pub fn update(
+    conn: &mut DbConnection,
+    user: &UserRecord,
+    expected_version: Option<i64>,
+) -> Result<i64, StoreError> {
+    let values = columns(user)?;
+    write_transaction(conn, |conn| {
+        let current: i64 = users::table
+            .filter(users::tenant_id.eq(&user.tenant_id))
+            .filter(users::id.eq(&user.id))
+            .select(users::version)
+            .first(conn)?;
+        if expected_version.is_some_and(|v| v != current) {
+            return Err(StoreError::PreconditionFailed { current });
+        }
+        let updated = diesel::update(
+            users::table
+                .filter(users::tenant_id.eq(&user.tenant_id))
+                .filter(users::id.eq(&user.id))
+                .filter(users::version.eq(current)),
+        )
+        .set((&values, users::version.eq(current + 1)))
+        .execute(conn)?;
+        if updated == 0 {
+            return Err(StoreError::PreconditionFailed {
+                current: current + 1,
+            });
+        }
+        diesel::delete(
+            user_emails::table
+                .filter(user_emails::tenant_id.eq(&user.tenant_id))
+                .filter(user_emails::user_id.eq(&user.id)),
+        )
+        .execute(conn)?;
+        insert_emails(conn, user)?;
+        Ok(current + 1)
+    })
+}
+
+/// Deletes the user; its emails, group memberships and invitations go with it
+/// (`ON DELETE CASCADE`) and its userName is free again.
+///
+/// # Errors
+/// [`StoreError::NotFound`].
+pub fn delete(conn: &mut DbConnection, tenant_id: &str, id: &str) -> Result<(), StoreError> {
+    let deleted = diesel::delete(
+        users::table
+            .filter(users::tenant_id.eq(tenant_id))
+            .filter(users::id.eq(id)),
+    )
+    .execute(conn)?;
+    if deleted == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Number of users in the tenant.
+///
+/// # Errors
+/// Database errors.
+pub fn count(conn: &mut DbConnection, tenant_id: &str) -> Result<i64, StoreError> {
+    Ok(users::table
+        .filter(users::tenant_id.eq(tenant_id))
+        .count()
+        .get_result(conn)?)
+}
