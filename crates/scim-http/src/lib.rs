@@ -1,3 +1,70 @@
-//! actix-web services for the SCIM 2.0 endpoints and the admin API.
+//! # scim-http
 //!
-//! This crate is being built (issue 6); it will be mountable in any actix `App`.
+//! actix-web services for the SCIM 2.0 endpoints of RFC 7644, mountable in any
+//! actix `App`. Every response is `application/scim+json`; every non-2xx response,
+//! including unknown routes, wrong methods and oversized bodies, is a SCIM error
+//! body with `status` and, where it applies, `scimType`.
+//!
+//! Mount it with [`configure`] and the [`scim_error_bodies`] middleware:
+//!
+//! ```no_run
+//! use actix_web::{App, HttpServer, web};
+//! use scim_http::{ScimConfig, ScimState, TokenKeys, configure, scim_error_bodies};
+//! use store_diesel::Store;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = Store::connect_and_migrate("sqlite://scim-server.db")?;
+//! let key = store.transaction(|c| store_diesel::settings::get_or_create_signing_key(c))?;
+//! let state = ScimState {
+//!     store,
+//!     keys: TokenKeys::new(&key)?,
+//!     config: ScimConfig::new("https://scim.example.net"),
+//! };
+//! let data = web::Data::new(state);
+//! HttpServer::new(move || {
+//!     App::new()
+//!         .wrap(scim_error_bodies())
+//!         .app_data(data.clone())
+//!         .configure(configure)
+//! })
+//! .bind("127.0.0.1:8080")?
+//! .run()
+//! .await?;
+//! # Ok(())
+//! # }
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod auth;
+mod discovery;
+pub mod error;
+pub mod respond;
+mod state;
+
+use actix_web::web;
+
+pub use auth::TokenKeys;
+pub use error::{ApiError, SCIM_CONTENT_TYPE, scim_error_bodies};
+pub use state::{ScimConfig, ScimState};
+
+/// Registers the SCIM routes under `/scim/v2/{tenant}` and a SCIM 404 for
+/// everything else. Requires `web::Data<ScimState>` in the app.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/scim/v2/{tenant}")
+            .service(
+                web::resource("/ServiceProviderConfig")
+                    .route(web::get().to(discovery::service_provider_config)),
+            )
+            .service(
+                web::resource("/ResourceTypes").route(web::get().to(discovery::resource_types)),
+            )
+            .service(
+                web::resource("/ResourceTypes/{name}")
+                    .route(web::get().to(discovery::resource_type)),
+            )
+            .service(web::resource("/Schemas").route(web::get().to(discovery::schemas)))
+            .service(web::resource("/Schemas/{urn}").route(web::get().to(discovery::schema_by_id))),
+    );
+}

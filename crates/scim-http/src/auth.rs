@@ -1,0 +1,175 @@
+//! Secret Tokens: HS256 JWTs naming a tenant and a token id, signed with the
+//! server key, of which the database keeps only a SHA-256 hash.
+//!
+//! A request is authenticated when, in this order: the bearer value is a JWT with
+//! a valid signature (and expiry, if one was set); its tenant is the tenant of the
+//! URL; and its hash equals, in constant time, the hash of that tenant's **current**
+//! token. Regenerating a token revokes the previous one in the database, so every
+//! replica rejects it on its next request. Every failure is the same 401.
+
+use actix_web::HttpRequest;
+use actix_web::http::header;
+use chrono::{DateTime, Utc};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+
+/// Claims of a Secret Token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenClaims {
+    /// The tenant's id.
+    pub tid: String,
+    /// The token's id (a row of `scim_tokens`).
+    pub jti: String,
+    /// Issued at (seconds since the epoch).
+    pub iat: i64,
+    /// Expiry (seconds since the epoch); absent by default, as Entra ID expects a
+    /// long-lived token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    /// Audience: always [`SCIM_AUDIENCE`], so other JWTs signed with the same key
+    /// (activation links) never open the SCIM API.
+    pub aud: String,
+}
+
+/// The audience of Secret Tokens.
+pub const SCIM_AUDIENCE: &str = "scim";
+
+/// Signing and verification keys derived from the server key.
+#[derive(Clone)]
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+impl std::fmt::Debug for TokenKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenKeys(***)")
+    }
+}
+
+/// A server key that cannot sign (empty).
+#[derive(Debug, thiserror::Error)]
+#[error("the signing key is unusable: {0}")]
+pub struct KeyError(String);
+
+impl TokenKeys {
+    /// Keys from the server's secret (at least 32 bytes recommended).
+    pub fn new(secret: &[u8]) -> Result<Self, KeyError> {
+        if secret.is_empty() {
+            return Err(KeyError("it is empty".to_owned()));
+        }
+        Ok(TokenKeys {
+            encoding: EncodingKey::from_secret(secret).map_err(|e| KeyError(e.to_string()))?,
+            decoding: DecodingKey::from_secret(secret).map_err(|e| KeyError(e.to_string()))?,
+        })
+    }
+
+    /// Signs a Secret Token for `tenant_id` / `token_id`.
+    pub fn mint(
+        &self,
+        tenant_id: &str,
+        token_id: &str,
+        now: DateTime<Utc>,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<String, KeyError> {
+        let claims = TokenClaims {
+            tid: tenant_id.to_owned(),
+            jti: token_id.to_owned(),
+            iat: now.timestamp(),
+            exp: expires_at.map(|t| t.timestamp()),
+            aud: SCIM_AUDIENCE.to_owned(),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| KeyError(e.to_string()))
+    }
+
+    /// Verifies the signature, audience and expiry of a presented token.
+    pub fn verify(&self, token: &str) -> Option<TokenClaims> {
+        let mut v = Validation::new(Algorithm::HS256);
+        v.required_spec_claims.clear();
+        v.set_audience(&[SCIM_AUDIENCE]);
+        v.leeway = 30;
+        jsonwebtoken::decode::<TokenClaims>(token, &self.decoding, &v)
+            .ok()
+            .map(|d| d.claims)
+    }
+}
+
+/// The bearer value of the `Authorization` header, if it has the `Bearer` scheme
+/// (any letter case).
+pub fn bearer(req: &HttpRequest) -> Option<&str> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| rest.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// Compares two hashes in constant time.
+pub fn hashes_equal(a: &str, b: &str) -> bool {
+    a.as_bytes().ct_eq(b.as_bytes()).into()
+}
+
+/// Authenticates a SCIM request for the tenant `slug` of its URL; see the module
+/// docs. Runs its two indexed lookups off the async workers.
+pub async fn authenticate(
+    req: &HttpRequest,
+    state: &crate::ScimState,
+    slug: &str,
+) -> Result<store_diesel::tenants::Tenant, crate::ApiError> {
+    use crate::ApiError;
+    use store_diesel::{StoreError, tenants, tokens};
+
+    let token = bearer(req).ok_or(ApiError::Unauthorized)?;
+    let claims = state.keys.verify(token).ok_or(ApiError::Unauthorized)?;
+    let token = token.to_owned();
+    let slug = slug.to_owned();
+    let store = state.store.clone();
+    let found = actix_web::web::block(move || -> Result<Option<_>, StoreError> {
+        let mut conn = store.conn()?;
+        let tenant = match tenants::get_by_slug(&mut conn, &slug) {
+            Ok(t) => t,
+            Err(StoreError::NotFound | StoreError::InvalidInput(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if !hashes_equal(&tenant.id, &claims.tid) {
+            return Ok(None);
+        }
+        let live = tokens::verify_id(&mut conn, &tenant.id, &claims.jti, &token)?;
+        Ok(live.then_some(tenant))
+    })
+    .await??;
+    found.ok_or(ApiError::Unauthorized)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minted_tokens_verify_and_tampered_ones_do_not() {
+        let keys = TokenKeys::new(b"0123456789abcdef0123456789abcdef").unwrap();
+        let t = keys.mint("tenant-1", "tok-1", Utc::now(), None).unwrap();
+        let claims = keys.verify(&t).unwrap();
+        assert_eq!(claims.tid, "tenant-1");
+        assert_eq!(claims.jti, "tok-1");
+        assert_eq!(claims.exp, None);
+        let other = TokenKeys::new(b"another key, another server.....").unwrap();
+        assert!(other.verify(&t).is_none());
+        let mut tampered = t.clone();
+        tampered.push('x');
+        assert!(keys.verify(&tampered).is_none());
+        let expired = keys
+            .mint(
+                "tenant-1",
+                "tok-2",
+                Utc::now() - chrono::Duration::days(2),
+                Some(Utc::now() - chrono::Duration::days(1)),
+            )
+            .unwrap();
+        assert!(keys.verify(&expired).is_none());
+        assert!(TokenKeys::new(b"").is_err());
+    }
+}

@@ -1,0 +1,186 @@
+//! [`ApiError`]: every failure of a SCIM request, rendered as an RFC 7644 §3.12
+//! error body with `Content-Type: application/scim+json`; and
+//! [`scim_error_bodies`], which gives the same shape to the responses actix-web
+//! makes itself (unknown routes, wrong methods, oversized bodies).
+
+use actix_web::body::EitherBody;
+use actix_web::dev::ServiceResponse;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
+use actix_web::{HttpResponse, ResponseError};
+use scim_model::messages::{ScimError, ScimType};
+use store_diesel::StoreError;
+
+/// The SCIM media type, used on every response.
+pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
+
+/// A failed SCIM request.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A client error with its SCIM body (400, 404, 409, 412, ...).
+    #[error("{0}")]
+    Scim(ScimError),
+    /// Missing, malformed, unknown or revoked credentials, or a token of another
+    /// tenant: all look the same to the client (401 with `WWW-Authenticate`).
+    #[error("unauthorized")]
+    Unauthorized,
+    /// The database cannot be reached or is overloaded (503).
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else (500). The detail goes to the log, never to the client.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// A 400 with a `scimType`.
+    pub fn bad_request(scim_type: ScimType, detail: impl Into<String>) -> Self {
+        ApiError::Scim(ScimError::bad_request(scim_type, detail))
+    }
+
+    /// A 404 naming what was not found.
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        ApiError::Scim(ScimError::new(404, detail))
+    }
+
+    /// A 500 whose detail is logged only.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        ApiError::Internal(detail.to_string())
+    }
+
+    /// The SCIM body the client receives.
+    pub fn body(&self) -> ScimError {
+        match self {
+            ApiError::Scim(e) => e.clone(),
+            ApiError::Unauthorized => ScimError::new(
+                401,
+                "authentication failed: send 'Authorization: Bearer <Secret Token>' with this tenant's current token",
+            ),
+            ApiError::Unavailable(_) => {
+                ScimError::new(503, "the service is temporarily unavailable; retry later")
+            }
+            ApiError::Internal(_) => ScimError::new(500, "internal server error"),
+        }
+    }
+}
+
+impl From<ScimError> for ApiError {
+    fn from(e: ScimError) -> Self {
+        ApiError::Scim(e)
+    }
+}
+
+impl From<scim_model::FilterError> for ApiError {
+    fn from(e: scim_model::FilterError) -> Self {
+        ApiError::Scim(e.into())
+    }
+}
+
+impl From<scim_model::PathError> for ApiError {
+    fn from(e: scim_model::PathError) -> Self {
+        ApiError::Scim(e.into())
+    }
+}
+
+impl From<scim_model::resource::ResourceError> for ApiError {
+    fn from(e: scim_model::resource::ResourceError) -> Self {
+        ApiError::Scim(e.into())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ApiError::not_found("resource not found"),
+            StoreError::Conflict { what } => ApiError::Scim(
+                ScimError::new(409, format!("{what} is already in use in this tenant"))
+                    .with_type(ScimType::Uniqueness),
+            ),
+            StoreError::PreconditionFailed { current } => ApiError::Scim(ScimError::new(
+                412,
+                format!("the resource was modified: its current version is W/\"{current}\""),
+            )),
+            StoreError::MissingReference { what } => {
+                ApiError::bad_request(ScimType::InvalidValue, what)
+            }
+            StoreError::InvalidInput(what) => ApiError::bad_request(ScimType::InvalidValue, what),
+            StoreError::Unavailable(why) => ApiError::Unavailable(why),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        ApiError::Internal(format!("blocking task failed: {e}"))
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.body().status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            ApiError::Internal(detail) => tracing::error!(%detail, "internal error"),
+            ApiError::Unavailable(detail) => tracing::warn!(%detail, "database unavailable"),
+            _ => {}
+        }
+        let body = self.body();
+        let mut res = HttpResponse::build(self.status_code());
+        res.content_type(SCIM_CONTENT_TYPE);
+        if matches!(self, ApiError::Unauthorized) {
+            res.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"SCIM\""));
+        }
+        if matches!(self, ApiError::Unavailable(_)) {
+            res.insert_header((header::RETRY_AFTER, "5"));
+        }
+        res.json(body)
+    }
+}
+
+/// Middleware that turns every non-SCIM error response (404 for unknown routes,
+/// 405, 413 for oversized bodies, 5xx from anywhere) into a SCIM error body with
+/// the same status. Responses already in `application/scim+json` pass unchanged.
+pub fn scim_error_bodies<B: 'static>() -> ErrorHandlers<B> {
+    ErrorHandlers::new().default_handler(scimify)
+}
+
+fn scimify<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_scim = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with(SCIM_CONTENT_TYPE));
+    if is_scim {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let detail = match status.as_u16() {
+        404 => "no such endpoint or resource".to_owned(),
+        405 => "this method is not allowed on this endpoint".to_owned(),
+        413 => "the request body is too large".to_owned(),
+        s if s >= 500 => "internal server error".to_owned(),
+        _ => status.canonical_reason().unwrap_or("error").to_owned(),
+    };
+    let body = serde_json::to_string(&ScimError::new(status.as_u16(), detail))
+        .unwrap_or_else(|_| String::from("{}"));
+    let (req, mut old) = res.into_parts();
+    let mut new = HttpResponse::build(status);
+    for name in [header::ALLOW, header::WWW_AUTHENTICATE, header::RETRY_AFTER] {
+        if let Some(v) = old.headers_mut().remove(&name).next() {
+            new.insert_header((name, v));
+        }
+    }
+    new.insert_header((
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(SCIM_CONTENT_TYPE),
+    ));
+    let res = ServiceResponse::new(req, new.body(body)).map_into_right_body();
+    Ok(ErrorHandlerResponse::Response(res))
+}
+
+/// The body type [`scim_error_bodies`] produces.
+pub type ScimBody<B> = EitherBody<B>;

@@ -1,0 +1,65 @@
+//! [`ScimState`]: what every handler needs, shared as `web::Data`.
+
+use scim_model::messages::{BulkSupport, ServiceProviderConfig};
+use store_diesel::Store;
+
+use crate::auth::TokenKeys;
+
+/// Limits and URLs of the SCIM service. [`ScimConfig::new`] gives the documented
+/// defaults.
+#[derive(Clone, Debug)]
+pub struct ScimConfig {
+    /// Public base URL, without a trailing slash (e.g. `https://scim.example.net`);
+    /// Tenant URLs are `{public_url}/scim/v2/{slug}`.
+    pub public_url: String,
+    /// Page size when a list request gives no `count`.
+    pub default_count: u32,
+    /// Largest page size; larger `count`s are lowered to it (RFC 7644 §3.4.2.4).
+    pub max_count: u32,
+    /// Largest request body, in bytes (larger bodies: 413).
+    pub max_body_bytes: usize,
+}
+
+impl ScimConfig {
+    /// Defaults: 100 results per page, at most 1,000; 1 MiB bodies.
+    pub fn new(public_url: impl Into<String>) -> Self {
+        let mut public_url = public_url.into();
+        while public_url.ends_with('/') {
+            public_url.pop();
+        }
+        ScimConfig {
+            public_url,
+            default_count: 100,
+            max_count: 1000,
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+
+    /// The Tenant URL of `slug`.
+    pub fn tenant_url(&self, slug: &str) -> String {
+        format!("{}/scim/v2/{slug}", self.public_url)
+    }
+
+    /// The ServiceProviderConfig this configuration advertises.
+    pub fn service_provider_config(&self) -> ServiceProviderConfig {
+        ServiceProviderConfig::new(
+            self.max_count,
+            BulkSupport {
+                supported: false,
+                max_operations: 0,
+                max_payload_size: 0,
+            },
+        )
+    }
+}
+
+/// Shared state of the SCIM service.
+#[derive(Clone, Debug)]
+pub struct ScimState {
+    /// The database.
+    pub store: Store,
+    /// Token signing keys.
+    pub keys: TokenKeys,
+    /// Limits and URLs.
+    pub config: ScimConfig,
+}

@@ -1,0 +1,5 @@
+//! In-process tests of the SCIM service (actix test server, real SQLite).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+mod discovery;
