@@ -6,15 +6,25 @@ use diesel::sqlite::SqliteConnection;
 
 use crate::url::DatabaseTarget;
 
-/// One connection to either backend. Queries written against the shared schema
-/// run on both through diesel's `MultiConnection`; backend-specific SQL matches on
-/// the variant. SQLite is declared last, as `MultiConnection` requires.
-#[derive(diesel::MultiConnection)]
-pub enum DbConnection {
-    /// A PostgreSQL connection.
-    Pg(PgConnection),
-    /// An SQLite connection.
-    Sqlite(SqliteConnection),
+pub use multi::{DbConnection, MultiBackend};
+
+// The derive generates public items of its own (`MultiBackend`, the query
+// builder, …) that carry no docs; the allow is confined to this module.
+#[allow(missing_docs)]
+mod multi {
+    use diesel::pg::PgConnection;
+    use diesel::sqlite::SqliteConnection;
+
+    /// One connection to either backend. Queries written against the shared schema
+    /// run on both through diesel's `MultiConnection`; backend-specific SQL matches on
+    /// the variant. SQLite is declared last, as `MultiConnection` requires.
+    #[derive(diesel::MultiConnection)]
+    pub enum DbConnection {
+        /// A PostgreSQL connection.
+        Pg(PgConnection),
+        /// An SQLite connection.
+        Sqlite(SqliteConnection),
+    }
 }
 
 impl std::fmt::Debug for DbConnection {

@@ -155,10 +155,13 @@ impl Store {
     ///
     /// # Errors
     /// Whatever `f` returns, or the commit's failure.
-    pub fn transaction<T>(
+    pub fn transaction<T, E>(
         &self,
-        f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
+        f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
         write_transaction(&mut *self.conn()?, f)
     }
 
@@ -239,19 +242,24 @@ fn pg_advisory(conn: &mut diesel::pg::PgConnection, function: &str) -> Result<()
 ///
 /// # Errors
 /// Whatever `f` returns (after rolling back), or the failure to begin or commit.
-pub fn write_transaction<T>(
+pub fn write_transaction<T, E>(
     conn: &mut DbConnection,
-    f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
+    f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<StoreError>,
+{
     type Tm = <DbConnection as Connection>::TransactionManager;
     let outermost = Tm::transaction_manager_status_mut(conn)
-        .transaction_depth()?
-        .is_none();
+        .transaction_depth()
+        .map(|depth| depth.is_none());
+    let outermost = outermost.map_err(StoreError::from)?;
     match conn {
         DbConnection::Sqlite(inner) if outermost => {
-            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
+            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")
+                .map_err(StoreError::from)?;
         }
-        _ => Tm::begin_transaction(conn)?,
+        _ => Tm::begin_transaction(conn).map_err(StoreError::from)?,
     }
     match f(conn) {
         Ok(value) => match Tm::commit_transaction(conn) {
@@ -260,7 +268,7 @@ pub fn write_transaction<T>(
                 // Diesel's own `transaction` does the same; if this fails too the
                 // manager is marked broken and r2d2 discards the connection.
                 let _ = Tm::rollback_transaction(conn);
-                Err(err.into())
+                Err(StoreError::from(err).into())
             }
         },
         Err(err) => {
