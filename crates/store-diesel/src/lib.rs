@@ -55,5 +55,7 @@ pub use connection::{
     ConnectError, ConnectionManager, ConnectionSetup, DbConnection, MultiBackend, SQLITE_PRAGMAS,
 };
 pub use error::StoreError;
-pub use store::{PooledDbConnection, Store, StoreOptions, write_transaction};
+pub use store::{
+    PooledDbConnection, Store, StoreOptions, write_transaction, write_transaction_with,
+};
 pub use url::{Backend, DatabaseTarget, PG_CONNECT_TIMEOUT_SECS};

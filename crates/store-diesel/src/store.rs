@@ -155,13 +155,10 @@ impl Store {
     ///
     /// # Errors
     /// Whatever `f` returns, or the commit's failure.
-    pub fn transaction<T, E>(
+    pub fn transaction<T>(
         &self,
-        f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
-    ) -> Result<T, E>
-    where
-        E: From<StoreError>,
-    {
+        f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         write_transaction(&mut *self.conn()?, f)
     }
 
@@ -242,13 +239,10 @@ fn pg_advisory(conn: &mut diesel::pg::PgConnection, function: &str) -> Result<()
 ///
 /// # Errors
 /// Whatever `f` returns (after rolling back), or the failure to begin or commit.
-pub fn write_transaction<T, E>(
+pub fn write_transaction<T>(
     conn: &mut DbConnection,
-    f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
-) -> Result<T, E>
-where
-    E: From<StoreError>,
-{
+    f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
     type Tm = <DbConnection as Connection>::TransactionManager;
     let outermost = Tm::transaction_manager_status_mut(conn)
         .transaction_depth()
@@ -268,12 +262,56 @@ where
                 // Diesel's own `transaction` does the same; if this fails too the
                 // manager is marked broken and r2d2 discards the connection.
                 let _ = Tm::rollback_transaction(conn);
-                Err(StoreError::from(err).into())
+                Err(err.into())
             }
         },
         Err(err) => {
             let _ = Tm::rollback_transaction(conn);
             Err(err)
         }
+    }
+}
+
+/// [`write_transaction`] for callers with their own error type (any `E` that a
+/// [`StoreError`] converts into): the HTTP layer rolls back on its own errors.
+///
+/// # Errors
+/// Whatever `f` returns (after rolling back), or the failure to begin or commit.
+pub fn write_transaction_with<T, E>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<StoreError>,
+{
+    let mut inner_error = None;
+    let result = write_transaction(conn, |conn| {
+        f(conn).map_err(|e| {
+            inner_error = Some(e);
+            StoreError::Unavailable("rolled back".to_owned())
+        })
+    });
+    match (result, inner_error) {
+        (Ok(v), _) => Ok(v),
+        (Err(_), Some(e)) => Err(e),
+        (Err(e), None) => Err(e.into()),
+    }
+}
+
+impl Store {
+    /// [`Store::transaction`] for closures with their own error type; see
+    /// [`write_transaction_with`].
+    ///
+    /// # Errors
+    /// Whatever `f` returns, or the failure to begin or commit.
+    pub fn transaction_with<T, E>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let mut conn = self.conn()?;
+        write_transaction_with(&mut conn, f)
     }
 }
