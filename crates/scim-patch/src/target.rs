@@ -93,6 +93,10 @@ pub(crate) fn resolve_key(
     {
         return Ok(Target::Schema(Some(schema)));
     }
+    if key.contains("://") {
+        // Another vendor's schema named by URL (Microsoft's ADSCIM URI): ignored.
+        return Ok(Target::Ignored);
+    }
     let path = AttrPath::parse(key).map_err(|e| {
         OpError::path(format!(
             "key {:?} of the value is not an attribute path: {e}",
