@@ -124,7 +124,7 @@ impl std::str::FromStr for AttrPath {
 /// [`Filter::ValuePath`], and it may not contain another value path.
 ///
 /// Whitespace is allowed inside the brackets only.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PatchPath {
     /// The attribute the operation targets.
     pub attr: AttrPath,
