@@ -1,13 +1,13 @@
 //! Resolving PATCH paths and path-less value keys to what they address.
 
 use scim_model::ScimType;
-use scim_model::filter::{CompiledFilter, Filter};
+use scim_model::filter::{ElementFilter, Filter};
 use scim_model::path::{AttrPath, PatchPath};
 use scim_model::schema::{
     AttrLocation, ENTERPRISE_USER_URN, GROUP_SCHEMA_URN, ResolvedAttr, ResourceType, Schema,
     USER_SCHEMA_URN,
 };
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::error::OpError;
 
@@ -171,16 +171,9 @@ pub(crate) fn is_manager(r: &ResolvedAttr) -> bool {
 }
 
 /// Tests one element of a (multi-valued or single) complex attribute against the
-/// filter of a PATCH path.
-///
-/// scim-model's [`CompiledFilter`] evaluates whole resources only, so the element is
-/// wrapped in a synthetic resource `{ "<attr>": [element] }` (under its extension's
-/// URN for extension attributes) and matched against the compiled value path.
+/// filter of a PATCH path (scim-model's [`ElementFilter`]).
 pub(crate) struct ElementMatcher {
-    compiled: CompiledFilter,
-    key: &'static str,
-    ext: Option<&'static str>,
-    multi: bool,
+    compiled: ElementFilter,
 }
 
 impl ElementMatcher {
@@ -189,49 +182,20 @@ impl ElementMatcher {
         r: &ResolvedAttr,
         filter: &Filter,
     ) -> Result<Self, OpError> {
-        let (attr, ext) = match r.location {
-            AttrLocation::Core => (AttrPath::new(r.attr.name), None),
-            AttrLocation::Extension(s) => {
-                (AttrPath::qualified(s.id, r.attr.name, None), Some(s.id))
-            }
+        let attr = match r.location {
+            AttrLocation::Core => AttrPath::new(r.attr.name),
+            AttrLocation::Extension(s) => AttrPath::qualified(s.id, r.attr.name, None),
         };
-        let vp = Filter::ValuePath {
-            attr,
-            filter: Box::new(filter.clone()),
-        };
-        let compiled = vp.compile(rt).map_err(|e| {
+        let compiled = filter.compile_for_elements(rt, &attr).map_err(|e| {
             OpError::new(
                 ScimType::InvalidFilter,
                 format!("filter of '{}[...]': {}", r.canonical_path(), e.message),
             )
         })?;
-        Ok(ElementMatcher {
-            compiled,
-            key: r.attr.name,
-            ext,
-            multi: r.attr.multi_valued,
-        })
+        Ok(ElementMatcher { compiled })
     }
 
     pub(crate) fn matches(&self, element: &Value) -> bool {
-        if !element.is_object() {
-            return false;
-        }
-        let inner = if self.multi {
-            Value::Array(vec![element.clone()])
-        } else {
-            element.clone()
-        };
-        let mut m = Map::new();
-        m.insert(self.key.to_owned(), inner);
-        let resource = match self.ext {
-            Some(id) => {
-                let mut o = Map::new();
-                o.insert(id.to_owned(), Value::Object(m));
-                Value::Object(o)
-            }
-            None => Value::Object(m),
-        };
-        self.compiled.matches(&resource)
+        self.compiled.matches(element)
     }
 }
