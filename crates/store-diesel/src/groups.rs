@@ -37,13 +37,31 @@ pub struct GroupRecord {
     pub last_modified: DateTime<Utc>,
     /// `meta.version` counter; [`insert`] stores it as given, [`update`] bumps it.
     pub version: i64,
-    /// The SCIM resource without `members`.
+    /// The SCIM resource without `members`, `id` and `meta` (see
+    /// [`GroupRecord::to_resource`]). Its `displayName` and `externalId` must
+    /// agree with the columns above.
     pub document: serde_json::Value,
 }
 
-#[derive(Queryable, Selectable)]
+impl GroupRecord {
+    /// The SCIM resource without members: the stored document plus `id` and
+    /// `meta` (`resourceType`, `created`, `lastModified`, `version`). The HTTP
+    /// layer adds `meta.location`, and `members` when asked for.
+    pub fn to_resource(&self) -> serde_json::Value {
+        crate::render::resource(
+            &self.document,
+            &self.id,
+            "Group",
+            self.created_at,
+            self.last_modified,
+            self.version,
+        )
+    }
+}
+
+#[derive(Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = groups)]
-struct GroupRow {
+pub(crate) struct GroupRow {
     tenant_id: String,
     id: String,
     display_name: String,

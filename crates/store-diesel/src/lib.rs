@@ -36,6 +36,7 @@ mod connection;
 mod error;
 mod hex;
 mod macros;
+mod render;
 pub mod schema;
 mod store;
 mod time;

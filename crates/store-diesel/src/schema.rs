@@ -42,6 +42,7 @@ diesel::table! {
         user_name_folded -> Text,
         external_id -> Nullable<Text>,
         display_name -> Nullable<Text>,
+        display_name_folded -> Nullable<Text>,
         active -> Bool,
         status -> Text,
         status_before_suspend -> Nullable<Text>,
@@ -53,6 +54,7 @@ diesel::table! {
         last_modified -> Timestamp,
         version -> BigInt,
         document -> Text,
+        lifecycle -> Text,
     }
 }
 
@@ -64,6 +66,7 @@ diesel::table! {
         value -> Text,
         value_folded -> Text,
         email_type -> Nullable<Text>,
+        email_type_folded -> Nullable<Text>,
         is_primary -> Bool,
     }
 }

@@ -13,6 +13,10 @@ use crate::schema::{user_emails, users};
 use crate::time::{from_db, to_db};
 use crate::{DbConnection, StoreError, write_transaction};
 
+/// Emails are read for this many users per query (well under SQLite's
+/// bound-parameter limit).
+const BATCH: usize = 500;
+
 /// Case folding used for every case-insensitive key (userName, displayName,
 /// email values): Unicode lower case.
 pub fn fold(value: &str) -> String {
@@ -65,15 +69,38 @@ pub struct UserRecord {
     pub last_modified: DateTime<Utc>,
     /// `meta.version` counter; [`insert`] stores it as given, [`update`] bumps it.
     pub version: i64,
-    /// The full SCIM resource.
+    /// The SCIM resource without `id` and `meta` (see [`UserRecord::to_resource`]).
+    /// Its `userName`, `externalId`, `displayName`, `active` and `emails` must
+    /// agree with the columns above: filters on those attributes are answered
+    /// from the columns, other filters from this document.
     pub document: serde_json::Value,
-    /// Emails, indexed for `emails.value` filters.
+    /// provisioning-core's `LifecycleRecord` as JSON; opaque to the store,
+    /// stored as text and returned as given.
+    pub lifecycle: serde_json::Value,
+    /// Emails, indexed for `emails.value` / `emails.type` filters (the same
+    /// emails as the document's, in document order).
     pub emails: Vec<Email>,
 }
 
-#[derive(Queryable, Selectable)]
+impl UserRecord {
+    /// The SCIM resource: the stored document plus `id` and
+    /// `meta` (`resourceType`, `created`, `lastModified`, `version`). The HTTP
+    /// layer adds `meta.location`.
+    pub fn to_resource(&self) -> serde_json::Value {
+        crate::render::resource(
+            &self.document,
+            &self.id,
+            "User",
+            self.created_at,
+            self.last_modified,
+            self.version,
+        )
+    }
+}
+
+#[derive(Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = users)]
-struct UserRow {
+pub(crate) struct UserRow {
     tenant_id: String,
     id: String,
     user_name: String,
@@ -90,11 +117,13 @@ struct UserRow {
     last_modified: NaiveDateTime,
     version: i64,
     document: String,
+    lifecycle: String,
 }
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = user_emails)]
 struct EmailRow {
+    user_id: String,
     value: String,
     email_type: Option<String>,
     is_primary: bool,
@@ -108,6 +137,7 @@ struct UserColumns {
     user_name_folded: String,
     external_id: Option<String>,
     display_name: Option<String>,
+    display_name_folded: Option<String>,
     active: bool,
     status: String,
     status_before_suspend: Option<String>,
@@ -117,6 +147,7 @@ struct UserColumns {
     mobile_device_name: Option<String>,
     last_modified: NaiveDateTime,
     document: String,
+    lifecycle: String,
 }
 
 fn columns(u: &UserRecord) -> Result<UserColumns, StoreError> {
@@ -125,6 +156,7 @@ fn columns(u: &UserRecord) -> Result<UserColumns, StoreError> {
         user_name_folded: fold(&u.user_name),
         external_id: u.external_id.clone(),
         display_name: u.display_name.clone(),
+        display_name_folded: u.display_name.as_deref().map(fold),
         active: u.active,
         status: u.status.clone(),
         status_before_suspend: u.status_before_suspend.clone(),
@@ -134,6 +166,7 @@ fn columns(u: &UserRecord) -> Result<UserColumns, StoreError> {
         mobile_device_name: u.mobile_device_name.clone(),
         last_modified: to_db(u.last_modified),
         document: serde_json::to_string(&u.document).map_err(StoreError::other)?,
+        lifecycle: serde_json::to_string(&u.lifecycle).map_err(StoreError::other)?,
     })
 }
 
@@ -153,6 +186,7 @@ fn insert_emails(conn: &mut DbConnection, u: &UserRecord) -> Result<(), StoreErr
                 user_emails::value.eq(&email.value),
                 user_emails::value_folded.eq(fold(&email.value)),
                 user_emails::email_type.eq(&email.email_type),
+                user_emails::email_type_folded.eq(email.email_type.as_deref().map(fold)),
                 user_emails::is_primary.eq(email.primary),
             )
         })
@@ -188,21 +222,51 @@ pub fn insert(conn: &mut DbConnection, user: &UserRecord) -> Result<(), StoreErr
 }
 
 fn load(conn: &mut DbConnection, row: UserRow) -> Result<UserRecord, StoreError> {
-    let emails = user_emails::table
-        .filter(user_emails::tenant_id.eq(&row.tenant_id))
-        .filter(user_emails::user_id.eq(&row.id))
-        .order(user_emails::position.asc())
-        .select(EmailRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(|e| Email {
-            value: e.value,
-            email_type: e.email_type,
-            primary: e.is_primary,
+    let mut records = load_many(conn, vec![row])?;
+    records.pop().ok_or(StoreError::NotFound)
+}
+
+/// Turns rows into records, reading the emails of all of them in one query.
+pub(crate) fn load_many(
+    conn: &mut DbConnection,
+    rows: Vec<UserRow>,
+) -> Result<Vec<UserRecord>, StoreError> {
+    let Some(first) = rows.first() else {
+        return Ok(Vec::new());
+    };
+    let tenant_id = first.tenant_id.clone();
+    let mut by_user: std::collections::HashMap<String, Vec<Email>> =
+        std::collections::HashMap::new();
+    for chunk in rows.chunks(BATCH) {
+        let ids: Vec<&str> = chunk.iter().map(|r| r.id.as_str()).collect();
+        let emails = user_emails::table
+            .filter(user_emails::tenant_id.eq(&tenant_id))
+            .filter(user_emails::user_id.eq_any(ids))
+            .order((user_emails::user_id.asc(), user_emails::position.asc()))
+            .select(EmailRow::as_select())
+            .load(conn)?;
+        for e in emails {
+            by_user.entry(e.user_id).or_default().push(Email {
+                value: e.value,
+                email_type: e.email_type,
+                primary: e.is_primary,
+            });
+        }
+    }
+    rows.into_iter()
+        .map(|row| {
+            let emails = by_user.remove(&row.id).unwrap_or_default();
+            record(row, emails)
         })
-        .collect();
+        .collect()
+}
+
+/// A record from its row, with the given emails (the list module evaluates
+/// filters on records without reading their emails: the document has them).
+pub(crate) fn record(row: UserRow, emails: Vec<Email>) -> Result<UserRecord, StoreError> {
     Ok(UserRecord {
         document: serde_json::from_str(&row.document).map_err(StoreError::other)?,
+        lifecycle: serde_json::from_str(&row.lifecycle).map_err(StoreError::other)?,
         tenant_id: row.tenant_id,
         id: row.id,
         user_name: row.user_name,

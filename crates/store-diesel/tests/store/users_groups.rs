@@ -24,7 +24,8 @@ fn user(tenant_id: &str, id: &str, user_name: &str) -> UserRecord {
         created_at: now,
         last_modified: now,
         version: 1,
-        document: json!({ "userName": user_name, "id": id }),
+        document: json!({ "userName": user_name }),
+        lifecycle: json!({ "state": "Staged", "history": [] }),
         emails: vec![
             Email {
                 value: format!("{user_name}@Example.com"),
@@ -84,6 +85,7 @@ store_test!(user_round_trip_and_case_insensitive_lookup, |db| {
     );
     assert_eq!(got.emails, alice.emails);
     assert_eq!(got.document, alice.document);
+    assert_eq!(got.lifecycle, alice.lifecycle);
     assert_eq!(got.override_require_mobile_auth, Some(false));
     assert_eq!(got.override_automatic_invitation, None);
 
@@ -353,5 +355,51 @@ store_test!(adding_many_members_touches_only_new_rows, |db| {
             .with_conn(|c| groups::member_count(c, &t, "g1"))
             .unwrap(),
         600
+    );
+});
+
+store_test!(resources_render_id_and_meta, |db| {
+    use chrono::TimeZone;
+    let store = db.store();
+    let t = tenant(store, "acme");
+    let mut alice = user(&t, "u1", "alice");
+    alice.created_at = Utc.with_ymd_and_hms(2026, 11, 2, 9, 14, 7).unwrap();
+    alice.last_modified = alice.created_at + chrono::Duration::microseconds(123_450);
+    alice.version = 3;
+    alice.lifecycle = json!({ "state": "Invited", "nested": { "n": [1, 2.5, null] } });
+    tx(store, |c| users::insert(c, &alice)).unwrap();
+    let got = store.with_conn(|c| users::get(c, &t, "u1")).unwrap();
+    assert_eq!(got.lifecycle, alice.lifecycle);
+    assert_eq!(
+        got.to_resource(),
+        json!({
+            "userName": "alice",
+            "id": "u1",
+            "meta": {
+                "resourceType": "User",
+                "created": "2026-11-02T09:14:07Z",
+                "lastModified": "2026-11-02T09:14:07.123450Z",
+                "version": "W/\"3\"",
+            }
+        })
+    );
+
+    let mut g = group(&t, "g1", "Admins");
+    g.created_at = alice.created_at;
+    g.last_modified = alice.created_at + chrono::Duration::milliseconds(5);
+    tx(store, |c| groups::insert(c, &g)).unwrap();
+    let got = store.with_conn(|c| groups::get(c, &t, "g1")).unwrap();
+    assert_eq!(
+        got.to_resource(),
+        json!({
+            "displayName": "Admins",
+            "id": "g1",
+            "meta": {
+                "resourceType": "Group",
+                "created": "2026-11-02T09:14:07Z",
+                "lastModified": "2026-11-02T09:14:07.005Z",
+                "version": "W/\"1\"",
+            }
+        })
     );
 });

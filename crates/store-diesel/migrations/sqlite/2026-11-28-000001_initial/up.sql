@@ -47,6 +47,7 @@ CREATE TABLE users (
     user_name_folded              TEXT NOT NULL,
     external_id                   TEXT NULL,
     display_name                  TEXT NULL,
+    display_name_folded           TEXT NULL,
     active                        BOOLEAN NOT NULL DEFAULT 1,
     status                        TEXT NOT NULL DEFAULT 'Staged',
     status_before_suspend         TEXT NULL,
@@ -58,6 +59,8 @@ CREATE TABLE users (
     last_modified                 TIMESTAMP NOT NULL,
     version                       BIGINT NOT NULL DEFAULT 1,
     document                      TEXT NOT NULL,
+    -- provisioning-core's LifecycleRecord as JSON, opaque to the store.
+    lifecycle                     TEXT NOT NULL,
     CONSTRAINT users_pkey PRIMARY KEY (tenant_id, id),
     CONSTRAINT users_user_name_uq UNIQUE (tenant_id, user_name_folded),
     CONSTRAINT users_tenant_fk FOREIGN KEY (tenant_id) REFERENCES tenants (id) ON DELETE CASCADE,
@@ -66,7 +69,7 @@ CREATE TABLE users (
         CHECK (status_before_suspend IS NULL OR status_before_suspend IN ('Staged', 'Invited', 'Active'))
 );
 CREATE INDEX users_external_id_idx   ON users (tenant_id, external_id);
-CREATE INDEX users_display_name_idx  ON users (tenant_id, display_name);
+CREATE INDEX users_display_name_idx  ON users (tenant_id, display_name_folded);
 CREATE INDEX users_active_idx        ON users (tenant_id, active);
 CREATE INDEX users_status_idx        ON users (tenant_id, status);
 CREATE INDEX users_last_modified_idx ON users (tenant_id, last_modified);
@@ -79,6 +82,7 @@ CREATE TABLE user_emails (
     value        TEXT NOT NULL,
     value_folded TEXT NOT NULL,
     email_type   TEXT NULL,
+    email_type_folded TEXT NULL,
     is_primary   BOOLEAN NOT NULL DEFAULT 0,
     -- The primary key doubles as the (tenant_id, user_id) index.
     CONSTRAINT user_emails_pkey PRIMARY KEY (tenant_id, user_id, position),
