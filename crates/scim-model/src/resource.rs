@@ -190,6 +190,11 @@ fn put(
 
 /// Coerces one attribute value to its definition. `Ok(None)` means "absent"
 /// (`null`, `""`, `[]`, an object with nothing in it).
+///
+/// Read-only sub-attributes of a complex value are dropped (the server owns
+/// them), so a complex attribute whose sub-attributes are all read-only, such as
+/// `meta`, always comes back as `Ok(None)`: check the attribute's own
+/// [`Mutability`] before calling this if "read-only" must differ from "absent".
 pub fn coerce(
     def: &'static AttributeDef,
     value: &Value,
