@@ -5,7 +5,7 @@ use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind, Error as Diese
 
 /// Everything the store can fail with. The HTTP layer maps these to statuses:
 /// `NotFound` → 404, `Conflict` → 409 `uniqueness`, `PreconditionFailed` → 412,
-/// `Unavailable` → 503, the rest → 500 (or a startup failure).
+/// `Unavailable` → 503, `UnsupportedFilter` → 400 `invalidFilter`, the rest → 500 (or a startup failure).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The row does not exist (in this tenant).
@@ -32,6 +32,11 @@ pub enum StoreError {
         /// The version the row has now.
         current: i64,
     },
+    /// A list filter the store cannot answer (an uncompilable filter, or an
+    /// attribute it cannot filter on, such as a member's `display`). The HTTP
+    /// layer maps it to `400 invalidFilter`.
+    #[error("unsupported filter: {0}")]
+    UnsupportedFilter(String),
     /// Input rejected before it reached the database (e.g. a malformed slug).
     #[error("invalid input: {0}")]
     InvalidInput(String),

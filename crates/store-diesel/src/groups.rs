@@ -167,6 +167,22 @@ pub fn find_by_display_name(
         .transpose()
 }
 
+/// One page of the tenant's groups matching `q`, without members (see
+/// [`crate::list`]). `group_members` is read only by filters on `members`
+/// (`members.value …`, `members[value …]`, `members pr`), through `EXISTS`.
+///
+/// # Errors
+/// [`StoreError::UnsupportedFilter`] for a filter that does not compile against
+/// the Group schema, that tests a member attribute other than `value`, or that
+/// combines `members` with attributes that are not indexed.
+pub fn list(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    q: &crate::ListQuery<'_>,
+) -> Result<crate::Page<GroupRecord>, StoreError> {
+    crate::list::list(conn, tenant_id, q)
+}
+
 /// Replaces the group's row when its version is `expected_version` (`None`: any
 /// version); returns the new version. Members are untouched.
 ///

@@ -34,6 +34,7 @@
 
 mod connection;
 mod error;
+mod filter_sql;
 mod hex;
 mod macros;
 mod render;
@@ -44,9 +45,13 @@ mod url;
 
 pub mod audit;
 pub mod groups;
+pub mod invitations;
+pub mod list;
+pub mod outbox;
 pub mod settings;
 pub mod tenants;
 pub mod tokens;
+pub mod user_pages;
 pub mod users;
 
 #[cfg(feature = "testing")]
@@ -56,6 +61,7 @@ pub use connection::{
     ConnectError, ConnectionManager, ConnectionSetup, DbConnection, MultiBackend, SQLITE_PRAGMAS,
 };
 pub use error::StoreError;
+pub use list::{ListQuery, Page};
 pub use store::{
     PooledDbConnection, Store, StoreOptions, write_transaction, write_transaction_with,
 };

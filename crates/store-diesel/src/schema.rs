@@ -100,6 +100,8 @@ diesel::table! {
         tenant_id -> Text,
         id -> Text,
         user_id -> Text,
+        number -> Integer,
+        trigger_kind -> Text,
         state -> Text,
         created_at -> Timestamp,
         released_at -> Nullable<Timestamp>,

@@ -318,6 +318,21 @@ pub fn find_by_user_name(
     row.map(|row| load(conn, row)).transpose()
 }
 
+/// One page of the tenant's users matching `q` (see [`crate::list`]: indexed
+/// filters run in SQL, the rest is finished by scim-model's evaluator on
+/// [`UserRecord::to_resource`]).
+///
+/// # Errors
+/// [`StoreError::UnsupportedFilter`] for a filter that does not compile against
+/// the User schema or that names `groups` or `meta.location`.
+pub fn list(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    q: &crate::ListQuery<'_>,
+) -> Result<crate::Page<UserRecord>, StoreError> {
+    crate::list::list(conn, tenant_id, q)
+}
+
 /// Replaces the user's row and emails when its version is `expected_version`
 /// (`None`: any version); returns the new version (old + 1). `created_at` and
 /// `version` of `user` are ignored.

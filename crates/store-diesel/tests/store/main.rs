@@ -4,6 +4,7 @@
 
 mod audit;
 mod connect;
+mod lists;
 mod migrations;
 mod settings;
 mod tenants;

@@ -127,6 +127,10 @@ CREATE TABLE invitations (
     tenant_id       TEXT NOT NULL,
     id              TEXT NOT NULL,
     user_id         TEXT NOT NULL,
+    -- The user's invitation number (provisioning-core's Invitation::number).
+    number          INTEGER NOT NULL,
+    -- What queued it: automatic, explicit or reactivation.
+    trigger_kind    TEXT NOT NULL,
     state           TEXT NOT NULL DEFAULT 'queued',
     created_at      TIMESTAMP NOT NULL,
     released_at     TIMESTAMP NULL,
@@ -140,10 +144,16 @@ CREATE TABLE invitations (
     CONSTRAINT invitations_pkey PRIMARY KEY (tenant_id, id),
     CONSTRAINT invitations_user_fk FOREIGN KEY (tenant_id, user_id)
         REFERENCES users (tenant_id, id) ON DELETE CASCADE,
-    CONSTRAINT invitations_state_ck CHECK (state IN ('queued', 'sent', 'accepted', 'expired', 'cancelled'))
+    CONSTRAINT invitations_number_uq UNIQUE (tenant_id, user_id, number),
+    CONSTRAINT invitations_state_ck CHECK (state IN ('queued', 'sent', 'accepted', 'expired', 'cancelled')),
+    CONSTRAINT invitations_trigger_ck CHECK (trigger_kind IN ('automatic', 'explicit', 'reactivation'))
 );
 CREATE INDEX invitations_state_idx ON invitations (tenant_id, state, next_attempt_at);
 CREATE INDEX invitations_user_idx  ON invitations (tenant_id, user_id);
+-- Admin listing: keyset paging on (created_at, id), optionally by state.
+CREATE INDEX invitations_created_idx ON invitations (tenant_id, created_at, id);
+-- Activation looks the link up by the hash of its secret (never the secret).
+CREATE INDEX invitations_secret_idx ON invitations (tenant_id, secret_hash);
 
 -- seq is allocated per tenant as MAX(seq) + 1 inside the inserting statement.
 -- SQLite has a single writer (and we BEGIN IMMEDIATE), so two inserts never see
