@@ -4,8 +4,10 @@
 
 mod audit;
 mod connect;
+mod invitations;
 mod lists;
 mod migrations;
+mod outbox;
 mod settings;
 mod tenants;
 mod tokens;
