@@ -5,6 +5,7 @@
 mod audit;
 mod connect;
 mod invitations;
+mod list_props;
 mod lists;
 mod migrations;
 mod outbox;
