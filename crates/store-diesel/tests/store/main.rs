@@ -9,6 +9,7 @@ mod list_props;
 mod lists;
 mod migrations;
 mod outbox;
+mod races;
 mod settings;
 mod tenants;
 mod tokens;
