@@ -171,33 +171,79 @@ fn columns(u: &UserRecord) -> Result<UserColumns, StoreError> {
 }
 
 fn insert_emails(conn: &mut DbConnection, u: &UserRecord) -> Result<(), StoreError> {
-    if u.emails.is_empty() {
-        return Ok(());
-    }
-    let rows: Vec<_> = u
-        .emails
+    insert_emails_of(conn, std::slice::from_ref(u))
+}
+
+/// The email rows of all of `users`, in multi-row statements.
+fn insert_emails_of(conn: &mut DbConnection, users: &[UserRecord]) -> Result<(), StoreError> {
+    let rows: Vec<_> = users
         .iter()
-        .zip(0i32..)
-        .map(|(email, position)| {
-            (
-                user_emails::tenant_id.eq(&u.tenant_id),
-                user_emails::user_id.eq(&u.id),
-                user_emails::position.eq(position),
-                user_emails::value.eq(&email.value),
-                user_emails::value_folded.eq(fold(&email.value)),
-                user_emails::email_type.eq(&email.email_type),
-                user_emails::email_type_folded.eq(email.email_type.as_deref().map(fold)),
-                user_emails::is_primary.eq(email.primary),
-            )
+        .flat_map(|u| {
+            u.emails.iter().zip(0i32..).map(move |(email, position)| {
+                (
+                    user_emails::tenant_id.eq(&u.tenant_id),
+                    user_emails::user_id.eq(&u.id),
+                    user_emails::position.eq(position),
+                    user_emails::value.eq(&email.value),
+                    user_emails::value_folded.eq(fold(&email.value)),
+                    user_emails::email_type.eq(&email.email_type),
+                    user_emails::email_type_folded.eq(email.email_type.as_deref().map(fold)),
+                    user_emails::is_primary.eq(email.primary),
+                )
+            })
         })
         .collect();
-    // Multi-row INSERT does not compile for `MultiBackend`: run it per backend.
-    db_run!(conn => {
-        diesel::insert_into(user_emails::table)
-            .values(&rows)
-            .execute(conn)?;
-    });
+    for chunk in rows.chunks(BATCH) {
+        // Multi-row INSERT does not compile for `MultiBackend`: run it per backend.
+        db_run!(conn => {
+            diesel::insert_into(user_emails::table)
+                .values(chunk)
+                .execute(conn)?;
+        });
+    }
     Ok(())
+}
+
+/// Every column of a new user row.
+#[derive(Insertable)]
+#[diesel(table_name = users)]
+struct NewUser<'a> {
+    tenant_id: &'a str,
+    id: &'a str,
+    created_at: NaiveDateTime,
+    version: i64,
+    #[diesel(embed)]
+    columns: UserColumns,
+}
+
+/// Inserts many users and their emails in one transaction, with multi-row
+/// `INSERT`s of [`BATCH`] rows (imports, benchmarks). All or nothing.
+///
+/// # Errors
+/// As [`insert`], for the first user that conflicts.
+pub fn insert_many(conn: &mut DbConnection, batch: &[UserRecord]) -> Result<(), StoreError> {
+    let rows = batch
+        .iter()
+        .map(|u| {
+            Ok(NewUser {
+                tenant_id: &u.tenant_id,
+                id: &u.id,
+                created_at: to_db(u.created_at),
+                version: u.version,
+                columns: columns(u)?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    write_transaction(conn, |conn| {
+        for chunk in rows.chunks(BATCH) {
+            db_run!(conn => {
+                diesel::insert_into(users::table)
+                    .values(chunk)
+                    .execute(conn)?;
+            });
+        }
+        insert_emails_of(conn, batch)
+    })
 }
 
 /// Inserts a user and its emails in one transaction.

@@ -22,7 +22,14 @@ fn spec(i: usize, user_name: &str) -> UserSpec {
         external_id: None,
         display_name: None,
         title: None,
-        emails: Vec::new(),
+        emails: vec![
+            (
+                format!("{user_name}@Work.example"),
+                Some("work".into()),
+                true,
+            ),
+            (format!("{user_name}@home.example"), None, false),
+        ],
         active: true,
         created: base_time() + Duration::milliseconds(i64::try_from(i).unwrap()),
         last_modified: base_time(),
@@ -44,12 +51,13 @@ store_test!(concurrent_member_additions_all_land, |db| {
         .collect();
     store
         .transaction(|c| {
-            for r in &records {
-                users::insert(c, r)?;
-            }
+            users::insert_many(c, &records)?;
             groups::insert(c, &group_record(&t, "g1", "Everyone", base_time()))
         })
         .unwrap();
+    assert_eq!(store.with_conn(|c| users::count(c, &t)).unwrap(), 400);
+    let got = store.with_conn(|c| users::get(c, &t, "u0399")).unwrap();
+    assert_eq!(got, records[399]);
     let barrier = Barrier::new(THREADS);
     std::thread::scope(|s| {
         for n in 0..THREADS {
