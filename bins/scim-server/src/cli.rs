@@ -24,8 +24,21 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
 
+    /// Log format: `text` (default) or `json` (one JSON object per line).
+    #[arg(long, global = true, env = "SCIM_LOG_FORMAT", default_value = "text")]
+    pub log_format: LogFormat,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// The commands.
@@ -58,9 +71,27 @@ pub struct ServeArgs {
     /// Sender address of invitation emails.
     #[arg(long, env = "SCIM_MAIL_FROM")]
     pub mail_from: Option<String>,
+    /// Days an invitation's activation link stays valid after an admin check-in releases it.
+    #[arg(long, env = "SCIM_INVITATION_VALIDITY_DAYS", default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=365))]
+    pub invitation_validity_days: u32,
+    /// Milliseconds the invitation email worker waits between looks at the outbox when idle.
+    #[arg(long, env = "SCIM_OUTBOX_POLL_MS", default_value_t = 1000)]
+    pub outbox_poll_ms: u64,
     /// Key that signs Secret Tokens and activation links; default: generated once and kept in the database.
     #[arg(long, env = "SCIM_SIGNING_KEY", hide_env_values = true)]
     pub signing_key: Option<String>,
+    /// Largest request body in bytes; larger bodies get 413.
+    #[arg(long, env = "SCIM_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Seconds a client may take to send a request's headers (then 408).
+    #[arg(long, env = "SCIM_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+    /// Seconds in-flight requests get to finish on SIGTERM/SIGINT.
+    #[arg(long, env = "SCIM_SHUTDOWN_TIMEOUT_SECS", default_value_t = 30)]
+    pub shutdown_timeout_secs: u64,
+    /// Worker threads (default: one per core).
+    #[arg(long, env = "SCIM_WORKERS")]
+    pub workers: Option<usize>,
 }
 
 /// `tenant` subcommands.

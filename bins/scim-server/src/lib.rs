@@ -1,5 +1,326 @@
-//! The `scim-server` binary's library half: the command line of `docs/configuration.md`
-//! and the wiring of the layers. `main.rs` only parses and dispatches, so tests can
-//! drive the same code.
+//! The `scim-server` binary's library half: the command line
+//! (`docs/configuration.md`), the commands and the wiring of the layers. `main.rs`
+//! only parses and dispatches, so tests drive the same code.
+//!
+//! ```no_run
+//! use clap::Parser;
+//! use scim_server::cli::Cli;
+//!
+//! # fn main() -> anyhow::Result<()> {
+//! let cli = Cli::parse_from(["scim-server", "--database-url", "sqlite://scim.db", "tenant", "list"]);
+//! scim_server::run(cli)?;
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod cli;
+pub mod mailer;
+pub mod observability;
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, middleware, web};
+use anyhow::Context as _;
+use scim_http::{
+    AdminConfig, ScimConfig, ScimState, TokenKeys, configure, configure_activation,
+    configure_admin, scim_error_bodies,
+};
+use serde_json::json;
+use store_diesel::{Store, StoreError, settings, tenants, tokens};
+
+use crate::cli::{Cli, Command, ServeArgs, TenantCommand, TokenCommand};
+use crate::observability::Metrics;
+
+/// Runs a parsed command line to completion.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        Command::Serve(args) => {
+            observability::init_logging(cli.log_format);
+            let server = actix_web::rt::System::new();
+            server.block_on(async {
+                let running = start(&cli, args)?;
+                let served = running.server.await.context("the HTTP server failed");
+                running.outbox.stop();
+                served
+            })
+        }
+        Command::Migrate => {
+            let store = open_store(&cli.database_url)?;
+            let applied = store.run_migrations()?;
+            print_out(
+                &cli,
+                json!({"applied": applied}),
+                &if applied.is_empty() {
+                    "The database schema is up to date.".to_owned()
+                } else {
+                    format!(
+                        "Applied {} migration(s): {}",
+                        applied.len(),
+                        applied.join(", ")
+                    )
+                },
+            );
+            Ok(())
+        }
+        Command::Tenant(TenantCommand::Create { slug, name }) => {
+            let store = open_migrated(&cli.database_url)?;
+            let keys = signing_keys(&store, None)?;
+            let name = name.clone().unwrap_or_else(|| slug.clone());
+            let (tenant, token) = create_tenant(&store, &keys, slug, &name)?;
+            let url = public_url(&cli, None);
+            print_credentials(&cli, &url, &tenant.slug, &token, "Created tenant");
+            Ok(())
+        }
+        Command::Tenant(TenantCommand::List) => {
+            let store = open_migrated(&cli.database_url)?;
+            let all = store.transaction(tenants::list)?;
+            let url = public_url(&cli, None);
+            let config = ScimConfig::new(url);
+            let items: Vec<_> = all
+                .iter()
+                .map(|t| json!({"slug": t.slug, "name": t.name, "tenantUrl": config.tenant_url(&t.slug), "createdAt": t.created_at}))
+                .collect();
+            let text = all
+                .iter()
+                .map(|t| format!("{}\t{}\t{}", t.slug, config.tenant_url(&t.slug), t.name))
+                .collect::<Vec<_>>()
+                .join("\n");
+            print_out(&cli, json!({"items": items}), &text);
+            Ok(())
+        }
+        Command::Token(TokenCommand::Generate { slug }) => {
+            let store = open_migrated(&cli.database_url)?;
+            let keys = signing_keys(&store, None)?;
+            let tenant = store
+                .transaction(|c| tenants::get_by_slug(c, slug))
+                .map_err(|e| match e {
+                    StoreError::NotFound => {
+                        anyhow::anyhow!("no tenant {slug:?}; see `scim-server tenant list`")
+                    }
+                    other => other.into(),
+                })?;
+            let token = issue_token(&store, &keys, &tenant.id)?;
+            let url = public_url(&cli, None);
+            print_credentials(&cli, &url, &tenant.slug, &token, "New Secret Token for");
+            if !cli.json {
+                println!(
+                    "The previous token no longer works: paste this one into Entra ID (Provisioning > Admin Credentials) and run Test connection."
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+fn print_out(cli: &Cli, value: serde_json::Value, text: &str) {
+    if cli.json {
+        println!("{value}");
+    } else if !text.is_empty() {
+        println!("{text}");
+    }
+}
+
+fn print_credentials(
+    cli: &Cli,
+    public_url: &str,
+    slug: &str,
+    token: &tokens::IssuedToken,
+    what: &str,
+) {
+    let tenant_url = ScimConfig::new(public_url).tenant_url(slug);
+    print_out(
+        cli,
+        json!({"tenant": slug, "tenantUrl": tenant_url, "secretToken": token.token, "createdAt": token.created_at}),
+        &format!(
+            "{what} {slug}\n  Tenant URL:   {tenant_url}\n  Secret Token: {}\n(The token is shown once; the server keeps only its hash.)",
+            token.token
+        ),
+    );
+}
+
+/// Opens the database named by `url` (not migrating).
+pub fn open_store(url: &str) -> anyhow::Result<Store> {
+    Store::connect(url).with_context(|| format!("cannot open the database {}", redact(url)))
+}
+
+/// Opens and migrates the database named by `url`.
+pub fn open_migrated(url: &str) -> anyhow::Result<Store> {
+    let store = open_store(url)?;
+    store
+        .run_migrations()
+        .context("cannot migrate the database")?;
+    Ok(store)
+}
+
+/// The URL without a password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// The token keys: the operator's key, or the one kept in the database.
+pub fn signing_keys(store: &Store, operator_key: Option<&str>) -> anyhow::Result<TokenKeys> {
+    let secret = match operator_key {
+        Some(k) if !k.is_empty() => k.as_bytes().to_vec(),
+        Some(_) => anyhow::bail!("--signing-key / SCIM_SIGNING_KEY is empty"),
+        None => store.transaction(settings::get_or_create_signing_key)?,
+    };
+    Ok(TokenKeys::new(&secret)?)
+}
+
+/// Issues a new Secret Token for a tenant (revoking the previous one).
+pub fn issue_token(
+    store: &Store,
+    keys: &TokenKeys,
+    tenant_id: &str,
+) -> anyhow::Result<tokens::IssuedToken> {
+    let keys = keys.clone();
+    Ok(store.transaction(|c| {
+        tokens::issue_with(c, tenant_id, |jti, now| {
+            keys.mint(tenant_id, jti, now, None)
+        })
+    })?)
+}
+
+/// Creates a tenant with its first Secret Token.
+pub fn create_tenant(
+    store: &Store,
+    keys: &TokenKeys,
+    slug: &str,
+    name: &str,
+) -> anyhow::Result<(tenants::Tenant, tokens::IssuedToken)> {
+    let keys = keys.clone();
+    Ok(store.transaction(|c| {
+        let t = tenants::create(c, slug, name)?;
+        let token = tokens::issue_with(c, &t.id, |jti, now| keys.mint(&t.id, jti, now, None))?;
+        Ok((t, token))
+    })?)
+}
+
+fn public_url(cli: &Cli, bind: Option<&str>) -> String {
+    match (&cli.public_url, bind) {
+        (Some(u), _) => u.trim_end_matches('/').to_owned(),
+        (None, Some(b)) => format!("http://{b}"),
+        (None, None) => format!("http://{}", cli::DEFAULT_BIND),
+    }
+}
+
+/// A started server and where it listens.
+pub struct Running {
+    /// The server future (await it to run until shutdown).
+    pub server: Server,
+    /// The bound address (useful with port 0).
+    pub addr: std::net::SocketAddr,
+    /// The public base URL.
+    pub public_url: String,
+    /// The invitation email worker (stop it after the server).
+    pub outbox: mailer::WorkerHandle,
+}
+
+/// Migrates, prepares the first tenant on an empty database, binds and starts
+/// the server (it runs once awaited). Must be called inside an actix system.
+pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
+    let store = open_migrated(&cli.database_url)?;
+    let keys = signing_keys(&store, args.signing_key.as_deref())?;
+    let listener =
+        TcpListener::bind(&args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
+    let addr = listener.local_addr()?;
+    let public_url = public_url(cli, Some(&addr.to_string()));
+
+    if store.transaction(tenants::list)?.is_empty() {
+        let (tenant, token) = create_tenant(&store, &keys, "default", "Default")?;
+        print_credentials(
+            cli,
+            &public_url,
+            &tenant.slug,
+            &token,
+            "Created the first tenant,",
+        );
+        if !cli.json {
+            println!(
+                "In Entra ID: Enterprise applications > your app > Provisioning > Bearer authentication; paste the Tenant URL and Secret Token and press Test connection."
+            );
+        }
+    }
+
+    let mut admin = AdminConfig::new(args.admin_token.clone());
+    admin.invitation_validity = chrono::TimeDelta::days(i64::from(args.invitation_validity_days));
+    if admin.admin_token.is_none() {
+        tracing::info!("the admin API is disabled: set --admin-token / SCIM_ADMIN_TOKEN to enable it");
+    }
+    let mail = mailer::MailSettings {
+        transport: args.smtp_url.as_deref().map(mailer::transport).transpose()?,
+        from: mailer::mailbox(args.mail_from.as_deref())?,
+        public_url: public_url.clone(),
+        poll_interval: Duration::from_millis(args.outbox_poll_ms.max(50)),
+        retry: store_diesel::outbox::RetryPolicy::default(),
+    };
+    let outbox = mailer::spawn(store.clone(), keys.clone(), mail);
+    let admin = web::Data::new(admin);
+
+    let mut config = ScimConfig::new(public_url.clone());
+    config.max_body_bytes = args.max_body_bytes;
+    let state = web::Data::new(ScimState {
+        store: store.clone(),
+        keys,
+        config,
+    });
+    let store_data = web::Data::new(store);
+    let metrics = web::Data::new(Metrics::default());
+    let max_body = args.max_body_bytes;
+    let workers = args.workers;
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .wrap(middleware::from_fn(observability::observe))
+            .wrap(scim_error_bodies())
+            .app_data(state.clone())
+            .app_data(store_data.clone())
+            .app_data(metrics.clone())
+            .app_data(admin.clone())
+            .app_data(web::PayloadConfig::new(max_body))
+            .route("/healthz", web::get().to(observability::healthz))
+            .route("/readyz", web::get().to(observability::readyz))
+            .route("/metrics", web::get().to(observability::metrics))
+            .configure(configure_admin)
+            .configure(configure_activation)
+            .configure(configure)
+    })
+    .client_request_timeout(Duration::from_secs(args.request_timeout_secs))
+    .shutdown_timeout(args.shutdown_timeout_secs);
+    if let Some(w) = workers {
+        server = server.workers(w.max(1));
+    }
+    let server = server.listen(listener)?;
+    tracing::info!(%addr, public_url = %public_url, backend = ?state_backend(cli), "scim-server listening");
+    Ok(Running {
+        server: server.run(),
+        addr,
+        public_url,
+        outbox,
+    })
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running")
+            .field("addr", &self.addr)
+            .field("public_url", &self.public_url)
+            .finish_non_exhaustive()
+    }
+}
+
+fn state_backend(cli: &Cli) -> Option<store_diesel::Backend> {
+    store_diesel::DatabaseTarget::parse(&cli.database_url)
+        .ok()
+        .map(|t| t.backend())
+}

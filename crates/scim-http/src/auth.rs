@@ -96,6 +96,79 @@ impl TokenKeys {
     }
 }
 
+/// The audience of activation links, so a link never opens the SCIM API and a
+/// Secret Token never activates anyone.
+pub const ACTIVATION_AUDIENCE: &str = "activation";
+
+/// Claims of the token in an activation link
+/// (`{public-url}/activate?token=...`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivationClaims {
+    /// The user's id.
+    pub sub: String,
+    /// The tenant's id.
+    pub tid: String,
+    /// The invitation's id (a row of `invitations`).
+    pub jti: String,
+    /// When the invitation was released (seconds since the epoch).
+    pub iat: i64,
+    /// When the link expires (seconds since the epoch).
+    pub exp: i64,
+    /// Always [`ACTIVATION_AUDIENCE`].
+    pub aud: String,
+}
+
+/// Why an activation token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ActivationTokenError {
+    /// Signed by this server for activation, but past its expiry.
+    #[error("the activation link has expired")]
+    Expired,
+    /// Not a token of this server's activation links.
+    #[error("the activation link is not valid")]
+    Invalid,
+}
+
+impl TokenKeys {
+    /// Signs the token of an activation link. The same inputs give the same
+    /// token (HS256 is deterministic), so a retried email carries the same
+    /// link; the database keeps only its hash.
+    pub fn mint_activation(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        invitation_id: &str,
+        released_at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<String, KeyError> {
+        let claims = ActivationClaims {
+            sub: user_id.to_owned(),
+            tid: tenant_id.to_owned(),
+            jti: invitation_id.to_owned(),
+            iat: released_at.timestamp(),
+            exp: expires_at.timestamp(),
+            aud: ACTIVATION_AUDIENCE.to_owned(),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| KeyError(e.to_string()))
+    }
+
+    /// Verifies the signature, audience and expiry (no leeway) of an
+    /// activation token.
+    pub fn verify_activation(&self, token: &str) -> Result<ActivationClaims, ActivationTokenError> {
+        let mut v = Validation::new(Algorithm::HS256);
+        v.set_required_spec_claims(&["exp", "aud", "sub"]);
+        v.set_audience(&[ACTIVATION_AUDIENCE]);
+        v.leeway = 0;
+        jsonwebtoken::decode::<ActivationClaims>(token, &self.decoding, &v)
+            .map(|d| d.claims)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => ActivationTokenError::Expired,
+                _ => ActivationTokenError::Invalid,
+            })
+    }
+}
+
 /// The bearer value of the `Authorization` header, if it has the `Bearer` scheme
 /// (any letter case).
 pub fn bearer(req: &HttpRequest) -> Option<&str> {
@@ -171,5 +244,48 @@ mod tests {
             .unwrap();
         assert!(keys.verify(&expired).is_none());
         assert!(TokenKeys::new(b"").is_err());
+    }
+
+    #[test]
+    fn activation_tokens_are_deterministic_and_never_scim_tokens() {
+        let keys = TokenKeys::new(b"0123456789abcdef0123456789abcdef").unwrap();
+        let now = Utc::now();
+        let exp = now + chrono::Duration::days(7);
+        let link = keys.mint_activation("t", "u", "i", now, exp).unwrap();
+        assert_eq!(link, keys.mint_activation("t", "u", "i", now, exp).unwrap());
+        let claims = keys.verify_activation(&link).unwrap();
+        assert_eq!(
+            (
+                claims.tid.as_str(),
+                claims.sub.as_str(),
+                claims.jti.as_str()
+            ),
+            ("t", "u", "i")
+        );
+        // Audiences keep the two kinds apart.
+        assert!(keys.verify(&link).is_none());
+        let scim = keys.mint("t", "tok", now, None).unwrap();
+        assert_eq!(
+            keys.verify_activation(&scim),
+            Err(ActivationTokenError::Invalid)
+        );
+        let old = keys
+            .mint_activation(
+                "t",
+                "u",
+                "i",
+                now - chrono::Duration::days(8),
+                now - chrono::Duration::days(1),
+            )
+            .unwrap();
+        assert_eq!(
+            keys.verify_activation(&old),
+            Err(ActivationTokenError::Expired)
+        );
+        let other = TokenKeys::new(b"another key, another server.....").unwrap();
+        assert_eq!(
+            other.verify_activation(&link),
+            Err(ActivationTokenError::Invalid)
+        );
     }
 }

@@ -141,20 +141,23 @@ impl ResponseError for ApiError {
     }
 }
 
-/// Middleware that turns every non-SCIM error response (404 for unknown routes,
-/// 405, 413 for oversized bodies, 5xx from anywhere) into a SCIM error body with
-/// the same status. Responses already in `application/scim+json` pass unchanged.
+/// Middleware that turns every error response without a JSON body (404 for
+/// unknown routes, 405, 413 for oversized bodies, 5xx from anywhere) into a SCIM
+/// error body with the same status. JSON error bodies (SCIM's, and the admin
+/// API's `{"error": ...}`) pass unchanged.
 pub fn scim_error_bodies<B: 'static>() -> ErrorHandlers<B> {
     ErrorHandlers::new().default_handler(scimify)
 }
 
 fn scimify<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
-    let is_scim = res
+    // SCIM errors pass unchanged, and so do other JSON error bodies (the admin
+    // API's `{"error": ...}`): only bodies that are not JSON are rewritten.
+    let is_json = res
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with(SCIM_CONTENT_TYPE));
-    if is_scim {
+        .is_some_and(|v| v.starts_with(SCIM_CONTENT_TYPE) || v.starts_with("application/json"));
+    if is_json {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let status = res.status();

@@ -36,14 +36,23 @@
 
 #![warn(missing_docs)]
 
+pub mod activation;
+pub mod admin;
 pub mod auth;
+mod common;
 mod discovery;
 pub mod error;
+mod groups;
+pub mod invitations;
 pub mod respond;
+mod search;
 mod state;
+mod users;
 
 use actix_web::web;
 
+pub use activation::configure_activation;
+pub use admin::{AdminConfig, AdminError, configure_admin};
 pub use auth::TokenKeys;
 pub use error::{ApiError, SCIM_CONTENT_TYPE, scim_error_bodies};
 pub use state::{ScimConfig, ScimState};
@@ -53,6 +62,33 @@ pub use state::{ScimConfig, ScimState};
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/scim/v2/{tenant}")
+            .service(
+                web::resource("/Users")
+                    .route(web::get().to(users::list))
+                    .route(web::post().to(users::create)),
+            )
+            .service(web::resource("/Users/.search").route(web::post().to(users::search)))
+            .service(
+                web::resource("/Users/{id}")
+                    .route(web::get().to(users::get))
+                    .route(web::put().to(users::replace))
+                    .route(web::patch().to(users::patch))
+                    .route(web::delete().to(users::delete)),
+            )
+            .service(
+                web::resource("/Groups")
+                    .route(web::get().to(groups::list))
+                    .route(web::post().to(groups::create)),
+            )
+            .service(web::resource("/Groups/.search").route(web::post().to(groups::search)))
+            .service(
+                web::resource("/Groups/{id}")
+                    .route(web::get().to(groups::get))
+                    .route(web::put().to(groups::replace))
+                    .route(web::patch().to(groups::patch))
+                    .route(web::delete().to(groups::delete)),
+            )
+            .service(web::resource("/.search").route(web::post().to(search::root)))
             .service(
                 web::resource("/ServiceProviderConfig")
                     .route(web::get().to(discovery::service_provider_config)),

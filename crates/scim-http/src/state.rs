@@ -18,6 +18,8 @@ pub struct ScimConfig {
     pub max_count: u32,
     /// Largest request body, in bytes (larger bodies: 413).
     pub max_body_bytes: usize,
+    /// Limits of PATCH requests.
+    pub patch_limits: scim_patch::PatchLimits,
 }
 
 impl ScimConfig {
@@ -32,6 +34,7 @@ impl ScimConfig {
             default_count: 100,
             max_count: 1000,
             max_body_bytes: 1024 * 1024,
+            patch_limits: scim_patch::PatchLimits::default(),
         }
     }
 

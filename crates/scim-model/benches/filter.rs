@@ -38,7 +38,10 @@ fn bench_eval(c: &mut Criterion) {
         "meta": {"created": "2026-11-02T09:14:07Z"}
     });
     let mut g = c.benchmark_group("eval");
-    for (name, text) in [("userName_eq", USER_NAME), ("value_path_3_clauses", VALUE_PATH)] {
+    for (name, text) in [
+        ("userName_eq", USER_NAME),
+        ("value_path_3_clauses", VALUE_PATH),
+    ] {
         let filter = parse_filter(text).unwrap();
         let compiled = filter.compile(&USER).unwrap();
         assert!(compiled.matches(&user), "{name} must match the sample user");

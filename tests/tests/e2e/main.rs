@@ -1,4 +1,8 @@
-//! End-to-end tests: one test binary with modules, to keep link time down.
+//! End-to-end tests: the real server on a free port, on SQLite and PostgreSQL,
+//! driven over TCP. One test binary with modules, to keep link time down.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod cli;
+mod entra;
+mod harness;
+mod isolation;

@@ -1,0 +1,209 @@
+//! Logs, request lines, metrics and health endpoints.
+//!
+//! Every request is logged once, at INFO, with a request id (also returned in
+//! `X-Request-Id`), the tenant, method, route pattern, status and latency. Bearer
+//! tokens are never logged: only the route pattern is, never headers or bodies.
+//! `GET /metrics` serves Prometheus text: request counts and latency histograms by
+//! tenant, method, route and status.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{HttpResponse, web};
+use store_diesel::Store;
+
+use crate::cli::LogFormat;
+
+/// Installs the global tracing subscriber (`RUST_LOG` filters; default `info`).
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    let _ = match format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// Upper bounds (seconds) of the latency histogram buckets.
+const BUCKETS: [f64; 10] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+
+#[derive(Default)]
+struct Series {
+    count: u64,
+    sum: f64,
+    buckets: [u64; BUCKETS.len()],
+}
+
+/// Request metrics, shared by every worker.
+#[derive(Default)]
+pub struct Metrics {
+    series: Mutex<BTreeMap<(String, String, String, u16), Series>>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Metrics {
+    fn record(&self, tenant: &str, method: &str, route: &str, status: u16, seconds: f64) {
+        let Ok(mut map) = self.series.lock() else {
+            return;
+        };
+        let s = map
+            .entry((
+                tenant.to_owned(),
+                method.to_owned(),
+                route.to_owned(),
+                status,
+            ))
+            .or_default();
+        s.count += 1;
+        s.sum += seconds;
+        for (i, le) in BUCKETS.iter().enumerate() {
+            if seconds <= *le {
+                s.buckets[i] += 1;
+            }
+        }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        out.push_str(
+            "# HELP scim_http_requests_total HTTP requests by tenant, method, route and status.\n",
+        );
+        out.push_str("# TYPE scim_http_requests_total counter\n");
+        let Ok(map) = self.series.lock() else {
+            return out;
+        };
+        for ((tenant, method, route, status), s) in map.iter() {
+            let _ = writeln!(
+                out,
+                "scim_http_requests_total{{tenant=\"{}\",method=\"{}\",route=\"{}\",status=\"{status}\"}} {}",
+                esc(tenant),
+                esc(method),
+                esc(route),
+                s.count
+            );
+        }
+        out.push_str("# HELP scim_http_request_duration_seconds Request latency.\n");
+        out.push_str("# TYPE scim_http_request_duration_seconds histogram\n");
+        for ((tenant, method, route, status), s) in map.iter() {
+            let labels = format!(
+                "tenant=\"{}\",method=\"{}\",route=\"{}\",status=\"{status}\"",
+                esc(tenant),
+                esc(method),
+                esc(route)
+            );
+            for (i, le) in BUCKETS.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "scim_http_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {}",
+                    s.buckets[i]
+                );
+            }
+            let _ = writeln!(
+                out,
+                "scim_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                s.count
+            );
+            let _ = writeln!(
+                out,
+                "scim_http_request_duration_seconds_sum{{{labels}}} {}",
+                s.sum
+            );
+            let _ = writeln!(
+                out,
+                "scim_http_request_duration_seconds_count{{{labels}}} {}",
+                s.count
+            );
+        }
+        out
+    }
+}
+
+fn esc(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Middleware: one log line and one metrics sample per request, and `X-Request-Id`.
+pub async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let request_id = uuid::Uuid::new_v4().simple().to_string();
+    let method = req.method().to_string();
+    let metrics = req.app_data::<web::Data<Metrics>>().cloned();
+    let mut res = next.call(req).await?;
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let tenant = res
+        .request()
+        .match_info()
+        .get("tenant")
+        .unwrap_or("-")
+        .to_owned();
+    let status = res.status().as_u16();
+    let seconds = started.elapsed().as_secs_f64();
+    tracing::info!(
+        request_id = %request_id,
+        tenant = %tenant,
+        method = %method,
+        route = %route,
+        status,
+        latency_ms = (seconds * 1000.0).round() as u64,
+        "request"
+    );
+    if let Some(m) = metrics {
+        m.record(&tenant, &method, &route, status, seconds);
+    }
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        res.headers_mut()
+            .insert(HeaderName::from_static("x-request-id"), v);
+    }
+    Ok(res)
+}
+
+/// `GET /healthz`: the process is up.
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+/// `GET /readyz`: the database answers.
+pub async fn readyz(store: web::Data<Store>) -> HttpResponse {
+    let store = store.get_ref().clone();
+    let ok = web::block(move || store.with_conn(|c| store_diesel::tenants::list(c).map(|_| ())))
+        .await
+        .map(|r| r.is_ok())
+        .unwrap_or(false);
+    if ok {
+        HttpResponse::Ok().json(serde_json::json!({"status": "ready"}))
+    } else {
+        HttpResponse::ServiceUnavailable().json(
+            serde_json::json!({"status": "unavailable", "detail": "the database does not answer"}),
+        )
+    }
+}
+
+/// `GET /metrics`: Prometheus text.
+pub async fn metrics(m: web::Data<Metrics>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(m.render())
+}

@@ -1,0 +1,406 @@
+//! The admin API (`/admin/v1`, API.md "Admin API"): everything the admin
+//! portal of the setup guide does — tenants, the Integrations view and its
+//! Generate button, SCIM settings, per-user and per-group overrides with their
+//! effective values, the group access check, invitations and admin check-ins,
+//! and the audit log.
+//!
+//! Mount it with [`configure_admin`]; it needs `web::Data<ScimState>` and
+//! `web::Data<AdminConfig>` in the app. Requests carry
+//! `Authorization: Bearer <admin token>` (the operator's `SCIM_ADMIN_TOKEN`),
+//! compared in constant time; without a configured token every route answers
+//! 403 saying how to enable it. Bodies and errors are `application/json`;
+//! errors are `{"error": "<message naming the field>"}`.
+
+mod people;
+mod tenants;
+
+use std::future::{Ready, ready};
+
+use actix_web::dev::Payload;
+use actix_web::http::{StatusCode, header};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::{Map, Value, json};
+use store_diesel::tenants::Tenant;
+use store_diesel::{DbConnection, StoreError, audit, tenants as store_tenants};
+
+use crate::ScimState;
+use crate::auth::{bearer, hashes_equal};
+
+/// The actor recorded in the audit log for admin API writes.
+pub const ADMIN_ACTOR: &str = "admin";
+
+/// Configuration of the admin API, shared as its own `web::Data`.
+#[derive(Clone)]
+pub struct AdminConfig {
+    /// The operator's admin token; `None` disables the admin API (403).
+    pub admin_token: Option<String>,
+    /// How long a released invitation's activation link stays valid.
+    pub invitation_validity: TimeDelta,
+}
+
+impl AdminConfig {
+    /// An admin API with this token (or disabled) and links valid for 7 days.
+    pub fn new(admin_token: Option<String>) -> Self {
+        AdminConfig {
+            admin_token: admin_token.filter(|t| !t.is_empty()),
+            invitation_validity: TimeDelta::days(
+                provisioning_core::InvitationPolicy::DEFAULT_VALIDITY_DAYS,
+            ),
+        }
+    }
+
+    /// provisioning-core's invitation policy for this configuration.
+    pub fn invitation_policy(&self) -> provisioning_core::InvitationPolicy {
+        provisioning_core::InvitationPolicy {
+            validity: self.invitation_validity,
+        }
+    }
+}
+
+impl std::fmt::Debug for AdminConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminConfig")
+            .field("admin_token", &self.admin_token.as_ref().map(|_| "***"))
+            .field("invitation_validity", &self.invitation_validity)
+            .finish()
+    }
+}
+
+/// A failed admin API request, rendered as `{"error": "..."}`.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// 400: a malformed body or parameter; the message names the field.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: missing or wrong admin token.
+    #[error("unauthorized")]
+    Unauthorized,
+    /// 403: no admin token is configured.
+    #[error("the admin API is disabled")]
+    Disabled,
+    /// 404: unknown tenant, user, group, ...
+    #[error("{0}")]
+    NotFound(String),
+    /// 409: the request conflicts with the current state.
+    #[error("{0}")]
+    Conflict(String),
+    /// 410: used for activation links that expired or were used.
+    #[error("{0}")]
+    Gone(String),
+    /// 503: the database is unavailable.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    /// 500: logged, never shown.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AdminError {
+    /// A 500 whose detail is only logged.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        AdminError::Internal(detail.to_string())
+    }
+
+    fn message(&self) -> String {
+        match self {
+            AdminError::BadRequest(m)
+            | AdminError::NotFound(m)
+            | AdminError::Conflict(m)
+            | AdminError::Gone(m) => m.clone(),
+            AdminError::Unauthorized => "authentication failed: send 'Authorization: Bearer <admin token>' with the operator's admin token (SCIM Secret Tokens are not accepted here)".to_owned(),
+            AdminError::Disabled => "the admin API is disabled: start the server with --admin-token <token> or set SCIM_ADMIN_TOKEN to enable it".to_owned(),
+            AdminError::Unavailable(_) => "the service is temporarily unavailable; retry later".to_owned(),
+            AdminError::Internal(_) => "internal server error".to_owned(),
+        }
+    }
+}
+
+impl From<StoreError> for AdminError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => AdminError::NotFound("not found".to_owned()),
+            StoreError::Conflict { what } => {
+                AdminError::Conflict(format!("{what} is already taken"))
+            }
+            StoreError::PreconditionFailed { .. } => AdminError::Conflict(
+                "the resource was changed by another request at the same time; retry".to_owned(),
+            ),
+            StoreError::InvalidInput(m) => AdminError::BadRequest(m),
+            StoreError::Unavailable(m) => AdminError::Unavailable(m),
+            other => AdminError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<actix_web::error::BlockingError> for AdminError {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        AdminError::Internal(format!("blocking task failed: {e}"))
+    }
+}
+
+impl ResponseError for AdminError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AdminError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AdminError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AdminError::Disabled => StatusCode::FORBIDDEN,
+            AdminError::NotFound(_) => StatusCode::NOT_FOUND,
+            AdminError::Conflict(_) => StatusCode::CONFLICT,
+            AdminError::Gone(_) => StatusCode::GONE,
+            AdminError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AdminError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            AdminError::Internal(detail) => tracing::error!(%detail, "admin API internal error"),
+            AdminError::Unavailable(detail) => tracing::warn!(%detail, "database unavailable"),
+            _ => {}
+        }
+        let mut res = HttpResponse::build(self.status_code());
+        if matches!(self, AdminError::Unauthorized) {
+            res.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"admin\""));
+        }
+        if matches!(self, AdminError::Unavailable(_)) {
+            res.insert_header((header::RETRY_AFTER, "5"));
+        }
+        res.json(json!({ "error": self.message() }))
+    }
+}
+
+/// Proof that the request carries the admin token: an extractor every admin
+/// handler takes first.
+#[derive(Debug, Clone, Copy)]
+pub struct Admin;
+
+impl FromRequest for Admin {
+    type Error = AdminError;
+    type Future = Ready<Result<Admin, AdminError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authorize(req))
+    }
+}
+
+fn authorize(req: &HttpRequest) -> Result<Admin, AdminError> {
+    let config = req
+        .app_data::<web::Data<AdminConfig>>()
+        .ok_or_else(|| AdminError::internal("AdminConfig is not registered"))?;
+    let Some(expected) = config.admin_token.as_deref() else {
+        return Err(AdminError::Disabled);
+    };
+    let presented = bearer(req).ok_or(AdminError::Unauthorized)?;
+    // Compare fixed-length digests in constant time, so neither the content
+    // nor the length of the token leaks through timing.
+    let a = store_diesel::invitations::hash_secret(presented);
+    let b = store_diesel::invitations::hash_secret(expected);
+    if hashes_equal(&a, &b) {
+        Ok(Admin)
+    } else {
+        Err(AdminError::Unauthorized)
+    }
+}
+
+/// Registers the admin API under `/admin/v1`.
+pub fn configure_admin(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/admin/v1")
+            .service(
+                web::resource("/tenants")
+                    .route(web::get().to(tenants::list))
+                    .route(web::post().to(tenants::create)),
+            )
+            .service(
+                web::resource("/tenants/{t}/integration")
+                    .route(web::get().to(tenants::integration)),
+            )
+            .service(
+                web::resource("/tenants/{t}/integration/token")
+                    .route(web::post().to(tenants::generate_token)),
+            )
+            .service(
+                web::resource("/tenants/{t}/scim-settings")
+                    .route(web::get().to(tenants::get_settings))
+                    .route(web::put().to(tenants::put_settings)),
+            )
+            .service(web::resource("/tenants/{t}/users").route(web::get().to(people::list_users)))
+            .service(
+                web::resource("/tenants/{t}/users/{id}").route(web::get().to(people::get_user)),
+            )
+            .service(
+                web::resource("/tenants/{t}/users/{id}/settings")
+                    .route(web::put().to(people::put_user_settings)),
+            )
+            .service(
+                web::resource("/tenants/{t}/users/{id}/invite")
+                    .route(web::post().to(people::invite)),
+            )
+            .service(
+                web::resource("/tenants/{t}/groups/{id}").route(web::get().to(people::get_group)),
+            )
+            .service(
+                web::resource("/tenants/{t}/groups/{id}/settings")
+                    .route(web::put().to(people::put_group_settings)),
+            )
+            .service(
+                web::resource("/tenants/{t}/groups/{id}/access/{user}")
+                    .route(web::get().to(people::access)),
+            )
+            .service(
+                web::resource("/tenants/{t}/admin-checkins")
+                    .route(web::post().to(people::check_in)),
+            )
+            .service(
+                web::resource("/tenants/{t}/invitations")
+                    .route(web::get().to(tenants::list_invitations)),
+            )
+            .service(web::resource("/tenants/{t}/audit").route(web::get().to(tenants::audit_log)))
+            .default_service(web::to(not_found)),
+    );
+}
+
+async fn not_found(_: Admin) -> Result<HttpResponse, AdminError> {
+    Err(AdminError::NotFound(
+        "no such admin API route; see docs/admin-api.md".to_owned(),
+    ))
+}
+
+// ---- helpers shared by the handlers -------------------------------------------------
+
+/// Runs `f` in one write transaction off the async workers.
+pub(crate) async fn tx<T, F>(state: &ScimState, f: F) -> Result<T, AdminError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConnection) -> Result<T, AdminError> + Send + 'static,
+{
+    let store = state.store.clone();
+    web::block(move || store.transaction_with(f)).await?
+}
+
+/// The tenant named by the URL, or 404.
+pub(crate) fn tenant(conn: &mut DbConnection, slug: &str) -> Result<Tenant, AdminError> {
+    match store_tenants::get_by_slug(conn, slug) {
+        Ok(t) => Ok(t),
+        Err(StoreError::NotFound | StoreError::InvalidInput(_)) => {
+            Err(AdminError::NotFound(format!("no tenant {slug:?}")))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Appends an admin action to the tenant's audit log.
+pub(crate) fn audit_admin(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    action: &str,
+    target_type: &str,
+    target_id: Option<&str>,
+    details: &Value,
+) -> Result<(), StoreError> {
+    audit::append(
+        conn,
+        tenant_id,
+        &audit::NewAuditRecord {
+            actor: ADMIN_ACTOR,
+            action,
+            target_type,
+            target_id,
+            details,
+        },
+    )?;
+    Ok(())
+}
+
+/// A JSON object body (an empty body is `{}`), or 400.
+pub(crate) fn object_body(body: &[u8]) -> Result<Map<String, Value>, AdminError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(AdminError::BadRequest(
+            "body: expected a JSON object".to_owned(),
+        )),
+        Err(e) => Err(AdminError::BadRequest(format!("body: invalid JSON: {e}"))),
+    }
+}
+
+/// Refuses keys other than `allowed`.
+pub(crate) fn only_keys(map: &Map<String, Value>, allowed: &[&str]) -> Result<(), AdminError> {
+    match map.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(k) => Err(AdminError::BadRequest(format!(
+            "{k}: unknown field; expected one of {}",
+            allowed.join(", ")
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// A key that is absent (`None`), a boolean (`Some(Some(b))`) or, when
+/// `nullable`, `null` (`Some(None)`).
+pub(crate) fn tri_state(
+    map: &Map<String, Value>,
+    key: &str,
+    nullable: bool,
+) -> Result<Option<Option<bool>>, AdminError> {
+    match map.get(key) {
+        None => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(Some(*b))),
+        Some(Value::Null) if nullable => Ok(Some(None)),
+        Some(_) if nullable => Err(AdminError::BadRequest(format!(
+            "{key}: expected true, false or null (null = inherit the tenant default)"
+        ))),
+        Some(_) => Err(AdminError::BadRequest(format!(
+            "{key}: expected true or false"
+        ))),
+    }
+}
+
+/// `limit` and `after` of a list request.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct PageParams {
+    after: Option<String>,
+    limit: Option<String>,
+}
+
+/// Default and largest page sizes of admin lists.
+pub(crate) const DEFAULT_LIMIT: u32 = 50;
+pub(crate) const MAX_LIMIT: u32 = 500;
+
+impl PageParams {
+    pub(crate) fn limit(&self) -> Result<u32, AdminError> {
+        match self.limit.as_deref() {
+            None | Some("") => Ok(DEFAULT_LIMIT),
+            Some(s) => s
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=MAX_LIMIT).contains(n))
+                .ok_or_else(|| {
+                    AdminError::BadRequest(format!(
+                        "limit: expected an integer from 1 to {MAX_LIMIT}"
+                    ))
+                }),
+        }
+    }
+
+    pub(crate) fn after(&self) -> Option<&str> {
+        self.after.as_deref().filter(|a| !a.is_empty())
+    }
+}
+
+/// `{"items": [...], "next": ...}`: `next` is the cursor after the last item
+/// when the page is full.
+pub(crate) fn page(items: Vec<Value>, limit: u32, next: Option<String>) -> HttpResponse {
+    let full = u32::try_from(items.len()).is_ok_and(|n| n >= limit);
+    HttpResponse::Ok().json(json!({
+        "items": items,
+        "next": if full { next } else { None },
+    }))
+}
+
+/// A timestamp as the admin API prints it (RFC 3339, UTC).
+pub(crate) fn ts(t: DateTime<Utc>) -> Value {
+    json!(t)
+}

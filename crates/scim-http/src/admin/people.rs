@@ -1,0 +1,447 @@
+//! Users and groups in the admin API: product status, overrides and effective
+//! settings (straight from provisioning-core), the group access check,
+//! explicit invitations and admin check-ins.
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use provisioning_core::{
+    GroupSettings, Membership, Override, UserLifecycle, UserOverrides, admin_check_in,
+    decide_group_access,
+};
+use scim_model::schema::{PROVISIONING_GROUP_URN, PROVISIONING_USER_URN};
+use serde_json::{Map, Value, json};
+use store_diesel::groups::{self, GroupRecord};
+use store_diesel::tenants::Tenant;
+use store_diesel::users::{self, UserRecord};
+use store_diesel::{DbConnection, StoreError, invitations as store_invitations, user_pages};
+
+use super::{
+    ADMIN_ACTOR, Admin, AdminConfig, AdminError, PageParams, audit_admin, object_body, only_keys,
+    page, tenant, tri_state, ts, tx,
+};
+use crate::ScimState;
+use crate::invitations::{audit_events, lifecycle_of, record_events, release, store_lifecycle};
+use crate::users::tenant_settings;
+
+fn user_overrides(u: &UserRecord) -> UserOverrides {
+    UserOverrides {
+        automatic_invitation: Override::from(u.override_automatic_invitation),
+        require_mobile_auth: Override::from(u.override_require_mobile_auth),
+    }
+}
+
+fn group_settings(g: &GroupRecord) -> GroupSettings {
+    GroupSettings {
+        require_mobile_auth: Override::from(g.override_require_mobile_auth),
+        members_can_store_data: g.members_can_store_data,
+    }
+}
+
+fn user_json(t: &Tenant, u: &UserRecord, lifecycle: Option<&UserLifecycle>) -> Value {
+    let overrides = user_overrides(u);
+    let mut v = json!({
+        "id": u.id,
+        "userName": u.user_name,
+        "displayName": u.display_name,
+        "externalId": u.external_id,
+        "status": u.status,
+        "active": u.active,
+        "mobileDeviceEnrolled": u.mobile_device_enrolled,
+        "mobileDevice": u.mobile_device_name.as_ref().map(|n| json!({"name": n})),
+        "overrides": overrides,
+        "effective": tenant_settings(t).effective_for_user(&overrides),
+        "createdAt": ts(u.created_at),
+        "lastModified": ts(u.last_modified),
+    });
+    if let Some(l) = lifecycle {
+        let now = Utc::now();
+        v["invitation"] = match l.invitation() {
+            None => Value::Null,
+            Some(i) => json!({
+                "number": i.number,
+                "trigger": i.trigger,
+                "state": i.reported_state(now),
+                "queuedAt": i.queued_at,
+                "sentAt": i.sent_at,
+                "expiresAt": i.expires_at,
+                "acceptedAt": i.accepted_at,
+                "cancelledAt": i.cancelled_at,
+            }),
+        };
+        v["invitationHeld"] = json!(l.invitation_held());
+    }
+    v
+}
+
+fn group_json(t: &Tenant, g: &GroupRecord, member_count: i64) -> Value {
+    let settings = group_settings(g);
+    json!({
+        "id": g.id,
+        "displayName": g.display_name,
+        "externalId": g.external_id,
+        "settings": settings,
+        "effective": tenant_settings(t).effective_for_group(&settings),
+        "memberCount": member_count,
+        "createdAt": ts(g.created_at),
+        "lastModified": ts(g.last_modified),
+    })
+}
+
+fn get_user_rec(c: &mut DbConnection, tenant_id: &str, id: &str) -> Result<UserRecord, AdminError> {
+    users::get(c, tenant_id, id).map_err(|e| match e {
+        StoreError::NotFound => AdminError::NotFound(format!("no user {id:?} in this tenant")),
+        other => other.into(),
+    })
+}
+
+fn get_group_rec(
+    c: &mut DbConnection,
+    tenant_id: &str,
+    id: &str,
+) -> Result<GroupRecord, AdminError> {
+    groups::get(c, tenant_id, id).map_err(|e| match e {
+        StoreError::NotFound => AdminError::NotFound(format!("no group {id:?} in this tenant")),
+        other => other.into(),
+    })
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct UserQuery {
+    status: Option<String>,
+    #[serde(flatten)]
+    page: PageParams,
+}
+
+pub(super) async fn list_users(
+    _: Admin,
+    state: web::Data<ScimState>,
+    path: web::Path<String>,
+    query: web::Query<UserQuery>,
+) -> Result<HttpResponse, AdminError> {
+    let status = match query.status.as_deref() {
+        None | Some("") => None,
+        Some(s) => Some(
+            ["Staged", "Invited", "Active", "Suspended"]
+                .into_iter()
+                .find(|known| known.eq_ignore_ascii_case(s))
+                .ok_or_else(|| {
+                    AdminError::BadRequest(format!(
+                        "status: {s:?} is not one of Staged, Invited, Active, Suspended"
+                    ))
+                })?,
+        ),
+    };
+    let limit = query.page.limit()?;
+    let after = query.page.after().map(str::to_owned);
+    let slug = path.into_inner();
+    let (t, rows) = tx(&state, move |c| {
+        let t = tenant(c, &slug)?;
+        let rows = user_pages::by_status(c, &t.id, status, after.as_deref(), limit)?;
+        Ok((t, rows))
+    })
+    .await?;
+    let next = rows.last().map(|u| u.id.clone());
+    let items = rows.iter().map(|u| user_json(&t, u, None)).collect();
+    Ok(page(items, limit, next))
+}
+
+pub(super) async fn get_user(
+    _: Admin,
+    state: web::Data<ScimState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AdminError> {
+    let (slug, id) = path.into_inner();
+    let body = tx(&state, move |c| {
+        let t = tenant(c, &slug)?;
+        let u = get_user_rec(c, &t.id, &id)?;
+        let lifecycle = lifecycle_of(&u)?;
+        let mut v = user_json(&t, &u, Some(&lifecycle));
+        v["groups"] = json!(groups::group_ids_of_user(c, &t.id, &id)?);
+        Ok(v)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// Sets (or, for `None`, removes) a boolean in a document's extension object.
+fn set_ext(doc: &mut Value, urn: &str, key: &str, value: Option<bool>) {
+    let Some(obj) = doc.as_object_mut() else {
+        return;
+    };
+    let ext = obj.entry(urn).or_insert_with(|| Value::Object(Map::new()));
+    if let Value::Object(ext) = ext {
+        match value {
+            Some(b) => {
+                ext.insert(key.to_owned(), Value::Bool(b));
+            }
+            None => {
+                ext.remove(key);
+            }
+        }
+    }
+}
+
+pub(super) async fn put_user_settings(
+    _: Admin,
+    state: web::Data<ScimState>,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AdminError> {
+    let map = object_body(&body)?;
+    only_keys(&map, &["automaticInvitation", "requireMobileAuth"])?;
+    let automatic = tri_state(&map, "automaticInvitation", true)?;
+    let mobile = tri_state(&map, "requireMobileAuth", true)?;
+    let (slug, id) = path.into_inner();
+    let now = Utc::now();
+    let body = tx(&state, move |c| {
+        let t = tenant(c, &slug)?;
+        let mut u = get_user_rec(c, &t.id, &id)?;
+        let before = user_overrides(&u);
+        if let Some(v) = automatic {
+            u.override_automatic_invitation = v;
+            set_ext(
+                &mut u.document,
+                PROVISIONING_USER_URN,
+                "automaticInvitation",
+                v,
+            );
+        }
+        if let Some(v) = mobile {
+            u.override_require_mobile_auth = v;
+            set_ext(
+                &mut u.document,
+                PROVISIONING_USER_URN,
+                "requireMobileAuth",
+                v,
+            );
+        }
+        u.last_modified = now;
+        u.version = users::update(c, &u, Some(u.version))?;
+        let after = user_overrides(&u);
+        audit_admin(
+            c,
+            &t.id,
+            "user.settings.update",
+            "User",
+            Some(&u.id),
+            &json!({
+                "before": before,
+                "after": after,
+                "effective": tenant_settings(&t).effective_for_user(&after),
+            }),
+        )?;
+        let lifecycle = lifecycle_of(&u)?;
+        Ok(user_json(&t, &u, Some(&lifecycle)))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+pub(super) async fn invite(
+    _: Admin,
+    state: web::Data<ScimState>,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AdminError> {
+    let map = object_body(&body)?;
+    only_keys(&map, &[])?;
+    let (slug, id) = path.into_inner();
+    let now = Utc::now();
+    let body = tx(&state, move |c| {
+        let t = tenant(c, &slug)?;
+        let mut u = get_user_rec(c, &t.id, &id)?;
+        let mut lifecycle = lifecycle_of(&u)?;
+        let events = lifecycle
+            .invite(now)
+            .map_err(|e| AdminError::Conflict(e.to_string()))?;
+        store_lifecycle(c, &mut u, &lifecycle, now)?;
+        record_events(c, &t.id, &u.id, &events)?;
+        audit_admin(c, &t.id, "user.invite", "User", Some(&u.id), &json!({}))?;
+        audit_events(c, &t.id, &u.id, ADMIN_ACTOR, &events)?;
+        Ok(user_json(&t, &u, Some(&lifecycle)))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+pub(super) async fn get_group(
+    _: Admin,
+    state: web::Data<ScimState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AdminError> {
+    let (slug, id) = path.into_inner();
+    let body = tx(&state, move |c| {
+        let t = tenant(c, &slug)?;
+        let g = get_group_rec(c, &t.id, &id)?;
+        let count = groups::member_count(c, &t.id, &id)?;
+        Ok(group_json(&t, &g, count))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+pub(super) async fn put_group_settings(
+    _: Admin,
+    state: web::Data<ScimState>,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AdminError> {
+    let map = object_body(&body)?;
+    only_keys(&map, &["requireMobileAuth", "membersCanStoreData"])?;
+    let mobile = tri_state(&map, "requireMobileAuth", true)?;
+    let store = tri_state(&map, "membersCanStoreData", false)?.flatten();
+    let (slug, id) = path.into_inner();
+    let now = Utc::now();
+    let body = tx(&state, move |c| {
+        let t = tenant(c, &slug)?;
+        let mut g = get_group_rec(c, &t.id, &id)?;
+        let before = group_settings(&g);
+        if let Some(v) = mobile {
+            g.override_require_mobile_auth = v;
+            set_ext(
+                &mut g.document,
+                PROVISIONING_GROUP_URN,
+                "requireMobileAuth",
+                v,
+            );
+        }
+        if let Some(v) = store {
+            g.members_can_store_data = v;
+            set_ext(
+                &mut g.document,
+                PROVISIONING_GROUP_URN,
+                "membersCanStoreData",
+                Some(v),
+            );
+        }
+        g.last_modified = now;
+        g.version = groups::update(c, &g, Some(g.version))?;
+        let after = group_settings(&g);
+        audit_admin(
+            c,
+            &t.id,
+            "group.settings.update",
+            "Group",
+            Some(&g.id),
+            &json!({
+                "before": before,
+                "after": after,
+                "effective": tenant_settings(&t).effective_for_group(&after),
+            }),
+        )?;
+        let count = groups::member_count(c, &t.id, &id)?;
+        Ok(group_json(&t, &g, count))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+pub(super) async fn access(
+    _: Admin,
+    state: web::Data<ScimState>,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, AdminError> {
+    let (slug, group_id, user_id) = path.into_inner();
+    let decision = tx(&state, move |c| {
+        let t = tenant(c, &slug)?;
+        let g = get_group_rec(c, &t.id, &group_id)?;
+        let u = get_user_rec(c, &t.id, &user_id)?;
+        let lifecycle = lifecycle_of(&u)?;
+        let member = groups::group_ids_of_user(c, &t.id, &user_id)?.contains(&group_id);
+        let effective = tenant_settings(&t).effective_for_group(&group_settings(&g));
+        Ok(decide_group_access(
+            &lifecycle.access_facts(),
+            &effective,
+            Membership::from(member),
+        ))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(decision))
+}
+
+/// One released invitation, for the audit record and the response.
+fn release_user(
+    c: &mut DbConnection,
+    state: &ScimState,
+    t: &Tenant,
+    mut u: UserRecord,
+    lifecycle: &UserLifecycle,
+    events: &[provisioning_core::Event],
+    now: DateTime<Utc>,
+) -> Result<bool, AdminError> {
+    for event in events {
+        if let provisioning_core::Event::InvitationReleased {
+            invitation,
+            expires_at,
+            at,
+        } = event
+        {
+            let released = release(c, &state.keys, &t.id, &u.id, *invitation, *at, *expires_at)?;
+            if released.is_none() {
+                // A concurrent check-in released it first.
+                return Ok(false);
+            }
+        }
+    }
+    store_lifecycle(c, &mut u, lifecycle, now)?;
+    audit_events(c, &t.id, &u.id, ADMIN_ACTOR, events)?;
+    Ok(true)
+}
+
+pub(super) async fn check_in(
+    _: Admin,
+    state: web::Data<ScimState>,
+    admin: web::Data<AdminConfig>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AdminError> {
+    let map = object_body(&body)?;
+    only_keys(&map, &[])?;
+    let slug = path.into_inner();
+    let policy = admin.invitation_policy();
+    let now = Utc::now();
+    let st = state.clone();
+    let released = tx(&state, move |c| {
+        let t = tenant(c, &slug)?;
+        let ids = store_invitations::users_with_queued(c, &t.id)?;
+        let mut loaded = Vec::with_capacity(ids.len());
+        for id in ids {
+            let u = match users::get(c, &t.id, &id) {
+                Ok(u) => u,
+                Err(StoreError::NotFound) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let lifecycle = lifecycle_of(&u)?;
+            loaded.push((u, lifecycle));
+        }
+        let outcome = admin_check_in(
+            loaded.iter_mut().map(|(u, l)| (u.id.clone(), l)),
+            &policy,
+            now,
+        );
+        let mut by_id: std::collections::HashMap<String, (UserRecord, UserLifecycle)> = loaded
+            .into_iter()
+            .map(|(u, l)| (u.id.clone(), (u, l)))
+            .collect();
+        let mut released = Vec::new();
+        for (id, events) in &outcome.released {
+            let Some((u, lifecycle)) = by_id.remove(id) else {
+                continue;
+            };
+            if release_user(c, &st, &t, u, &lifecycle, events, now)? {
+                released.push(id.clone());
+            }
+        }
+        audit_admin(
+            c,
+            &t.id,
+            "admin.checkin",
+            "Tenant",
+            Some(&t.id),
+            &json!({"released": released.len(), "users": released}),
+        )?;
+        Ok(released.len())
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({ "released": released })))
+}

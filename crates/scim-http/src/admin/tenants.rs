@@ -1,0 +1,285 @@
+//! Tenants, the Integrations view (Tenant URL, token creation time, Generate),
+//! SCIM settings, invitations and the audit log.
+
+use actix_web::{HttpResponse, web};
+use chrono::Utc;
+use serde_json::{Value, json};
+use store_diesel::invitations::{self, Cursor, InvitationRecord, StateFilter};
+use store_diesel::tenants::{self as store_tenants, Tenant, TenantSettings};
+use store_diesel::{StoreError, audit, tokens};
+
+use super::{
+    Admin, AdminError, PageParams, audit_admin, object_body, only_keys, page, tenant, tri_state,
+    ts, tx,
+};
+use crate::ScimState;
+use crate::users::tenant_settings;
+
+fn tenant_json(state: &ScimState, t: &Tenant) -> Value {
+    json!({
+        "id": t.id,
+        "slug": t.slug,
+        "name": t.name,
+        "createdAt": ts(t.created_at),
+        "tenantUrl": state.config.tenant_url(&t.slug),
+    })
+}
+
+pub(super) async fn list(
+    _: Admin,
+    state: web::Data<ScimState>,
+) -> Result<HttpResponse, AdminError> {
+    let all = tx(&state, |c| Ok(store_tenants::list(c)?)).await?;
+    let items: Vec<Value> = all.iter().map(|t| tenant_json(&state, t)).collect();
+    Ok(HttpResponse::Ok().json(json!({ "items": items, "next": null })))
+}
+
+pub(super) async fn create(
+    _: Admin,
+    state: web::Data<ScimState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AdminError> {
+    let map = object_body(&body)?;
+    only_keys(&map, &["slug", "name"])?;
+    let slug = match map.get("slug") {
+        Some(Value::String(s)) => s.clone(),
+        _ => {
+            return Err(AdminError::BadRequest(
+                "slug: required, a string of lower-case letters, digits and '-'".to_owned(),
+            ));
+        }
+    };
+    let name = match map.get("name") {
+        None | Some(Value::Null) => slug.clone(),
+        Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_owned(),
+        Some(_) => {
+            return Err(AdminError::BadRequest(
+                "name: expected a non-empty string".to_owned(),
+            ));
+        }
+    };
+    store_tenants::validate_slug(&slug).map_err(|e| match e {
+        StoreError::InvalidInput(m) => AdminError::BadRequest(format!("slug: {m}")),
+        other => other.into(),
+    })?;
+    let t = tx(&state, move |c| {
+        let t = store_tenants::create(c, &slug, &name).map_err(|e| match e {
+            StoreError::Conflict { .. } => {
+                AdminError::Conflict(format!("slug: a tenant {slug:?} already exists"))
+            }
+            other => other.into(),
+        })?;
+        audit_admin(
+            c,
+            &t.id,
+            "tenant.create",
+            "Tenant",
+            Some(&t.id),
+            &json!({"slug": t.slug, "name": t.name}),
+        )?;
+        Ok(t)
+    })
+    .await?;
+    let mut body = tenant_json(&state, &t);
+    body["scimSettings"] = json!(tenant_settings(&t));
+    Ok(HttpResponse::Created().json(body))
+}
+
+pub(super) async fn integration(
+    _: Admin,
+    state: web::Data<ScimState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    let slug = path.into_inner();
+    let (t, live) = tx(&state, move |c| {
+        let t = tenant(c, &slug)?;
+        let live = tokens::live(c, &t.id)?;
+        Ok((t, live))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "tenantUrl": state.config.tenant_url(&t.slug),
+        "tokenCreatedAt": live.map(|l| ts(l.created_at)),
+    })))
+}
+
+pub(super) async fn generate_token(
+    _: Admin,
+    state: web::Data<ScimState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    let slug = path.into_inner();
+    let keys = state.keys.clone();
+    let (t, issued) = tx(&state, move |c| {
+        let t = tenant(c, &slug)?;
+        let issued = tokens::issue_with(c, &t.id, |jti, now| keys.mint(&t.id, jti, now, None))?;
+        // The token id only: never the secret.
+        audit_admin(
+            c,
+            &t.id,
+            "token.generate",
+            "Tenant",
+            Some(&t.id),
+            &json!({"tokenId": issued.token_id, "previousTokensRevoked": true}),
+        )?;
+        Ok((t, issued))
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(json!({
+        "tenantUrl": state.config.tenant_url(&t.slug),
+        "secretToken": issued.token,
+        "createdAt": ts(issued.created_at),
+        "message": "The previous Secret Token no longer works. Give Entra ID the new one: Enterprise applications > your app > Provisioning > Admin Credentials > Secret Token, then Test connection. It is shown only once.",
+    })))
+}
+
+pub(super) async fn get_settings(
+    _: Admin,
+    state: web::Data<ScimState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    let slug = path.into_inner();
+    let t = tx(&state, move |c| tenant(c, &slug)).await?;
+    Ok(HttpResponse::Ok().json(tenant_settings(&t)))
+}
+
+pub(super) async fn put_settings(
+    _: Admin,
+    state: web::Data<ScimState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AdminError> {
+    const KEYS: [&str; 3] = [
+        "automaticInvitation",
+        "requireMobileAuthForUsers",
+        "requireMobileAuthForGroups",
+    ];
+    let map = object_body(&body)?;
+    only_keys(&map, &KEYS)?;
+    let automatic = tri_state(&map, KEYS[0], false)?.flatten();
+    let users = tri_state(&map, KEYS[1], false)?.flatten();
+    let groups = tri_state(&map, KEYS[2], false)?.flatten();
+    let slug = path.into_inner();
+    let t = tx(&state, move |c| {
+        let t = tenant(c, &slug)?;
+        let before = t.settings;
+        let after = TenantSettings {
+            automatic_invitation: automatic.unwrap_or(before.automatic_invitation),
+            require_mobile_auth_users: users.unwrap_or(before.require_mobile_auth_users),
+            require_mobile_auth_groups: groups.unwrap_or(before.require_mobile_auth_groups),
+        };
+        let updated = store_tenants::update_settings(c, &t.id, &after)?;
+        audit_admin(
+            c,
+            &t.id,
+            "tenant.settings.update",
+            "Tenant",
+            Some(&t.id),
+            &json!({"before": tenant_settings(&t), "after": tenant_settings(&updated)}),
+        )?;
+        Ok(updated)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(tenant_settings(&t)))
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct InvitationQuery {
+    state: Option<String>,
+    #[serde(flatten)]
+    page: PageParams,
+}
+
+pub(super) fn invitation_json(i: &InvitationRecord, now: chrono::DateTime<Utc>) -> Value {
+    json!({
+        "id": i.id,
+        "userId": i.user_id,
+        "number": i.number,
+        "trigger": i.trigger,
+        "state": i.reported_state(now),
+        "queuedAt": ts(i.created_at),
+        "releasedAt": i.released_at.map(ts),
+        "sentAt": i.sent_at.map(ts),
+        "expiresAt": i.expires_at.map(ts),
+        "acceptedAt": i.accepted_at.map(ts),
+        "deliveryAttempts": i.attempts,
+        "lastDeliveryError": i.last_error,
+    })
+}
+
+pub(super) async fn list_invitations(
+    _: Admin,
+    state: web::Data<ScimState>,
+    path: web::Path<String>,
+    query: web::Query<InvitationQuery>,
+) -> Result<HttpResponse, AdminError> {
+    let filter = match query.state.as_deref() {
+        None | Some("") => None,
+        Some(s) => Some(StateFilter::parse(s).ok_or_else(|| {
+            AdminError::BadRequest(format!(
+                "state: {s:?} is not one of queued, sent, accepted, expired, cancelled"
+            ))
+        })?),
+    };
+    let limit = query.page.limit()?;
+    let after = match query.page.after() {
+        None => None,
+        Some(a) => Some(Cursor::parse(a).ok_or_else(|| {
+            AdminError::BadRequest("after: not a cursor from a previous page's next".to_owned())
+        })?),
+    };
+    let slug = path.into_inner();
+    let now = Utc::now();
+    let rows = tx(&state, move |c| {
+        let t = tenant(c, &slug)?;
+        Ok(invitations::list(
+            c,
+            &t.id,
+            filter,
+            after.as_ref(),
+            limit,
+            now,
+        )?)
+    })
+    .await?;
+    let next = rows.last().map(|r| Cursor::after(r).to_string());
+    let items = rows.iter().map(|i| invitation_json(i, now)).collect();
+    Ok(page(items, limit, next))
+}
+
+pub(super) async fn audit_log(
+    _: Admin,
+    state: web::Data<ScimState>,
+    path: web::Path<String>,
+    query: web::Query<PageParams>,
+) -> Result<HttpResponse, AdminError> {
+    let limit = query.limit()?;
+    let after = match query.after() {
+        None => None,
+        Some(a) => Some(a.parse::<i64>().map_err(|_| {
+            AdminError::BadRequest("after: expected the next value of a previous page".to_owned())
+        })?),
+    };
+    let slug = path.into_inner();
+    let records = tx(&state, move |c| {
+        let t = tenant(c, &slug)?;
+        Ok(audit::page(c, &t.id, after, limit)?)
+    })
+    .await?;
+    let next = records.last().map(|r| r.seq.to_string());
+    let items = records
+        .into_iter()
+        .map(|r| {
+            json!({
+                "seq": r.seq,
+                "at": ts(r.at),
+                "actor": r.actor,
+                "action": r.action,
+                "targetType": r.target_type,
+                "targetId": r.target_id,
+                "details": r.details,
+            })
+        })
+        .collect();
+    Ok(page(items, limit, next))
+}

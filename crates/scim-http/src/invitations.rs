@@ -1,0 +1,203 @@
+//! Glue between provisioning-core's lifecycle events and the `invitations`
+//! and `outbox` tables, shared by SCIM writes, the admin API and activation.
+//!
+//! * [`record_events`]: after any transition, in the same transaction, mirror
+//!   `invitationQueued` (a new row) and `invitationCancelled` (the row is
+//!   cancelled) into the invitations table. SCIM writes call it next to their
+//!   audit records.
+//! * [`release`]: what an admin check-in does for one user whose invitation
+//!   was released: the row becomes `sent` with the hash of its activation
+//!   token, and an outbox row asks the mail worker to send it.
+//! * [`store_lifecycle`]: writes a changed lifecycle back onto the user row
+//!   (status columns, the SCIM document's read-only extension attributes).
+
+use chrono::{DateTime, Utc};
+use provisioning_core::{Event, LifecycleRecord, UserLifecycle};
+use scim_model::schema::PROVISIONING_USER_URN;
+use serde_json::{Map, Value, json};
+use store_diesel::invitations::{self as store_invitations, InvitationRecord};
+use store_diesel::users::{self, UserRecord};
+use store_diesel::{DbConnection, StoreError, audit, outbox};
+
+use crate::auth::TokenKeys;
+
+/// Mirrors the invitation events of one transition of `user_id` into the
+/// invitations table: `invitationQueued` inserts the row (with its number and
+/// trigger), `invitationCancelled` cancels it. Other events need no row
+/// (`invitationReleased` is handled by [`release`], `invitationAccepted` by
+/// activation). Call it in the transaction that stores the new lifecycle.
+///
+/// # Errors
+/// Database errors.
+pub fn record_events(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    user_id: &str,
+    events: &[Event],
+) -> Result<(), StoreError> {
+    for event in events {
+        match event {
+            Event::InvitationQueued {
+                invitation,
+                trigger,
+                at,
+            } => {
+                let trigger = serde_json::to_value(trigger).map_err(StoreError::other)?;
+                store_invitations::queue(
+                    conn,
+                    tenant_id,
+                    user_id,
+                    number(*invitation)?,
+                    trigger.as_str().unwrap_or("explicit"),
+                    *at,
+                )?;
+            }
+            Event::InvitationCancelled { invitation, .. } => {
+                store_invitations::cancel(conn, tenant_id, user_id, number(*invitation)?)?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn number(n: u32) -> Result<i32, StoreError> {
+    i32::try_from(n).map_err(|_| StoreError::InvalidInput(format!("invitation number {n}")))
+}
+
+/// Appends every event to the audit log as `lifecycle.<event>` by `actor`.
+///
+/// # Errors
+/// Database errors.
+pub fn audit_events(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    user_id: &str,
+    actor: &str,
+    events: &[Event],
+) -> Result<(), StoreError> {
+    for event in events {
+        let details = serde_json::to_value(event).map_err(StoreError::other)?;
+        audit::append(
+            conn,
+            tenant_id,
+            &audit::NewAuditRecord {
+                actor,
+                action: &format!("lifecycle.{}", event.name()),
+                target_type: "User",
+                target_id: Some(user_id),
+                details: &details,
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// Releases invitation `number` of `user_id` (the lifecycle already said
+/// `invitationReleased` at `at`, expiring at `expires_at`): the row becomes
+/// `sent` with the hash of its activation token, and an outbox row
+/// (`invitation.email`, payload `{invitationId, userId}`, no secret) asks the
+/// mail worker to send it. Returns `None` when the row was not queued any
+/// more (a concurrent check-in released it first): the caller must then not
+/// store its lifecycle either.
+///
+/// # Errors
+/// Database errors; a key that cannot sign.
+pub fn release(
+    conn: &mut DbConnection,
+    keys: &TokenKeys,
+    tenant_id: &str,
+    user_id: &str,
+    number: u32,
+    at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<Option<InvitationRecord>, StoreError> {
+    let n = self::number(number)?;
+    let row = match store_invitations::find_by_number(conn, tenant_id, user_id, n)? {
+        Some(row) => row,
+        // A lifecycle whose queued invitation has no row yet (written before
+        // rows were kept): record it now so it can be released.
+        None => store_invitations::queue(conn, tenant_id, user_id, n, "explicit", at)?,
+    };
+    let token = keys
+        .mint_activation(tenant_id, user_id, &row.id, at, expires_at)
+        .map_err(StoreError::other)?;
+    let hash = store_invitations::hash_secret(&token);
+    let released =
+        match store_invitations::release(conn, tenant_id, user_id, n, at, expires_at, &hash) {
+            Ok(r) => r,
+            Err(StoreError::NotFound) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+    outbox::push(
+        conn,
+        tenant_id,
+        outbox::KIND_INVITATION_EMAIL,
+        &json!({"invitationId": released.id, "userId": user_id}),
+        at,
+    )?;
+    Ok(Some(released))
+}
+
+/// The user's lifecycle, checked.
+///
+/// # Errors
+/// [`StoreError::Other`] for a stored lifecycle that does not parse or
+/// breaks the invariants.
+pub fn lifecycle_of(rec: &UserRecord) -> Result<UserLifecycle, StoreError> {
+    let record: LifecycleRecord = serde_json::from_value(rec.lifecycle.clone())
+        .map_err(|e| StoreError::other(format!("user {}: bad lifecycle: {e}", rec.id)))?;
+    UserLifecycle::from_record(record)
+        .map_err(|e| StoreError::other(format!("user {}: {e}", rec.id)))
+}
+
+/// Copies a changed lifecycle onto the user record: the status columns, the
+/// lifecycle JSON, and the document's `active` and read-only extension
+/// attributes (`status`, `mobileDeviceEnrolled`).
+///
+/// # Errors
+/// [`StoreError::Other`] if the lifecycle does not serialise.
+pub fn apply_lifecycle(
+    rec: &mut UserRecord,
+    lifecycle: &UserLifecycle,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let record = lifecycle.to_record();
+    rec.active = lifecycle.scim_active();
+    rec.status = lifecycle.status().as_str().to_owned();
+    rec.status_before_suspend = record.restore_to.map(|s| s.as_str().to_owned());
+    rec.mobile_device_enrolled = lifecycle.mobile_device_enrolled();
+    rec.mobile_device_name = lifecycle.mobile_device().map(|d| d.name.clone());
+    rec.lifecycle = serde_json::to_value(&record).map_err(StoreError::other)?;
+    rec.last_modified = now;
+    if let Some(doc) = rec.document.as_object_mut() {
+        doc.insert("active".into(), Value::Bool(lifecycle.scim_active()));
+        let ext = doc
+            .entry(PROVISIONING_USER_URN)
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(ext) = ext {
+            ext.insert("status".into(), json!(lifecycle.status().as_str()));
+            ext.insert(
+                "mobileDeviceEnrolled".into(),
+                json!(lifecycle.mobile_device_enrolled()),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// [`apply_lifecycle`] and write the user row, guarded by its version.
+///
+/// # Errors
+/// [`StoreError::PreconditionFailed`] when another writer changed the user
+/// since `rec` was read; database errors.
+pub fn store_lifecycle(
+    conn: &mut DbConnection,
+    rec: &mut UserRecord,
+    lifecycle: &UserLifecycle,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    apply_lifecycle(rec, lifecycle, now)?;
+    rec.version = users::update(conn, rec, Some(rec.version))?;
+    Ok(())
+}

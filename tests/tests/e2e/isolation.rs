@@ -1,0 +1,266 @@
+//! Tenants cannot see each other; a regenerated token locks out the old one; bad
+//! input gets the right SCIM error and changes nothing; operational endpoints.
+
+use serde_json::json;
+
+use crate::harness::{Server, on_both};
+
+fn user_count(s: &Server, slug: &str, token: &str) -> u64 {
+    let r = s
+        .request()
+        .bearer(token)
+        .get(&format!("/scim/v2/{slug}/Users?count=0"));
+    assert_eq!(r.status, 200);
+    r.json()["totalResults"].as_u64().unwrap()
+}
+
+#[test]
+fn two_tenants_cannot_see_each_other() {
+    on_both(|s| {
+        let acme = s.tenant("acme");
+        let globex = s.tenant("globex");
+        let r = s.request().bearer(&acme).json(
+            "POST",
+            "/scim/v2/acme/Users",
+            &json!({"userName": "same@example.net"}),
+        );
+        assert_eq!(r.status, 201);
+        let id = r.json()["id"].as_str().unwrap().to_owned();
+        // The same userName may exist in another tenant.
+        let r = s.request().bearer(&globex).json(
+            "POST",
+            "/scim/v2/globex/Users",
+            &json!({"userName": "same@example.net"}),
+        );
+        assert_eq!(r.status, 201);
+        // acme's token under globex's URL: 401, like any wrong token.
+        s.request()
+            .bearer(&acme)
+            .get("/scim/v2/globex/Users")
+            .assert_error(401, None);
+        // acme's id under globex's URL with globex's token: 404.
+        s.request()
+            .bearer(&globex)
+            .get(&format!("/scim/v2/globex/Users/{id}"))
+            .assert_error(404, None);
+        s.request()
+            .bearer(&globex)
+            .delete(&format!("/scim/v2/globex/Users/{id}"))
+            .assert_error(404, None);
+        assert_eq!(
+            s.request()
+                .bearer(&acme)
+                .get(&format!("/scim/v2/acme/Users/{id}"))
+                .status,
+            200
+        );
+        assert_eq!(user_count(s, "acme", &acme), 1);
+        assert_eq!(user_count(s, "globex", &globex), 1);
+    });
+}
+
+#[test]
+fn a_regenerated_token_locks_out_the_old_one() {
+    on_both(|s| {
+        let old = s.tenant("acme");
+        assert_eq!(
+            s.request().bearer(&old).get("/scim/v2/acme/Users").status,
+            200
+        );
+        let new = s.regenerate("acme");
+        let r = s.request().bearer(&old).get("/scim/v2/acme/Users");
+        r.assert_error(401, None);
+        assert_eq!(r.header("www-authenticate"), Some("Bearer realm=\"SCIM\""));
+        assert_eq!(
+            s.request().bearer(&new).get("/scim/v2/acme/Users").status,
+            200
+        );
+    });
+}
+
+#[test]
+fn bad_input_gets_scim_errors_and_changes_nothing() {
+    on_both(|s| {
+        let token = s.tenant("acme");
+        let req = s.request().bearer(&token);
+        let r = req.json(
+            "POST",
+            "/scim/v2/acme/Users",
+            &json!({"userName": "kept@example.net", "title": "Boss"}),
+        );
+        assert_eq!(r.status, 201);
+        let id = r.json()["id"].as_str().unwrap().to_owned();
+        let before = req.get(&format!("/scim/v2/acme/Users/{id}")).json();
+
+        // Broken JSON (a trailing comma, as in Microsoft's docs) and an empty body.
+        req.send(
+            "POST",
+            "/scim/v2/acme/Users",
+            Some(br#"{"userName": "a@b.c",}"#),
+        )
+        .assert_error(400, Some("invalidSyntax"));
+        req.send("POST", "/scim/v2/acme/Users", Some(b""))
+            .assert_error(400, Some("invalidSyntax"));
+        req.send(
+            "PATCH",
+            &format!("/scim/v2/acme/Users/{id}"),
+            Some(b"{\"Operations\": ["),
+        )
+        .assert_error(400, Some("invalidSyntax"));
+        // Wrong types, unknown attributes, missing required ones.
+        req.json("POST", "/scim/v2/acme/Users", &json!({"userName": 42}))
+            .assert_error(400, Some("invalidValue"));
+        req.json(
+            "POST",
+            "/scim/v2/acme/Users",
+            &json!({"userName": "x@y.z", "shoeSize": 42}),
+        )
+        .assert_error(400, Some("invalidSyntax"));
+        req.json(
+            "POST",
+            "/scim/v2/acme/Users",
+            &json!({"displayName": "No Name"}),
+        )
+        .assert_error(400, Some("invalidValue"));
+        req.json(
+            "PUT",
+            &format!("/scim/v2/acme/Users/{id}"),
+            &json!({"userName": "kept@example.net", "active": "maybe"}),
+        )
+        .assert_error(400, Some("invalidValue"));
+        req.json(
+            "PATCH",
+            &format!("/scim/v2/acme/Users/{id}"),
+            &json!({"Operations": [{"op": "Replace", "path": "title", "value": 7}]}),
+        )
+        .assert_error(400, Some("invalidValue"));
+        req.json(
+            "PATCH",
+            &format!("/scim/v2/acme/Users/{id}"),
+            &json!({"Operations": [{"op": "replace", "path": "shoeSize", "value": "9"}]}),
+        )
+        .assert_error(400, Some("invalidPath"));
+        req.json(
+            "PATCH",
+            &format!("/scim/v2/acme/Users/{id}"),
+            &json!({"Operations": [{"op": "replace", "path": "id", "value": "other"}]}),
+        )
+        .assert_error(400, Some("mutability"));
+        // Bad filters.
+        for f in [
+            "userName+eq",
+            "userName+eq+jyoung",
+            "active+gt+true",
+            "shoeSize+eq+%221%22",
+            "(((userName+pr",
+        ] {
+            req.get(&format!("/scim/v2/acme/Users?filter={f}"))
+                .assert_error(400, Some("invalidFilter"));
+        }
+        // An oversized body.
+        let big = json!({"userName": "big@example.net", "title": "x".repeat(2 * 1024 * 1024)});
+        req.json("POST", "/scim/v2/acme/Users", &big)
+            .assert_error(413, None);
+        // Unknown routes and wrong methods.
+        req.get("/scim/v2/acme/Widgets").assert_error(404, None);
+        req.send("DELETE", "/scim/v2/acme/Users", None)
+            .assert_error(405, None);
+
+        // Nothing changed.
+        assert_eq!(user_count(s, "acme", &token), 1);
+        let after = req.get(&format!("/scim/v2/acme/Users/{id}")).json();
+        assert_eq!(before, after);
+    });
+}
+
+#[test]
+fn deactivation_wins_over_a_rejected_operation() {
+    on_both(|s| {
+        let token = s.tenant("acme");
+        let req = s.request().bearer(&token);
+        let id = req
+            .json(
+                "POST",
+                "/scim/v2/acme/Users",
+                &json!({"userName": "leaver@example.net"}),
+            )
+            .json()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let r = req.json(
+            "PATCH",
+            &format!("/scim/v2/acme/Users/{id}"),
+            &json!({"Operations": [
+                {"op": "Replace", "path": "active", "value": "False"},
+                {"op": "Replace", "path": "userName", "value": null}
+            ]}),
+        );
+        r.assert_error(400, Some("invalidValue"));
+        let u = req.get(&format!("/scim/v2/acme/Users/{id}")).json();
+        assert_eq!(u["active"], false, "the leaver is suspended anyway");
+        assert_eq!(
+            u["userName"], "leaver@example.net",
+            "the rejected operation changed nothing"
+        );
+    });
+}
+
+#[test]
+fn etags_and_preconditions() {
+    on_both(|s| {
+        let token = s.tenant("acme");
+        let req = s.request().bearer(&token);
+        let r = req.json(
+            "POST",
+            "/scim/v2/acme/Users",
+            &json!({"userName": "etag@example.net"}),
+        );
+        let id = r.json()["id"].as_str().unwrap().to_owned();
+        let path = format!("/scim/v2/acme/Users/{id}");
+        let etag = r.header("etag").unwrap().to_owned();
+        let r = s
+            .request()
+            .bearer(&token)
+            .header("If-None-Match", &etag)
+            .get(&path);
+        assert_eq!(r.status, 304);
+        let patch = json!({"Operations": [{"op": "replace", "path": "title", "value": "A"}]});
+        let r = s
+            .request()
+            .bearer(&token)
+            .header("If-Match", &etag)
+            .json("PATCH", &path, &patch);
+        assert_eq!(r.status, 200);
+        // The old ETag is stale now: 412, nothing changes.
+        let stale = json!({"Operations": [{"op": "replace", "path": "title", "value": "B"}]});
+        s.request()
+            .bearer(&token)
+            .header("If-Match", &etag)
+            .json("PATCH", &path, &stale)
+            .assert_error(412, None);
+        assert_eq!(req.get(&path).json()["title"], "A");
+    });
+}
+
+#[test]
+fn health_readiness_and_metrics() {
+    on_both(|s| {
+        let token = s.tenant("acme");
+        assert_eq!(s.request().get("/healthz").status, 200);
+        assert_eq!(s.request().get("/readyz").status, 200);
+        assert_eq!(
+            s.request().bearer(&token).get("/scim/v2/acme/Users").status,
+            200
+        );
+        let r = s.request().get("/metrics");
+        assert_eq!(r.status, 200);
+        let text = String::from_utf8(r.body.clone()).unwrap();
+        assert!(
+            text.contains(r#"scim_http_requests_total{tenant="acme",method="GET",route="/scim/v2/{tenant}/Users",status="200"} 1"#),
+            "{text}"
+        );
+        assert!(text.contains("scim_http_request_duration_seconds_bucket"));
+        assert!(s.request().get("/healthz").header("x-request-id").is_some());
+    });
+}
