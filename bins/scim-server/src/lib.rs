@@ -256,10 +256,16 @@ pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
     let mut admin = AdminConfig::new(args.admin_token.clone());
     admin.invitation_validity = chrono::TimeDelta::days(i64::from(args.invitation_validity_days));
     if admin.admin_token.is_none() {
-        tracing::info!("the admin API is disabled: set --admin-token / SCIM_ADMIN_TOKEN to enable it");
+        tracing::info!(
+            "the admin API is disabled: set --admin-token / SCIM_ADMIN_TOKEN to enable it"
+        );
     }
     let mail = mailer::MailSettings {
-        transport: args.smtp_url.as_deref().map(mailer::transport).transpose()?,
+        transport: args
+            .smtp_url
+            .as_deref()
+            .map(mailer::transport)
+            .transpose()?,
         from: mailer::mailbox(args.mail_from.as_deref())?,
         public_url: public_url.clone(),
         poll_interval: Duration::from_millis(args.outbox_poll_ms.max(50)),

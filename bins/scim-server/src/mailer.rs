@@ -411,13 +411,7 @@ impl Worker {
                     FailOutcome::GaveUp | FailOutcome::NotHeld => None,
                 };
                 if outcome != FailOutcome::NotHeld {
-                    invitations::record_delivery_failure(
-                        c,
-                        &row.tenant_id,
-                        &inv.id,
-                        &error,
-                        next,
-                    )?;
+                    invitations::record_delivery_failure(c, &row.tenant_id, &inv.id, &error, next)?;
                 }
                 Ok((outcome, error))
             })
@@ -465,9 +459,16 @@ fn plan(
     public_url: &str,
     row: &OutboxRecord,
 ) -> Result<Plan, StoreError> {
-    let field = |name: &str| row.payload.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+    let field = |name: &str| {
+        row.payload
+            .get(name)
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+    };
     let (Some(invitation_id), Some(user_id)) = (field("invitationId"), field("userId")) else {
-        return Ok(Plan::GiveUp("the outbox row has no invitationId/userId".to_owned()));
+        return Ok(Plan::GiveUp(
+            "the outbox row has no invitationId/userId".to_owned(),
+        ));
     };
     let invitation = match invitations::get(c, &row.tenant_id, &invitation_id) {
         Ok(i) => i,
@@ -485,7 +486,9 @@ fn plan(
     }
     let (Some(released_at), Some(expires_at)) = (invitation.released_at, invitation.expires_at)
     else {
-        return Ok(Plan::GiveUp("the invitation has no release time".to_owned()));
+        return Ok(Plan::GiveUp(
+            "the invitation has no release time".to_owned(),
+        ));
     };
     let user = match users::get(c, &row.tenant_id, &user_id) {
         Ok(u) => u,
@@ -494,7 +497,13 @@ fn plan(
     };
     let tenant = tenants::get(c, &row.tenant_id)?;
     let token = keys
-        .mint_activation(&tenant.id, &user.id, &invitation.id, released_at, expires_at)
+        .mint_activation(
+            &tenant.id,
+            &user.id,
+            &invitation.id,
+            released_at,
+            expires_at,
+        )
         .map_err(StoreError::other)?;
     if invitation.secret_hash.as_deref() != Some(&invitations::hash_secret(&token)) {
         return Ok(Plan::GiveUp(
@@ -508,7 +517,10 @@ fn plan(
             user.user_name
         )));
     };
-    let link = format!("{}/activate?token={token}", public_url.trim_end_matches('/'));
+    let link = format!(
+        "{}/activate?token={token}",
+        public_url.trim_end_matches('/')
+    );
     let display = user
         .display_name
         .clone()
@@ -535,7 +547,10 @@ mod tests {
         assert!(e.text.contains("https://x/activate?token=a.b&c"));
         assert!(e.text.contains("Acme <Corp>"));
         assert!(e.html.contains("Acme &lt;Corp&gt;"));
-        assert!(e.html.contains("href=\"https://x/activate?token=a.b&amp;c\""));
+        assert!(
+            e.html
+                .contains("href=\"https://x/activate?token=a.b&amp;c\"")
+        );
         assert!(e.subject.contains("Acme <Corp>"));
     }
 

@@ -2,7 +2,9 @@
 //! driven over TCP. One test binary with modules, to keep link time down.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod admin;
 mod cli;
 mod entra;
 mod harness;
 mod isolation;
+mod smtp;
