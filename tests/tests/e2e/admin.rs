@@ -876,3 +876,131 @@ fn unknown_admin_routes_and_bad_bodies_are_json_errors() {
     let page = ok(admin(&s, "GET", &format!("{A}/default/audit"), None), 200);
     assert!(page["items"].is_array());
 }
+
+/// A second replica of the server on the same database (no TestDb of its
+/// own; stopped on drop).
+struct Replica {
+    handle: actix_web::dev::ServerHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Replica {
+    fn start(database_url: &str, extra: &[&str]) -> Replica {
+        use clap::Parser;
+        let mut argv: Vec<String> = [
+            "scim-server",
+            "--database-url",
+            database_url,
+            "--public-url",
+            "https://scim.example.net",
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--workers",
+            "1",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        argv.extend(extra.iter().map(|s| (*s).to_owned()));
+        let cli = scim_server::cli::Cli::parse_from(argv);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let scim_server::cli::Command::Serve(args) = &cli.command else {
+                    unreachable!()
+                };
+                let running = scim_server::start(&cli, args).expect("replica starts");
+                tx.send(running.server.handle()).unwrap();
+                running.server.await.expect("replica runs");
+                running.outbox.stop();
+            });
+        });
+        let handle = rx.recv_timeout(Duration::from_secs(60)).unwrap();
+        Replica {
+            handle,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let h = self.handle.clone();
+        let _ =
+            std::thread::spawn(move || actix_web::rt::System::new().block_on(h.stop(false))).join();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[test]
+fn two_replicas_on_one_postgres_send_each_invitation_once() {
+    let Some(db) = TestDb::postgres() else {
+        return;
+    };
+    let smtp = SmtpServer::start();
+    let url = smtp.url();
+    let args = [
+        "--admin-token",
+        ADMIN,
+        "--smtp-url",
+        &url,
+        "--outbox-poll-ms",
+        "50",
+    ];
+    let db_url = db.url().to_owned();
+    let s = Server::start(db, &args);
+    let _replica = Replica::start(&db_url, &args);
+
+    ok(
+        admin(
+            &s,
+            "POST",
+            A,
+            Some(&json!({"slug": "acme", "name": "Acme Corp"})),
+        ),
+        201,
+    );
+    let token = ok(
+        admin(&s, "POST", &format!("{A}/acme/integration/token"), None),
+        201,
+    );
+    let token = token["secretToken"].as_str().unwrap().to_owned();
+    ok(
+        admin(
+            &s,
+            "PUT",
+            &format!("{A}/acme/scim-settings"),
+            Some(&json!({"automaticInvitation": true})),
+        ),
+        200,
+    );
+    let n = 24;
+    for i in 0..n {
+        scim_user(
+            &s,
+            &token,
+            &format!("user{i}@acme.example"),
+            &format!("User {i}"),
+        );
+    }
+    let r = ok(
+        admin(&s, "POST", &format!("{A}/acme/admin-checkins"), None),
+        200,
+    );
+    assert_eq!(r["released"], n);
+    let mails = smtp.wait_for(n, Duration::from_secs(60));
+    assert_eq!(mails.len(), n, "{mails:?}");
+    std::thread::sleep(Duration::from_millis(1500));
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), n, "no invitation was sent twice");
+    for i in 0..n {
+        assert_eq!(
+            to_of(&mails, &format!("user{i}@acme.example")),
+            1,
+            "user{i}"
+        );
+    }
+}
