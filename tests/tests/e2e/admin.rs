@@ -1004,3 +1004,79 @@ fn two_replicas_on_one_postgres_send_each_invitation_once() {
         );
     }
 }
+
+#[test]
+fn a_failed_delivery_is_recorded_and_retried_later() {
+    // A port nobody listens on: the relay is down.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("smtp://127.0.0.1:{port}");
+    let s = Server::start(
+        TestDb::sqlite(),
+        &[
+            "--admin-token",
+            ADMIN,
+            "--smtp-url",
+            &url,
+            "--outbox-poll-ms",
+            "50",
+        ],
+    );
+    ok(
+        admin(
+            &s,
+            "POST",
+            A,
+            Some(&json!({"slug": "acme", "name": "Acme"})),
+        ),
+        201,
+    );
+    let token = ok(
+        admin(&s, "POST", &format!("{A}/acme/integration/token"), None),
+        201,
+    );
+    let token = token["secretToken"].as_str().unwrap().to_owned();
+    let erin = scim_user(&s, &token, "erin@acme.example", "Erin");
+    ok(
+        admin(&s, "POST", &format!("{A}/acme/users/{erin}/invite"), None),
+        200,
+    );
+    ok(
+        admin(&s, "POST", &format!("{A}/acme/admin-checkins"), None),
+        200,
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let invitation = loop {
+        let list = ok(
+            admin(&s, "GET", &format!("{A}/acme/invitations"), None),
+            200,
+        );
+        let inv = list["items"][0].clone();
+        if inv["deliveryAttempts"] == 1 || std::time::Instant::now() > deadline {
+            break inv;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(invitation["deliveryAttempts"], 1, "{invitation}");
+    assert_eq!(invitation["sentAt"], Value::Null, "{invitation}");
+    assert!(
+        invitation["lastDeliveryError"]
+            .as_str()
+            .is_some_and(|e| e.contains("SMTP")),
+        "{invitation}"
+    );
+    // Backoff: no second attempt within the first 30 s.
+    std::thread::sleep(Duration::from_millis(500));
+    let list = ok(
+        admin(&s, "GET", &format!("{A}/acme/invitations"), None),
+        200,
+    );
+    assert_eq!(list["items"][0]["deliveryAttempts"], 1);
+    assert_eq!(
+        list["items"][0]["state"], "sent",
+        "the link itself stays valid"
+    );
+}
