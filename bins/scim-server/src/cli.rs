@@ -24,6 +24,16 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
 
+    /// Key that signs Secret Tokens and activation links; default: generated once and kept in the database.
+    /// Every replica and every command (`token generate`, ...) must use the same key.
+    #[arg(long, global = true, env = "SCIM_SIGNING_KEY", hide_env_values = true)]
+    pub signing_key: Option<String>,
+
+    /// Lifetime of newly issued Secret Tokens in days; default: they never expire
+    /// (Entra ID expects a long-lived token and quarantines the job when it expires).
+    #[arg(long, global = true, env = "SCIM_TOKEN_TTL_DAYS")]
+    pub token_ttl_days: Option<u32>,
+
     /// Log format: `text` (default) or `json` (one JSON object per line).
     #[arg(long, global = true, env = "SCIM_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
@@ -77,9 +87,6 @@ pub struct ServeArgs {
     /// Milliseconds the invitation email worker waits between looks at the outbox when idle.
     #[arg(long, env = "SCIM_OUTBOX_POLL_MS", default_value_t = 1000)]
     pub outbox_poll_ms: u64,
-    /// Key that signs Secret Tokens and activation links; default: generated once and kept in the database.
-    #[arg(long, env = "SCIM_SIGNING_KEY", hide_env_values = true)]
-    pub signing_key: Option<String>,
     /// Largest request body in bytes; larger bodies get 413.
     #[arg(long, env = "SCIM_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,

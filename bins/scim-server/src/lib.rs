@@ -66,7 +66,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Tenant(TenantCommand::Create { slug, name }) => {
             let store = open_migrated(&cli.database_url)?;
-            let keys = signing_keys(&store, None)?;
+            let keys = cli_keys(&store, &cli)?;
             let name = name.clone().unwrap_or_else(|| slug.clone());
             let (tenant, token) = create_tenant(&store, &keys, slug, &name)?;
             let url = public_url(&cli, None);
@@ -92,7 +92,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Token(TokenCommand::Generate { slug }) => {
             let store = open_migrated(&cli.database_url)?;
-            let keys = signing_keys(&store, None)?;
+            let keys = cli_keys(&store, &cli)?;
             let tenant = store
                 .transaction(|c| tenants::get_by_slug(c, slug))
                 .map_err(|e| match e {
@@ -178,6 +178,14 @@ pub fn signing_keys(store: &Store, operator_key: Option<&str>) -> anyhow::Result
     Ok(TokenKeys::new(&secret)?)
 }
 
+/// The token keys of a command line: its signing key and token lifetime.
+pub fn cli_keys(store: &Store, cli: &Cli) -> anyhow::Result<TokenKeys> {
+    let ttl = cli
+        .token_ttl_days
+        .map(|d| chrono::TimeDelta::days(i64::from(d)));
+    Ok(signing_keys(store, cli.signing_key.as_deref())?.with_ttl(ttl))
+}
+
 /// Issues a new Secret Token for a tenant (revoking the previous one).
 pub fn issue_token(
     store: &Store,
@@ -186,9 +194,7 @@ pub fn issue_token(
 ) -> anyhow::Result<tokens::IssuedToken> {
     let keys = keys.clone();
     Ok(store.transaction(|c| {
-        tokens::issue_with(c, tenant_id, |jti, now| {
-            keys.mint(tenant_id, jti, now, None)
-        })
+        tokens::issue_with(c, tenant_id, |jti, now| keys.issue(tenant_id, jti, now))
     })?)
 }
 
@@ -202,7 +208,7 @@ pub fn create_tenant(
     let keys = keys.clone();
     Ok(store.transaction(|c| {
         let t = tenants::create(c, slug, name)?;
-        let token = tokens::issue_with(c, &t.id, |jti, now| keys.mint(&t.id, jti, now, None))?;
+        let token = tokens::issue_with(c, &t.id, |jti, now| keys.issue(&t.id, jti, now))?;
         Ok((t, token))
     })?)
 }
@@ -231,7 +237,7 @@ pub struct Running {
 /// the server (it runs once awaited). Must be called inside an actix system.
 pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
     let store = open_migrated(&cli.database_url)?;
-    let keys = signing_keys(&store, args.signing_key.as_deref())?;
+    let keys = cli_keys(&store, cli)?;
     let listener =
         TcpListener::bind(&args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
     let addr = listener.local_addr()?;

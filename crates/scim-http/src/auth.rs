@@ -40,6 +40,7 @@ pub const SCIM_AUDIENCE: &str = "scim";
 pub struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
+    ttl: Option<chrono::TimeDelta>,
 }
 
 impl std::fmt::Debug for TokenKeys {
@@ -62,7 +63,34 @@ impl TokenKeys {
         Ok(TokenKeys {
             encoding: EncodingKey::from_secret(secret).map_err(|e| KeyError(e.to_string()))?,
             decoding: DecodingKey::from_secret(secret).map_err(|e| KeyError(e.to_string()))?,
+            ttl: None,
         })
+    }
+
+    /// Secret Tokens issued with [`TokenKeys::issue`] expire after `ttl`
+    /// (`None`, the default: they never expire, as Entra ID expects a long-lived
+    /// token; an expired token quarantines the provisioning job).
+    pub fn with_ttl(mut self, ttl: Option<chrono::TimeDelta>) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// Signs a new Secret Token for `tenant_id` / `token_id`, expiring after the
+    /// configured time to live, if any.
+    pub fn issue(
+        &self,
+        tenant_id: &str,
+        token_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<String, KeyError> {
+        let expires_at = match self.ttl {
+            Some(ttl) => Some(
+                now.checked_add_signed(ttl)
+                    .ok_or_else(|| KeyError("the token lifetime is out of range".to_owned()))?,
+            ),
+            None => None,
+        };
+        self.mint(tenant_id, token_id, now, expires_at)
     }
 
     /// Signs a Secret Token for `tenant_id` / `token_id`.
@@ -220,6 +248,25 @@ pub async fn authenticate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn issued_tokens_expire_only_when_a_lifetime_is_configured() {
+        let forever = TokenKeys::new(b"0123456789abcdef0123456789abcdef").unwrap();
+        let t = forever.issue("t", "1", Utc::now()).unwrap();
+        assert_eq!(forever.verify(&t).unwrap().exp, None);
+        let daily = forever.clone().with_ttl(Some(chrono::TimeDelta::days(1)));
+        let fresh = daily.issue("t", "2", Utc::now()).unwrap();
+        let exp = daily.verify(&fresh).unwrap().exp.unwrap();
+        assert!((exp - (Utc::now() + chrono::TimeDelta::days(1)).timestamp()).abs() < 5);
+        let old = daily
+            .issue("t", "3", Utc::now() - chrono::TimeDelta::days(2))
+            .unwrap();
+        assert!(daily.verify(&old).is_none(), "expired after its day");
+        assert!(
+            forever.verify(&old).is_none(),
+            "expiry is in the token, not the keys"
+        );
+    }
 
     #[test]
     fn minted_tokens_verify_and_tampered_ones_do_not() {

@@ -143,8 +143,8 @@ impl ResponseError for ApiError {
 
 /// Middleware that turns every error response without a JSON body (404 for
 /// unknown routes, 405, 413 for oversized bodies, 5xx from anywhere) into a SCIM
-/// error body with the same status. JSON error bodies (SCIM's, and the admin
-/// API's `{"error": ...}`) pass unchanged.
+/// error body with the same status (under `/admin/` and `/activate`: the admin
+/// API's `{"error": ...}`). JSON error bodies pass unchanged.
 pub fn scim_error_bodies<B: 'static>() -> ErrorHandlers<B> {
     ErrorHandlers::new().default_handler(scimify)
 }
@@ -168,8 +168,23 @@ fn scimify<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse
         s if s >= 500 => "internal server error".to_owned(),
         _ => status.canonical_reason().unwrap_or("error").to_owned(),
     };
-    let body = serde_json::to_string(&ScimError::new(status.as_u16(), detail))
-        .unwrap_or_else(|_| String::from("{}"));
+    // The admin API and activation speak `{"error": ...}`, not SCIM.
+    let admin = {
+        let path = res.request().path();
+        path.starts_with("/admin/") || path == "/activate"
+    };
+    let (body, content_type) = if admin {
+        (
+            serde_json::json!({"error": detail}).to_string(),
+            "application/json",
+        )
+    } else {
+        (
+            serde_json::to_string(&ScimError::new(status.as_u16(), detail))
+                .unwrap_or_else(|_| String::from("{}")),
+            SCIM_CONTENT_TYPE,
+        )
+    };
     let (req, mut old) = res.into_parts();
     let mut new = HttpResponse::build(status);
     for name in [header::ALLOW, header::WWW_AUTHENTICATE, header::RETRY_AFTER] {
@@ -177,10 +192,7 @@ fn scimify<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse
             new.insert_header((name, v));
         }
     }
-    new.insert_header((
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(SCIM_CONTENT_TYPE),
-    ));
+    new.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(content_type)));
     let res = ServiceResponse::new(req, new.body(body)).map_into_right_body();
     Ok(ErrorHandlerResponse::Response(res))
 }

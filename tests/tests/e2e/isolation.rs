@@ -264,3 +264,115 @@ fn health_readiness_and_metrics() {
         assert!(s.request().get("/healthz").header("x-request-id").is_some());
     });
 }
+
+#[test]
+fn the_operators_signing_key_signs_and_checks_tokens() {
+    let db = store_diesel::testing::TestDb::sqlite();
+    let s = Server::start(db, &["--signing-key", "an operator-supplied signing key"]);
+    let store = s.db.store();
+    let operator =
+        scim_server::signing_keys(store, Some("an operator-supplied signing key")).unwrap();
+    let (_, good) = scim_server::create_tenant(store, &operator, "acme", "Acme").unwrap();
+    assert_eq!(
+        s.request()
+            .bearer(&good.token)
+            .get("/scim/v2/acme/Users")
+            .status,
+        200
+    );
+    // A token signed with the key kept in the database is not valid on this server.
+    let stored = scim_server::signing_keys(store, None).unwrap();
+    let other = scim_server::issue_token(
+        store,
+        &stored,
+        &store
+            .transaction(|c| store_diesel::tenants::get_by_slug(c, "acme"))
+            .unwrap()
+            .id,
+    )
+    .unwrap();
+    s.request()
+        .bearer(&other.token)
+        .get("/scim/v2/acme/Users")
+        .assert_error(401, None);
+}
+
+#[test]
+fn product_extension_attributes_through_scim() {
+    on_both(|s| {
+        let token = s.tenant("acme");
+        let req = s.request().bearer(&token);
+        const EXT: &str = "urn:ietf:params:scim:schemas:extension:provisioning:2.0:User";
+        let r = req.json(
+            "POST",
+            "/scim/v2/acme/Users",
+            &json!({"userName": "ext@example.net", EXT: {"requireMobileAuth": "False", "status": "Active"}}),
+        );
+        assert_eq!(r.status, 201);
+        let u = r.json();
+        let id = u["id"].as_str().unwrap().to_owned();
+        assert_eq!(
+            u[EXT]["requireMobileAuth"], false,
+            "writable override set on create"
+        );
+        assert_eq!(
+            u[EXT]["status"], "Staged",
+            "status is read-only: the client's value is ignored on create"
+        );
+        assert_eq!(u[EXT]["mobileDeviceEnrolled"], false);
+        // Set and clear an override by URN-qualified path, as an Entra mapping would.
+        let path = format!("/scim/v2/acme/Users/{id}");
+        let r = req.json(
+            "PATCH",
+            &path,
+            &json!({"Operations": [
+                {"op": "Add", "path": format!("{EXT}:automaticInvitation"), "value": "True"}
+            ]}),
+        );
+        assert_eq!(r.status, 200);
+        assert_eq!(r.json()[EXT]["automaticInvitation"], true);
+        let r = req.json(
+            "PATCH",
+            &path,
+            &json!({"Operations": [
+                {"op": "Remove", "path": format!("{EXT}:requireMobileAuth")}
+            ]}),
+        );
+        assert_eq!(r.status, 200);
+        assert!(
+            r.json()[EXT].get("requireMobileAuth").is_none(),
+            "removed = inherit"
+        );
+        // The product status cannot be changed through SCIM.
+        req.json(
+            "PATCH",
+            &path,
+            &json!({"Operations": [
+                {"op": "replace", "path": format!("{EXT}:status"), "value": "Active"}
+            ]}),
+        )
+        .assert_error(400, Some("mutability"));
+        // Filterable like any attribute.
+        let q = format!("/scim/v2/acme/Users?filter={EXT}:automaticInvitation+eq+true");
+        assert_eq!(req.get(&q).json()["totalResults"], 1);
+    });
+}
+
+#[test]
+fn admin_routes_answer_errors_in_their_own_shape() {
+    let s = Server::start(
+        store_diesel::testing::TestDb::sqlite(),
+        &["--admin-token", "admin-secret"],
+    );
+    let r = s
+        .request()
+        .bearer("admin-secret")
+        .send("DELETE", "/admin/v1/tenants", None);
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert!(r.json()["error"].is_string(), "{:?}", r.json());
+    // SCIM routes keep SCIM errors.
+    s.request()
+        .send("DELETE", "/scim/v2/default/Users", None)
+        .assert_error(405, None);
+}

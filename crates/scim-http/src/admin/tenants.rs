@@ -112,7 +112,7 @@ pub(super) async fn generate_token(
     let keys = state.keys.clone();
     let (t, issued) = tx(&state, move |c| {
         let t = tenant(c, &slug)?;
-        let issued = tokens::issue_with(c, &t.id, |jti, now| keys.mint(&t.id, jti, now, None))?;
+        let issued = tokens::issue_with(c, &t.id, |jti, now| keys.issue(&t.id, jti, now))?;
         // The token id only: never the secret.
         audit_admin(
             c,
