@@ -456,19 +456,21 @@ fn scan_page<T: Listed>(
         q.sql.push_str(&base.sql);
         q.binds.extend(base.binds.iter().cloned());
         if let Some((created, id)) = &after {
-            q.push(" AND (")
+            // `created_at >= t` first, so both planners seek the
+            // `(tenant_id, created_at)` index instead of rescanning it.
+            q.push(" AND ")
+                .push(table)
+                .push(".created_at >= ")
+                .bind(Bind::Ts(*created))
+                .push(" AND (")
                 .push(table)
                 .push(".created_at > ")
                 .bind(Bind::Ts(*created))
-                .push(" OR (")
-                .push(table)
-                .push(".created_at = ")
-                .bind(Bind::Ts(*created))
-                .push(" AND ")
+                .push(" OR ")
                 .push(table)
                 .push(".id > ")
                 .bind(Bind::Text(id.clone()))
-                .push("))");
+                .push(")");
         }
         q.push(" ORDER BY ")
             .push(table)
