@@ -84,34 +84,34 @@ fn nested_group_error() -> ApiError {
 
 /// Refuses member ids that are not users of the tenant: groups ("nested groups
 /// are not supported") and unknown ids. Nothing is written when any is refused.
+/// Two indexed queries per 500 ids, whatever the size of the group.
 fn check_member_ids(
     conn: &mut DbConnection,
     tenant_id: &str,
     ids: &BTreeSet<String>,
 ) -> Result<(), ApiError> {
-    let mut unknown = Vec::new();
-    for id in ids {
-        match users::get(conn, tenant_id, id) {
-            Ok(_) => {}
-            Err(StoreError::NotFound) => match groups::get(conn, tenant_id, id) {
-                Ok(_) => return Err(nested_group_error()),
-                Err(StoreError::NotFound) => unknown.push(id.as_str()),
-                Err(e) => return Err(e.into()),
-            },
-            Err(e) => return Err(e.into()),
-        }
+    if ids.is_empty() {
+        return Ok(());
     }
-    if unknown.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(
-            ScimType::InvalidValue,
-            format!(
-                "unknown member ids (no such user in this tenant): {}",
-                unknown.join(", ")
-            ),
-        ))
+    let wanted: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let users_found = users::existing_ids(conn, tenant_id, &wanted)?;
+    let missing: Vec<&str> = wanted
+        .into_iter()
+        .filter(|id| !users_found.contains(*id))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
     }
+    if !groups::existing_ids(conn, tenant_id, &missing)?.is_empty() {
+        return Err(nested_group_error());
+    }
+    Err(ApiError::bad_request(
+        ScimType::InvalidValue,
+        format!(
+            "unknown member ids (no such user in this tenant): {}",
+            missing.join(", ")
+        ),
+    ))
 }
 
 fn build_record(

@@ -376,3 +376,25 @@ pub fn group_ids_of_user(
         .order(group_members::group_id.asc())
         .load(conn)?)
 }
+
+/// Which of `ids` are groups of the tenant (one indexed query per 500 ids), e.g.
+/// to tell a nested-group member from an unknown id.
+///
+/// # Errors
+/// Database errors.
+pub fn existing_ids(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    ids: &[&str],
+) -> Result<std::collections::BTreeSet<String>, StoreError> {
+    let mut found = std::collections::BTreeSet::new();
+    for chunk in ids.chunks(BATCH) {
+        let rows: Vec<String> = groups::table
+            .filter(groups::tenant_id.eq(tenant_id))
+            .filter(groups::id.eq_any(chunk))
+            .select(groups::id)
+            .load(conn)?;
+        found.extend(rows);
+    }
+    Ok(found)
+}

@@ -403,3 +403,34 @@ store_test!(resources_render_id_and_meta, |db| {
         })
     );
 });
+
+store_test!(existing_ids_are_per_tenant_and_per_kind, |db| {
+    let store = db.store();
+    let t = tenant(store, "acme");
+    let other = tenant(store, "other");
+    tx(store, |c| users::insert(c, &user(&t, "u1", "alice"))).unwrap();
+    tx(store, |c| users::insert(c, &user(&other, "u2", "bob"))).unwrap();
+    tx(store, |c| groups::insert(c, &group(&t, "g1", "G"))).unwrap();
+    // More ids than one batch, to cross the chunk boundary.
+    let mut ids: Vec<String> = (0..1200).map(|i| format!("nope-{i}")).collect();
+    ids.extend(["u1", "u2", "g1"].map(str::to_owned));
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let found = store
+        .with_conn(|c| users::existing_ids(c, &t, &ids))
+        .unwrap();
+    assert_eq!(found.into_iter().collect::<Vec<_>>(), ["u1"]);
+    let found = store
+        .with_conn(|c| groups::existing_ids(c, &t, &ids))
+        .unwrap();
+    assert_eq!(found.into_iter().collect::<Vec<_>>(), ["g1"]);
+    let found = store
+        .with_conn(|c| users::existing_ids(c, &other, &ids))
+        .unwrap();
+    assert_eq!(found.into_iter().collect::<Vec<_>>(), ["u2"]);
+    assert!(
+        store
+            .with_conn(|c| users::existing_ids(c, &t, &[]))
+            .unwrap()
+            .is_empty()
+    );
+});
