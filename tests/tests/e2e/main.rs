@@ -7,4 +7,5 @@ mod cli;
 mod entra;
 mod harness;
 mod isolation;
+mod protocol;
 mod smtp;
