@@ -92,32 +92,10 @@ pub fn token_id_of(token: &str) -> Option<&str> {
 /// # Errors
 /// [`StoreError::MissingReference`] when the tenant does not exist.
 pub fn issue(conn: &mut DbConnection, tenant_id: &str) -> Result<IssuedToken, StoreError> {
-    let token_id = uuid::Uuid::new_v4().simple().to_string();
-    let secret = hex::encode(&rand::random::<[u8; 32]>());
-    let issued = IssuedToken {
-        token: format!("{token_id}.{secret}"),
-        token_id,
-        created_at: now(),
-    };
-    write_transaction(conn, |conn| {
-        diesel::update(
-            scim_tokens::table
-                .filter(scim_tokens::tenant_id.eq(tenant_id))
-                .filter(scim_tokens::revoked_at.is_null()),
-        )
-        .set(scim_tokens::revoked_at.eq(Some(to_db(issued.created_at))))
-        .execute(conn)?;
-        diesel::insert_into(scim_tokens::table)
-            .values((
-                scim_tokens::tenant_id.eq(tenant_id),
-                scim_tokens::token_id.eq(&issued.token_id),
-                scim_tokens::token_hash.eq(hash_token(&issued.token)),
-                scim_tokens::created_at.eq(to_db(issued.created_at)),
-            ))
-            .execute(conn)?;
-        Ok(())
-    })?;
-    Ok(issued)
+    issue_with(conn, tenant_id, |token_id, _| {
+        let secret = hex::encode(&rand::random::<[u8; 32]>());
+        Ok::<_, std::convert::Infallible>(format!("{token_id}.{secret}"))
+    })
 }
 
 /// Like [`issue`], but the caller makes the bearer value from the new token id
