@@ -2,7 +2,8 @@
 //! Table tests for the SCIM filter parser and canonical printer.
 
 use scim_model::filter::{
-    CompValue, CompareOp, Filter, FilterError, MAX_FILTER_DEPTH, MAX_FILTER_LEN, parse_filter,
+    CompValue, CompareOp, Filter, FilterError, MAX_FILTER_DEPTH, MAX_FILTER_LEN,
+    MAX_FILTER_OPERATORS, parse_filter,
 };
 use scim_model::path::AttrPath;
 
@@ -666,11 +667,42 @@ fn length_limit() {
     let long = format!("userName eq \"{}\"", "a".repeat(pad + 1));
     let e = err(&long);
     assert_eq!(e.pos, MAX_FILTER_LEN);
-    // Long and/or chains within the limit parse (no recursion on and/or).
-    let chain = vec!["a pr"; MAX_FILTER_LEN / 8].join(" or ");
+    // and/or chains up to the operator limit parse and print back.
+    let chain = vec!["a pr"; MAX_FILTER_OPERATORS + 1].join(" or ");
     assert!(chain.len() <= MAX_FILTER_LEN);
     let f = parse_filter(&chain).unwrap();
     assert_eq!(parse_filter(&f.to_string()).unwrap(), f);
+}
+
+#[test]
+fn operator_limit() {
+    // One more and/or than the limit, in any mix, is an error at that operator: a
+    // chain builds a tree as deep as it is long, and an 8 KiB chain overflowed the
+    // stack of whatever recursed over it (compile, evaluate, SQL, print).
+    for op in [" and ", " or "] {
+        let chain = vec!["a pr"; MAX_FILTER_OPERATORS + 2].join(op);
+        let e = err(&chain);
+        assert!(e.message.contains("operators"), "{e}");
+        assert_eq!(
+            e.pos,
+            (MAX_FILTER_OPERATORS + 1) * (4 + op.len()) - op.len() + 1
+        );
+    }
+    let mixed = format!(
+        "({}) and (a pr or a pr)",
+        vec!["a pr"; MAX_FILTER_OPERATORS].join(" and ")
+    );
+    assert!(err(&mixed).message.contains("operators"));
+    // Inside value paths too.
+    let bracket = format!(
+        "emails[{}]",
+        vec!["type pr"; MAX_FILTER_OPERATORS + 2].join(" or ")
+    );
+    assert!(err(&bracket).message.contains("operators"));
+    // The longest chain the length limit allows is refused, and not by a crash.
+    let longest = vec!["a pr"; MAX_FILTER_LEN / 9].join(" and ");
+    assert!(longest.len() <= MAX_FILTER_LEN);
+    assert!(err(&longest).message.contains("operators"));
 }
 
 #[test]

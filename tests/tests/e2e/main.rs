@@ -7,5 +7,6 @@ mod cli;
 mod entra;
 mod harness;
 mod isolation;
+mod limits;
 mod protocol;
 mod smtp;

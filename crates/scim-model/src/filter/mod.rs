@@ -24,7 +24,8 @@
 //! operators, single spaces, JSON strings and numbers, and parentheses only where needed, so
 //! that `parse_filter(&f.to_string()) == Ok(f)` for every tree the parser can produce (names
 //! valid, no value path nested in a value path, a value path's attribute without
-//! sub-attribute, and the printed text within [`MAX_FILTER_LEN`] and [`MAX_FILTER_DEPTH`]).
+//! sub-attribute, and the printed text within [`MAX_FILTER_LEN`], [`MAX_FILTER_DEPTH`] and
+//! [`MAX_FILTER_OPERATORS`]).
 
 mod ast;
 mod display;
@@ -43,5 +44,11 @@ pub const MAX_FILTER_LEN: usize = 8192;
 
 /// Deepest nesting accepted: each `( … )`, `not ( … )` and `attr[ … ]` adds one level.
 /// Deeper input is a [`FilterError`], so parsing never overflows the stack. (Chains of
-/// `and`/`or` do not nest and are limited only by [`MAX_FILTER_LEN`].)
+/// `and`/`or` are limited by [`MAX_FILTER_OPERATORS`].)
 pub const MAX_FILTER_DEPTH: usize = 64;
+
+/// Most `and`/`or` operators accepted in one filter. A chain of them is a tree as
+/// deep as the chain is long, and compiling, evaluating, translating to SQL and
+/// printing a filter recurse over that tree, so without this limit an 8 KiB chain
+/// (~900 operators) overflows a 2 MiB worker stack and aborts the process.
+pub const MAX_FILTER_OPERATORS: usize = 128;

@@ -10,10 +10,12 @@
 //!
 //! Recursion happens only through `(`, `not (` and `[`, each of which counts one level
 //! against [`MAX_FILTER_DEPTH`], so the stack depth is bounded whatever the input.
+//! `and`/`or` chains are parsed in a loop but build a tree as deep as the chain, which
+//! every later consumer recurses over: at most [`MAX_FILTER_OPERATORS`] of them.
 
 use super::ast::{CompValue, CompareOp, Filter, FilterError};
 use super::lexer::{Tok, Token, tokenize};
-use super::{MAX_FILTER_DEPTH, MAX_FILTER_LEN};
+use super::{MAX_FILTER_DEPTH, MAX_FILTER_LEN, MAX_FILTER_OPERATORS};
 use crate::path::{AttrPath, PathError, check_attr_name, parse_attr_path};
 
 /// Parses a SCIM filter (RFC 7644 §3.4.2.2) into a [`Filter`].
@@ -30,8 +32,8 @@ use crate::path::{AttrPath, PathError, check_attr_name, parse_attr_path};
 ///
 /// Rejected: unquoted or single-quoted values, trailing input, nested value paths
 /// (`a[b[c pr]]`), a value path on a sub-attribute (`name.x[...]`), invalid JSON escapes or
-/// numbers, input longer than [`MAX_FILTER_LEN`] bytes and nesting deeper than
-/// [`MAX_FILTER_DEPTH`]. Errors carry the byte offset of the offending token.
+/// numbers, input longer than [`MAX_FILTER_LEN`] bytes, nesting deeper than
+/// [`MAX_FILTER_DEPTH`] and more than [`MAX_FILTER_OPERATORS`] `and`/`or`. Errors carry the byte offset of the offending token.
 pub fn parse_filter(input: &str) -> Result<Filter, FilterError> {
     check_len(input)?;
     let tokens = tokenize(input)?;
@@ -117,6 +119,8 @@ struct Parser<'t, 'a> {
     toks: &'t [Token<'a>],
     idx: usize,
     depth: usize,
+    /// `and`/`or` operators consumed so far.
+    operators: usize,
     in_brackets: bool,
     /// Input length: the position reported for "unexpected end of input".
     end: usize,
@@ -128,6 +132,7 @@ impl<'t, 'a> Parser<'t, 'a> {
             toks,
             idx: 0,
             depth: 0,
+            operators: 0,
             in_brackets: false,
             end,
         }
@@ -191,6 +196,23 @@ impl<'t, 'a> Parser<'t, 'a> {
         Ok(())
     }
 
+    /// Counts one `and`/`or` (the token just consumed) against [`MAX_FILTER_OPERATORS`].
+    fn count_operator(&mut self) -> Result<(), FilterError> {
+        self.operators += 1;
+        if self.operators > MAX_FILTER_OPERATORS {
+            let pos = self
+                .idx
+                .checked_sub(1)
+                .and_then(|i| self.toks.get(i))
+                .map_or(self.end, |t| t.pos);
+            return Err(FilterError::new(
+                pos,
+                format!("filter has more than {MAX_FILTER_OPERATORS} 'and'/'or' operators"),
+            ));
+        }
+        Ok(())
+    }
+
     fn leave(&mut self) {
         self.depth = self.depth.saturating_sub(1);
     }
@@ -210,6 +232,7 @@ impl<'t, 'a> Parser<'t, 'a> {
     fn parse_or(&mut self) -> Result<Filter, FilterError> {
         let mut left = self.parse_and()?;
         while self.eat_keyword("or") {
+            self.count_operator()?;
             let right = self.parse_and()?;
             left = Filter::Or(Box::new(left), Box::new(right));
         }
@@ -219,6 +242,7 @@ impl<'t, 'a> Parser<'t, 'a> {
     fn parse_and(&mut self) -> Result<Filter, FilterError> {
         let mut left = self.parse_unary()?;
         while self.eat_keyword("and") {
+            self.count_operator()?;
             let right = self.parse_unary()?;
             left = Filter::And(Box::new(left), Box::new(right));
         }
