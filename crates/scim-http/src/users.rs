@@ -367,6 +367,51 @@ fn body_deactivates(input: &Value) -> bool {
         })
 }
 
+/// Deactivation wins over a rejection that only the write itself finds (a
+/// userName taken by another user, 409): when the rejected document sets
+/// `active: false`, the user is suspended on its own, the rejection is audited
+/// and returned. Any other error, or a document that does not deactivate, is
+/// returned unchanged. (`users::update` runs in a savepoint, so the failed write
+/// left the transaction usable.)
+#[allow(clippy::too_many_arguments)]
+fn suspend_despite(
+    conn: &mut DbConnection,
+    tenant: &Tenant,
+    current: &UserRecord,
+    rejected_doc: &Value,
+    expected: Option<i64>,
+    rejected_action: &str,
+    now: DateTime<Utc>,
+    err: ApiError,
+) -> Result<(UserRecord, scim_model::ScimError), ApiError> {
+    let scim = match err {
+        ApiError::Scim(e)
+            if e.status == 409 && rejected_doc.get("active") == Some(&Value::Bool(false)) =>
+        {
+            e
+        }
+        other => return Err(other),
+    };
+    let mut doc = stored_document(current);
+    if let Some(o) = doc.as_object_mut() {
+        o.insert("active".into(), Value::Bool(false));
+    }
+    let (rec, _) =
+        write_new_document(conn, tenant, current, doc, expected, "user.deactivate", now)?;
+    audit::append(
+        conn,
+        &tenant.id,
+        &audit::NewAuditRecord {
+            actor: SCIM_ACTOR,
+            action: rejected_action,
+            target_type: "User",
+            target_id: Some(&rec.id),
+            details: &json!({"error": scim.detail, "deactivationApplied": true}),
+        },
+    )?;
+    Ok((rec, scim))
+}
+
 // ---- handlers -----------------------------------------------------------------------
 
 async fn run<T, F>(state: &ScimState, f: F) -> Result<T, ApiError>
@@ -575,21 +620,39 @@ pub(crate) async fn replace(
     };
     let tenant_row = t.clone();
     let hdr = if_match_header(&req);
-    let (rec, _) = run_retrying(&state, has_if_match, move |c| {
+    let (rec, rejected) = run_retrying(&state, has_if_match, move |c| {
         let current = users::get(c, &tenant_row.id, &id).map_err(|e| not_found(e, &id))?;
         let expected = if_match(hdr.as_deref(), current.version)?;
         let new_doc = merge_put(&current, doc.clone());
-        write_new_document(
+        match write_new_document(
             c,
             &tenant_row,
             &current,
-            new_doc,
+            new_doc.clone(),
             expected,
             "user.replace",
             now,
-        )
+        ) {
+            Ok((rec, _)) => Ok((rec, None)),
+            Err(err) => {
+                let (rec, scim) = suspend_despite(
+                    c,
+                    &tenant_row,
+                    &current,
+                    &new_doc,
+                    expected,
+                    "user.replace.rejected",
+                    now,
+                    err,
+                )?;
+                Ok((rec, Some(scim)))
+            }
+        }
     })
     .await?;
+    if let Some(e) = rejected {
+        return Err(ApiError::Scim(e));
+    }
     Ok(written(&state, &t.slug, &rec, StatusCode::OK))
 }
 
@@ -616,16 +679,30 @@ pub(crate) async fn patch(
                 if !outcome.changes.changed {
                     return Ok((current, None));
                 }
-                let (rec, _) = write_new_document(
+                match write_new_document(
                     c,
                     &tenant_row,
                     &current,
-                    outcome.resource,
+                    outcome.resource.clone(),
                     expected,
                     "user.patch",
                     now,
-                )?;
-                Ok((rec, None))
+                ) {
+                    Ok((rec, _)) => Ok((rec, None)),
+                    Err(err) => {
+                        let (rec, scim) = suspend_despite(
+                            c,
+                            &tenant_row,
+                            &current,
+                            &outcome.resource,
+                            expected,
+                            "user.patch.rejected",
+                            now,
+                            err,
+                        )?;
+                        Ok((rec, Some(scim)))
+                    }
+                }
             }
             Err(err) => match err.deactivation() {
                 Some(d) => {

@@ -9,4 +9,5 @@ mod harness;
 mod isolation;
 mod limits;
 mod protocol;
+mod rules;
 mod smtp;
