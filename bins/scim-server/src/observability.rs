@@ -1,7 +1,7 @@
 //! Logs, request lines, metrics and health endpoints.
 //!
 //! Every request is logged once, at INFO, with a request id (also returned in
-//! `X-Request-Id`), the tenant, method, route pattern, status and latency. Bearer
+//! `X-Request-Id`), the authenticated tenant (`-` when none), method, route pattern, status and latency. Bearer
 //! tokens are never logged: only the route pattern is, never headers or bodies.
 //! `GET /metrics` serves Prometheus text: request counts and latency histograms by
 //! tenant, method, route and status.
@@ -15,7 +15,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpMessage, HttpResponse, web};
 use store_diesel::Store;
 
 use crate::cli::LogFormat;
@@ -153,12 +153,13 @@ pub async fn observe(
         .request()
         .match_pattern()
         .unwrap_or_else(|| "unmatched".to_owned());
+    // Only an authenticated tenant: the URL's segment is client input, and
+    // every distinct value would be a new metrics series kept forever.
     let tenant = res
         .request()
-        .match_info()
-        .get("tenant")
-        .unwrap_or("-")
-        .to_owned();
+        .extensions()
+        .get::<scim_http::auth::AuthenticatedTenant>()
+        .map_or_else(|| "-".to_owned(), |t| t.0.clone());
     let status = res.status().as_u16();
     let seconds = started.elapsed().as_secs_f64();
     tracing::info!(

@@ -7,8 +7,8 @@
 //! token. Regenerating a token revokes the previous one in the database, so every
 //! replica rejects it on its next request. Every failure is the same 401.
 
-use actix_web::HttpRequest;
 use actix_web::http::header;
+use actix_web::{HttpMessage, HttpRequest};
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -213,8 +213,15 @@ pub fn hashes_equal(a: &str, b: &str) -> bool {
     a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
+/// Request extension set by [`authenticate`] on success: the slug of the tenant
+/// the request was authenticated for. Middleware (logs, metrics) reads it
+/// instead of the URL, whose tenant segment is whatever the client sent.
+#[derive(Debug, Clone)]
+pub struct AuthenticatedTenant(pub String);
+
 /// Authenticates a SCIM request for the tenant `slug` of its URL; see the module
-/// docs. Runs its two indexed lookups off the async workers.
+/// docs. Runs its two indexed lookups off the async workers. On success the
+/// request carries an [`AuthenticatedTenant`] extension.
 pub async fn authenticate(
     req: &HttpRequest,
     state: &crate::ScimState,
@@ -242,7 +249,10 @@ pub async fn authenticate(
         Ok(live.then_some(tenant))
     })
     .await??;
-    found.ok_or(ApiError::Unauthorized)
+    let tenant = found.ok_or(ApiError::Unauthorized)?;
+    req.extensions_mut()
+        .insert(AuthenticatedTenant(tenant.slug.clone()));
+    Ok(tenant)
 }
 
 #[cfg(test)]

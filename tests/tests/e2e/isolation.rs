@@ -262,6 +262,24 @@ fn health_readiness_and_metrics() {
         );
         assert!(text.contains("scim_http_request_duration_seconds_bucket"));
         assert!(s.request().get("/healthz").header("x-request-id").is_some());
+
+        // Unauthenticated requests name any tenant they like: they must not
+        // create metric series (unbounded memory) or echo the slug on /metrics.
+        for i in 0..20 {
+            s.request()
+                .get(&format!("/scim/v2/probe-{i}/Users"))
+                .assert_error(401, None);
+        }
+        s.request()
+            .bearer(&token)
+            .get("/scim/v2/probe-x/Users")
+            .assert_error(401, None);
+        let text = String::from_utf8(s.request().get("/metrics").body).unwrap();
+        assert!(!text.contains("probe-"), "{text}");
+        assert!(
+            text.contains(r#"scim_http_requests_total{tenant="-",method="GET",route="/scim/v2/{tenant}/Users",status="401"} 21"#),
+            "{text}"
+        );
     });
 }
 
