@@ -46,7 +46,8 @@ fn bench_backend(c: &mut Criterion, backend: Backend) {
     let mut g = c.benchmark_group(format!("http_{backend}"));
     g.bench_function("filter_userName_eq", |b| {
         b.iter(|| {
-            let r = req.get("/scim/v2/acme/Users?filter=userName+eq+%22Nora.Lind%40fabrikam.example%22");
+            let r = req
+                .get("/scim/v2/acme/Users?filter=userName+eq+%22Nora.Lind%40fabrikam.example%22");
             assert_eq!(r.status, 200);
         })
     });
