@@ -196,3 +196,15 @@ fn int_param(q: &Query, name: &str) -> Result<Option<i64>, ApiError> {
         }),
     }
 }
+
+/// Runs `f` in one write transaction on a pooled connection, off the async
+/// workers (`web::block`); rolls back when `f` fails.
+pub(crate) async fn in_transaction<T, E, F>(store: &store_diesel::Store, f: F) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<store_diesel::StoreError> + From<actix_web::error::BlockingError> + Send + 'static,
+    F: FnOnce(&mut store_diesel::DbConnection) -> Result<T, E> + Send + 'static,
+{
+    let store = store.clone();
+    actix_web::web::block(move || store.transaction_with(f)).await?
+}

@@ -251,8 +251,7 @@ where
     T: Send + 'static,
     F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
 {
-    let store = state.store.clone();
-    web::block(move || store.transaction_with(f)).await?
+    crate::common::in_transaction(&state.store, f).await
 }
 
 pub(crate) async fn create(

@@ -89,6 +89,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::delete().to(groups::delete)),
             )
             .service(web::resource("/.search").route(web::post().to(search::root)))
+            .service(web::resource("/Bulk").route(web::post().to(discovery::bulk)))
             .service(
                 web::resource("/ServiceProviderConfig")
                     .route(web::get().to(discovery::service_provider_config)),

@@ -419,8 +419,7 @@ where
     T: Send + 'static,
     F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
 {
-    let store = state.store.clone();
-    web::block(move || store.transaction_with(f)).await?
+    crate::common::in_transaction(&state.store, f).await
 }
 
 /// Retries `f` (a whole read-modify-write) when a concurrent writer bumped the

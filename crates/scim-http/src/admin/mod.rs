@@ -275,8 +275,7 @@ where
     T: Send + 'static,
     F: FnOnce(&mut DbConnection) -> Result<T, AdminError> + Send + 'static,
 {
-    let store = state.store.clone();
-    web::block(move || store.transaction_with(f)).await?
+    crate::common::in_transaction(&state.store, f).await
 }
 
 /// The tenant named by the URL, or 404.

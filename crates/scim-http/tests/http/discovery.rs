@@ -152,3 +152,23 @@ async fn unknown_routes_and_methods_get_scim_errors() {
     .await;
     assert_scim_error(status, &h, &body, 405);
 }
+
+#[actix_web::test]
+async fn bulk_is_advertised_unsupported_and_answers_501() {
+    let fx = Fixture::new();
+    let token = fx.tenant("acme");
+    let svc = fx.service().await;
+    let (_, _, spc) = send(&svc, get("/scim/v2/acme/ServiceProviderConfig", &token)).await;
+    assert_eq!(spc["bulk"]["supported"], false);
+    let (status, h, body) = send(
+        &svc,
+        TestRequest::post()
+            .uri("/scim/v2/acme/Bulk")
+            .insert_header(("Authorization", format!("Bearer {token}")))
+            .set_payload(r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],"Operations":[]}"#),
+    )
+    .await;
+    assert_scim_error(status, &h, &body, 501);
+    let (status, h, body) = send(&svc, TestRequest::post().uri("/scim/v2/acme/Bulk")).await;
+    assert_scim_error(status, &h, &body, 401);
+}
