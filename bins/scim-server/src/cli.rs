@@ -87,6 +87,10 @@ pub struct ServeArgs {
     /// Milliseconds the invitation email worker waits between looks at the outbox when idle.
     #[arg(long, env = "SCIM_OUTBOX_POLL_MS", default_value_t = 1000)]
     pub outbox_poll_ms: u64,
+    /// Bearer token that `GET /metrics` requires; without it `/metrics` is open
+    /// (it shows tenant slugs and request counts: restrict it at your proxy).
+    #[arg(long, env = "SCIM_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
     /// Largest request body in bytes; larger bodies get 413.
     #[arg(long, env = "SCIM_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,

@@ -289,6 +289,9 @@ pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
     });
     let store_data = web::Data::new(store);
     let metrics = web::Data::new(Metrics::default());
+    let metrics_access = web::Data::new(observability::MetricsAccess(
+        args.metrics_token.clone().filter(|t| !t.is_empty()),
+    ));
     let max_body = args.max_body_bytes;
     let workers = args.workers;
     let mut server = HttpServer::new(move || {
@@ -298,6 +301,7 @@ pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
             .app_data(state.clone())
             .app_data(store_data.clone())
             .app_data(metrics.clone())
+            .app_data(metrics_access.clone())
             .app_data(admin.clone())
             .app_data(web::PayloadConfig::new(max_body))
             .route("/healthz", web::get().to(observability::healthz))

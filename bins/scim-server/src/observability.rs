@@ -203,8 +203,29 @@ pub async fn readyz(store: web::Data<Store>) -> HttpResponse {
 }
 
 /// `GET /metrics`: Prometheus text.
-pub async fn metrics(m: web::Data<Metrics>) -> HttpResponse {
+pub async fn metrics(
+    req: actix_web::HttpRequest,
+    m: web::Data<Metrics>,
+    access: web::Data<MetricsAccess>,
+) -> HttpResponse {
+    if let Some(expected) = &access.0 {
+        let presented = scim_http::auth::bearer(&req).unwrap_or_default();
+        // Compare SHA-256 digests (equal lengths) in constant time.
+        let ok = scim_http::auth::hashes_equal(
+            &store_diesel::tokens::hash_token(presented),
+            &store_diesel::tokens::hash_token(expected),
+        );
+        if !ok {
+            return HttpResponse::Unauthorized()
+                .insert_header(("WWW-Authenticate", "Bearer realm=\"metrics\""))
+                .json(serde_json::json!({"error": "GET /metrics needs the metrics token (--metrics-token)"}));
+        }
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(m.render())
 }
+
+/// The token `/metrics` requires, if any.
+#[derive(Debug, Clone, Default)]
+pub struct MetricsAccess(pub Option<String>);

@@ -394,3 +394,17 @@ fn admin_routes_answer_errors_in_their_own_shape() {
         .send("DELETE", "/scim/v2/default/Users", None)
         .assert_error(405, None);
 }
+
+#[test]
+fn metrics_can_require_a_token() {
+    let s = Server::start(
+        store_diesel::testing::TestDb::sqlite(),
+        &["--metrics-token", "scrape-me"],
+    );
+    let r = s.request().get("/metrics");
+    assert_eq!(r.status, 401);
+    assert_eq!(s.request().bearer("wrong").get("/metrics").status, 401);
+    let r = s.request().bearer("scrape-me").get("/metrics");
+    assert_eq!(r.status, 200);
+    assert!(String::from_utf8_lossy(&r.body).contains("scim_http_requests_total"));
+}
