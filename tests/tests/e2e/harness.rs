@@ -31,6 +31,15 @@ impl Drop for Server {
     }
 }
 
+impl Server {
+    /// Starts a graceful stop (what SIGTERM/SIGINT trigger in the binary) in the
+    /// background; returns the thread that waits for it.
+    pub fn stop_gracefully(&self) -> std::thread::JoinHandle<()> {
+        let h = self.handle.clone();
+        std::thread::spawn(move || actix_web::rt::System::new().block_on(h.stop(true)))
+    }
+}
+
 /// Runs `body` on SQLite, and on PostgreSQL when it is configured (see
 /// store_diesel::testing: skips loudly without SCIM_TEST_PG_URL, fails in CI).
 pub fn on_both(body: impl Fn(&Server)) {

@@ -408,3 +408,43 @@ fn metrics_can_require_a_token() {
     assert_eq!(r.status, 200);
     assert!(String::from_utf8_lossy(&r.body).contains("scim_http_requests_total"));
 }
+
+#[test]
+fn a_graceful_stop_finishes_requests_in_flight() {
+    use std::io::{Read, Write};
+    let s = Server::start(store_diesel::testing::TestDb::sqlite(), &[]);
+    let token = s.tenant("acme");
+    // A request whose body is still arriving when the stop begins.
+    let body = br#"{"userName": "in-flight@example.net"}"#;
+    let mut stream = std::net::TcpStream::connect(s.addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "POST /scim/v2/acme/Users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/scim+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    stream.write_all(&body[..10]).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let stopping = s.stop_gracefully();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    stream.write_all(&body[10..]).unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).unwrap();
+    assert!(raw.starts_with("HTTP/1.1 201"), "{raw}");
+    stopping.join().unwrap();
+    // Stopped: new connections are refused, and the user was stored.
+    assert!(std::net::TcpStream::connect(s.addr).is_err());
+    let t =
+        s.db.store()
+            .transaction(|c| store_diesel::tenants::get_by_slug(c, "acme"))
+            .unwrap();
+    let found = s
+        .db
+        .store()
+        .with_conn(|c| store_diesel::users::find_by_user_name(c, &t.id, "in-flight@example.net"))
+        .unwrap();
+    assert!(found.is_some());
+}
