@@ -287,6 +287,7 @@ pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
         keys,
         config,
     });
+    let backend = store.backend();
     let store_data = web::Data::new(store);
     let metrics = web::Data::new(Metrics::default());
     let metrics_access = web::Data::new(observability::MetricsAccess(
@@ -317,7 +318,7 @@ pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
         server = server.workers(w.max(1));
     }
     let server = server.listen(listener)?;
-    tracing::info!(%addr, public_url = %public_url, backend = ?state_backend(cli), "scim-server listening");
+    tracing::info!(%addr, public_url = %public_url, backend = %backend, "scim-server listening");
     Ok(Running {
         server: server.run(),
         addr,
@@ -333,10 +334,4 @@ impl std::fmt::Debug for Running {
             .field("public_url", &self.public_url)
             .finish_non_exhaustive()
     }
-}
-
-fn state_backend(cli: &Cli) -> Option<store_diesel::Backend> {
-    store_diesel::DatabaseTarget::parse(&cli.database_url)
-        .ok()
-        .map(|t| t.backend())
 }
