@@ -324,12 +324,14 @@ impl Cursor {
         }
     }
 
-    /// Parses the text form; `None` if malformed.
+    /// Parses the text form; `None` if malformed. Invitations are queued
+    /// after the epoch and have UUID ids, so a time before 1970 (which
+    /// PostgreSQL may not even represent) or an id with a NUL is refused too.
     pub fn parse(text: &str) -> Option<Self> {
         let (micros, id) = text.split_once('.')?;
-        let micros: i64 = micros.parse().ok()?;
+        let micros: i64 = micros.parse().ok().filter(|m| *m >= 0)?;
         let created_at = DateTime::<Utc>::from_timestamp_micros(micros)?;
-        (!id.is_empty()).then(|| Cursor {
+        (!id.is_empty() && !id.contains('\0')).then(|| Cursor {
             created_at,
             id: id.to_owned(),
         })

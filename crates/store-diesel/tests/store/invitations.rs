@@ -297,3 +297,27 @@ store_test!(users_by_status_pages_by_id, |db| {
         ["u4"]
     );
 });
+
+store_test!(cursors_that_parse_can_be_listed, |db| {
+    let store = db.store();
+    let t = setup(store, "acme", &[]);
+    let now = Utc::now();
+    // Client text: before the epoch (PostgreSQL's timestamps end in 4713 BC),
+    // or an id with a NUL (PostgreSQL text cannot hold one).
+    for text in [
+        "-1000000000000000000.x",
+        "-9000000000000000.x",
+        "1.a\u{0}b",
+        "8000000000000000000.x",
+    ] {
+        if let Some(cursor) = Cursor::parse(text) {
+            store
+                .with_conn(|c| invitations::list(c, &t, None, Some(&cursor), 10, now))
+                .unwrap_or_else(|e| panic!("{text:?}: {e}"));
+        }
+    }
+    assert!(
+        Cursor::parse("-1.x").is_none(),
+        "no cursor before the epoch"
+    );
+});
