@@ -56,11 +56,13 @@ fn mobile_device(map: &serde_json::Map<String, Value>) -> Result<Option<MobileDe
     match map.get("mobileDevice") {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(d)) => match d.get("name") {
-            Some(Value::String(n)) if !n.trim().is_empty() && n.chars().count() <= 200 => {
+            Some(Value::String(n))
+                if !n.trim().is_empty() && n.chars().count() <= 200 && !n.contains('\0') =>
+            {
                 Ok(Some(MobileDevice::new(n.trim())))
             }
             _ => Err(AdminError::BadRequest(
-                "mobileDevice.name: expected a non-empty string of at most 200 characters"
+                "mobileDevice.name: expected a non-empty string of at most 200 characters, without NUL"
                     .to_owned(),
             )),
         },

@@ -877,6 +877,48 @@ fn unknown_admin_routes_and_bad_bodies_are_json_errors() {
     assert!(page["items"].is_array());
 }
 
+/// A NUL in a path id, a cursor, a tenant name or a device name is bad input
+/// on both backends (PostgreSQL text cannot hold one: it used to answer 500).
+#[test]
+fn nul_characters_are_bad_input_not_server_errors() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(db) = TestDb::of(backend) else {
+            continue;
+        };
+        let s = Server::start(db, &["--admin-token", ADMIN]);
+        for path in [
+            format!("{A}/%00/integration"),
+            format!("{A}/default/users/%00"),
+            format!("{A}/default/groups/%00"),
+        ] {
+            admin_error(&admin(&s, "GET", &path, None), 404, "no ");
+        }
+        admin_error(
+            &admin(&s, "GET", &format!("{A}/default/users?after=%00"), None),
+            400,
+            "after",
+        );
+        admin_error(
+            &admin(
+                &s,
+                "POST",
+                A,
+                Some(&json!({"slug": "zz", "name": "a\u{0}b"})),
+            ),
+            400,
+            "name",
+        );
+        admin_error(
+            &activate(
+                &s,
+                &json!({"token": "x", "mobileDevice": {"name": "a\u{0}b"}}),
+            ),
+            400,
+            "mobileDevice",
+        );
+    }
+}
+
 /// A second replica of the server on the same database (no TestDb of its
 /// own; stopped on drop).
 struct Replica {

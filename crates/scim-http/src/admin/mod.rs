@@ -280,6 +280,10 @@ where
 
 /// The tenant named by the URL, or 404.
 pub(crate) fn tenant(conn: &mut DbConnection, slug: &str) -> Result<Tenant, AdminError> {
+    if slug.contains('\0') {
+        // No slug has one, and PostgreSQL text cannot even hold it.
+        return Err(AdminError::NotFound(format!("no tenant {slug:?}")));
+    }
     match store_tenants::get_by_slug(conn, slug) {
         Ok(t) => Ok(t),
         Err(StoreError::NotFound | StoreError::InvalidInput(_)) => {
@@ -384,8 +388,14 @@ impl PageParams {
         }
     }
 
-    pub(crate) fn after(&self) -> Option<&str> {
-        self.after.as_deref().filter(|a| !a.is_empty())
+    pub(crate) fn after(&self) -> Result<Option<&str>, AdminError> {
+        match self.after.as_deref() {
+            None | Some("") => Ok(None),
+            Some(a) if a.contains('\0') => Err(AdminError::BadRequest(
+                "after: not a cursor from a previous page's next".to_owned(),
+            )),
+            Some(a) => Ok(Some(a)),
+        }
     }
 }
 

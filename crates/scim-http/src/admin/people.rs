@@ -88,6 +88,11 @@ fn group_json(t: &Tenant, g: &GroupRecord, member_count: i64) -> Value {
 }
 
 fn get_user_rec(c: &mut DbConnection, tenant_id: &str, id: &str) -> Result<UserRecord, AdminError> {
+    if id.contains('\0') {
+        return Err(AdminError::NotFound(format!(
+            "no user {id:?} in this tenant"
+        )));
+    }
     users::get(c, tenant_id, id).map_err(|e| match e {
         StoreError::NotFound => AdminError::NotFound(format!("no user {id:?} in this tenant")),
         other => other.into(),
@@ -99,6 +104,11 @@ fn get_group_rec(
     tenant_id: &str,
     id: &str,
 ) -> Result<GroupRecord, AdminError> {
+    if id.contains('\0') {
+        return Err(AdminError::NotFound(format!(
+            "no group {id:?} in this tenant"
+        )));
+    }
     groups::get(c, tenant_id, id).map_err(|e| match e {
         StoreError::NotFound => AdminError::NotFound(format!("no group {id:?} in this tenant")),
         other => other.into(),
@@ -132,7 +142,7 @@ pub(super) async fn list_users(
         ),
     };
     let limit = query.page.limit()?;
-    let after = query.page.after().map(str::to_owned);
+    let after = query.page.after()?.map(str::to_owned);
     let slug = path.into_inner();
     let (t, rows) = tx(&state, move |c| {
         let t = tenant(c, &slug)?;

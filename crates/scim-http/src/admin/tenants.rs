@@ -51,10 +51,10 @@ pub(super) async fn create(
     };
     let name = match map.get("name") {
         None | Some(Value::Null) => slug.clone(),
-        Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_owned(),
+        Some(Value::String(s)) if !s.trim().is_empty() && !s.contains('\0') => s.trim().to_owned(),
         Some(_) => {
             return Err(AdminError::BadRequest(
-                "name: expected a non-empty string".to_owned(),
+                "name: expected a non-empty string without NUL characters".to_owned(),
             ));
         }
     };
@@ -222,7 +222,7 @@ pub(super) async fn list_invitations(
         })?),
     };
     let limit = query.page.limit()?;
-    let after = match query.page.after() {
+    let after = match query.page.after()? {
         None => None,
         Some(a) => Some(Cursor::parse(a).ok_or_else(|| {
             AdminError::BadRequest("after: not a cursor from a previous page's next".to_owned())
@@ -254,7 +254,7 @@ pub(super) async fn audit_log(
     query: web::Query<PageParams>,
 ) -> Result<HttpResponse, AdminError> {
     let limit = query.limit()?;
-    let after = match query.after() {
+    let after = match query.after()? {
         None => None,
         Some(a) => Some(a.parse::<i64>().map_err(|_| {
             AdminError::BadRequest("after: expected the next value of a previous page".to_owned())
