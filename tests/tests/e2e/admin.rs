@@ -1122,3 +1122,69 @@ fn a_failed_delivery_is_recorded_and_retried_later() {
         "the link itself stays valid"
     );
 }
+
+/// Ids of one tenant are 404 under another tenant's admin URL, and of eight
+/// concurrent `POST /activate` with one link exactly one succeeds.
+#[test]
+fn ids_stay_in_their_tenant_and_a_link_works_once_under_concurrency() {
+    on_both_with_mail(|s, smtp| {
+        let acme = s.tenant("acme");
+        s.tenant("globex");
+        ok(
+            admin(
+                s,
+                "PUT",
+                &format!("{A}/acme/scim-settings"),
+                Some(&json!({"automaticInvitation": true})),
+            ),
+            200,
+        );
+        let alice = scim_user(s, &acme, "alice@acme.example", "Alice");
+        for (method, path) in [
+            ("GET", format!("{A}/globex/users/{alice}")),
+            ("PUT", format!("{A}/globex/users/{alice}/settings")),
+            ("POST", format!("{A}/globex/users/{alice}/invite")),
+        ] {
+            admin_error(&admin(s, method, &path, Some(&json!({}))), 404, &alice);
+        }
+        let r = ok(
+            admin(s, "POST", &format!("{A}/globex/admin-checkins"), None),
+            200,
+        );
+        assert_eq!(r, json!({"released": 0}), "globex has nothing queued");
+        let r = ok(
+            admin(s, "POST", &format!("{A}/acme/admin-checkins"), None),
+            200,
+        );
+        assert_eq!(r, json!({"released": 1}));
+        let mails = smtp.wait_for(1, Duration::from_secs(30));
+        let link = mails[0].activation_token().unwrap();
+        let body = json!({"token": link, "mobileDevice": {"name": "phone"}});
+        let statuses: Vec<u16> = std::thread::scope(|scope| {
+            let requests: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| activate(s, &body).status))
+                .collect();
+            requests.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(
+            statuses.iter().filter(|c| **c == 200).count(),
+            1,
+            "{statuses:?}"
+        );
+        assert!(
+            statuses.iter().all(|c| matches!(c, 200 | 410)),
+            "{statuses:?}"
+        );
+        let a = ok(
+            admin(s, "GET", &format!("{A}/acme/users/{alice}"), None),
+            200,
+        );
+        assert_eq!(a["status"], "Active");
+        assert_eq!(a["invitation"]["state"], "accepted");
+        let activations = audit_all(s, 50)
+            .into_iter()
+            .filter(|r| r["action"] == "lifecycle.userActivated")
+            .count();
+        assert_eq!(activations, 1, "one activation is audited");
+    });
+}
