@@ -223,6 +223,20 @@ struct Worker {
     id: String,
 }
 
+impl Drop for Worker {
+    fn drop(&mut self) {
+        // lettre's SMTP pool spawns a task to close its connections when dropped,
+        // which panics when the runtime is already gone (the worker task is
+        // dropped while the actix system shuts down). At that point the process
+        // or server is ending: let the connections close with it instead.
+        if tokio::runtime::Handle::try_current().is_err()
+            && let Some(transport) = self.settings.transport.take()
+        {
+            std::mem::forget(transport);
+        }
+    }
+}
+
 /// What to do with a claimed row.
 enum Plan {
     /// Nothing to send (cancelled, accepted, already delivered, user gone).
