@@ -308,7 +308,8 @@ impl Worker {
             let keys = self.keys.clone();
             let public_url = self.settings.public_url.clone();
             let row = row.clone();
-            web::block(move || store.with_conn(|c| plan(c, &keys, &public_url, &row))).await??
+            web::block(move || store.with_conn(|c| plan(c, &keys, &public_url, &row, Utc::now())))
+                .await??
         };
         match plan {
             Plan::Skip(why) => {
@@ -472,6 +473,7 @@ fn plan(
     keys: &TokenKeys,
     public_url: &str,
     row: &OutboxRecord,
+    now: DateTime<Utc>,
 ) -> Result<Plan, StoreError> {
     let field = |name: &str| {
         row.payload
@@ -504,6 +506,11 @@ fn plan(
             "the invitation has no release time".to_owned(),
         ));
     };
+    if expires_at <= now {
+        return Ok(Plan::GiveUp(
+            "the link expired before it could be delivered; invite the user again".to_owned(),
+        ));
+    }
     let user = match users::get(c, &row.tenant_id, &user_id) {
         Ok(u) => u,
         Err(StoreError::NotFound) => return Ok(Plan::Skip("the user was deleted")),
@@ -553,6 +560,105 @@ fn plan(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// A released invitation of a new user, and its outbox row.
+    fn released(
+        store: &Store,
+        keys: &TokenKeys,
+        released_at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> OutboxRecord {
+        store
+            .transaction(|c| {
+                let t = tenants::create(c, "acme", "Acme")?;
+                let user = UserRecord {
+                    tenant_id: t.id.clone(),
+                    id: "u1".into(),
+                    user_name: "nora@example.net".into(),
+                    external_id: None,
+                    display_name: None,
+                    active: true,
+                    status: "Invited".into(),
+                    status_before_suspend: None,
+                    override_automatic_invitation: None,
+                    override_require_mobile_auth: None,
+                    mobile_device_enrolled: false,
+                    mobile_device_name: None,
+                    created_at: released_at,
+                    last_modified: released_at,
+                    version: 1,
+                    document: serde_json::json!({"userName": "nora@example.net"}),
+                    lifecycle: serde_json::json!({}),
+                    emails: vec![],
+                };
+                users::insert(c, &user)?;
+                let inv = invitations::queue(c, &t.id, "u1", 1, "automatic", released_at)?;
+                let token = keys
+                    .mint_activation(&t.id, "u1", &inv.id, released_at, expires_at)
+                    .map_err(StoreError::other)?;
+                invitations::release(
+                    c,
+                    &t.id,
+                    "u1",
+                    1,
+                    released_at,
+                    expires_at,
+                    &invitations::hash_secret(&token),
+                )?;
+                Ok(OutboxRecord {
+                    tenant_id: t.id,
+                    id: "o1".into(),
+                    kind: "invitation".into(),
+                    payload: serde_json::json!({"invitationId": inv.id, "userId": "u1"}),
+                    created_at: released_at,
+                    available_at: released_at,
+                    attempts: 0,
+                    claimed_by: None,
+                    claimed_until: None,
+                    done_at: None,
+                    last_error: None,
+                })
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn a_link_that_expired_before_delivery_is_not_sent() {
+        let db = store_diesel::testing::TestDb::sqlite_memory();
+        let keys = TokenKeys::new(b"0123456789abcdef0123456789abcdef").unwrap();
+        let released_at = Utc::now() - TimeDelta::days(8);
+        let expires_at = released_at + TimeDelta::days(7);
+        let row = released(db.store(), &keys, released_at, expires_at);
+        let before = db
+            .store()
+            .with_conn(|c| {
+                plan(
+                    c,
+                    &keys,
+                    "https://x",
+                    &row,
+                    expires_at - TimeDelta::hours(1),
+                )
+            })
+            .unwrap();
+        assert!(
+            matches!(before, Plan::Send(_)),
+            "still valid: sent to the userName"
+        );
+        let after = db
+            .store()
+            .with_conn(|c| {
+                plan(
+                    c,
+                    &keys,
+                    "https://x",
+                    &row,
+                    expires_at + TimeDelta::seconds(1),
+                )
+            })
+            .unwrap();
+        assert!(matches!(after, Plan::GiveUp(ref why) if why.contains("expired")));
+    }
 
     #[test]
     fn renders_both_parts_with_the_link_and_escapes_html() {
