@@ -1,8 +1,8 @@
 //! What the resource endpoints share: ETags and preconditions, list parameters,
 //! projections, locations.
 
-use actix_web::HttpRequest;
 use actix_web::http::header;
+use actix_web::{HttpMessage, HttpRequest};
 use scim_model::messages::{SearchRequest, SortOrder, split_attribute_list};
 use scim_model::projection::Projection;
 use scim_model::schema::ResourceType;
@@ -46,8 +46,18 @@ pub fn if_match(header_value: Option<&str>, current: i64) -> Result<Option<i64>,
     }
 }
 
-/// The `If-Match` header of a request, if any (to move into a blocking task).
+/// An `If-Match` that stands in for the request's header: a bulk operation's
+/// `version` (RFC 7644 §3.7), put into the bulk request's extensions by
+/// `crate::bulk` before it runs the operation through a resource handler.
+#[derive(Clone, Debug)]
+pub(crate) struct IfMatchOverride(pub(crate) Option<String>);
+
+/// The `If-Match` header of a request, if any (to move into a blocking task),
+/// or the [`IfMatchOverride`] when one is set.
 pub fn if_match_header(req: &HttpRequest) -> Option<String> {
+    if let Some(o) = req.extensions().get::<IfMatchOverride>() {
+        return o.0.clone();
+    }
     req.headers()
         .get(header::IF_MATCH)
         .map(|v| v.to_str().unwrap_or("\"unreadable\"").to_owned())

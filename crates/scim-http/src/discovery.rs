@@ -95,18 +95,3 @@ pub(crate) async fn schema_by_id(
         &s.to_json(&state.config.tenant_url(&t.slug)),
     ))
 }
-
-/// `POST /Bulk`: not supported (`bulk.supported` is false in
-/// `/ServiceProviderConfig`); answers `501` with a SCIM error, after
-/// authentication like every other route.
-pub(crate) async fn bulk(
-    req: HttpRequest,
-    state: web::Data<ScimState>,
-    tenant: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    authenticate(&req, &state, &tenant).await?;
-    Err(ApiError::Scim(scim_model::ScimError::new(
-        501,
-        "bulk operations are not supported (see /ServiceProviderConfig); send the operations one by one",
-    )))
-}

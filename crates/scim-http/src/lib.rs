@@ -39,6 +39,7 @@
 pub mod activation;
 pub mod admin;
 pub mod auth;
+mod bulk;
 mod common;
 mod discovery;
 pub mod error;
@@ -89,7 +90,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::delete().to(groups::delete)),
             )
             .service(web::resource("/.search").route(web::post().to(search::root)))
-            .service(web::resource("/Bulk").route(web::post().to(discovery::bulk)))
+            .service(web::resource("/Bulk").route(web::post().to(bulk::bulk)))
             .service(
                 web::resource("/ServiceProviderConfig")
                     .route(web::get().to(discovery::service_provider_config)),

@@ -20,10 +20,14 @@ pub struct ScimConfig {
     pub max_body_bytes: usize,
     /// Limits of PATCH requests.
     pub patch_limits: scim_patch::PatchLimits,
+    /// Most operations in one `POST /Bulk` (more: 413). The bulk body is bounded
+    /// by `max_body_bytes` like every other body.
+    pub max_bulk_operations: u32,
 }
 
 impl ScimConfig {
-    /// Defaults: 100 results per page, at most 1,000; 1 MiB bodies.
+    /// Defaults: 100 results per page, at most 1,000; 1 MiB bodies; 1,000 bulk
+    /// operations.
     pub fn new(public_url: impl Into<String>) -> Self {
         let mut public_url = public_url.into();
         while public_url.ends_with('/') {
@@ -35,6 +39,7 @@ impl ScimConfig {
             max_count: 1000,
             max_body_bytes: 1024 * 1024,
             patch_limits: scim_patch::PatchLimits::default(),
+            max_bulk_operations: 1000,
         }
     }
 
@@ -48,9 +53,9 @@ impl ScimConfig {
         ServiceProviderConfig::new(
             self.max_count,
             BulkSupport {
-                supported: false,
-                max_operations: 0,
-                max_payload_size: 0,
+                supported: true,
+                max_operations: self.max_bulk_operations,
+                max_payload_size: u64::try_from(self.max_body_bytes).unwrap_or(u64::MAX),
             },
         )
     }

@@ -566,7 +566,7 @@ pub(crate) async fn replace(
     let t = authenticate(&req, &state, &tenant).await?;
     let input: Value = parse_body(&body)?;
     let now = Utc::now();
-    let has_if_match = req.headers().contains_key(header::IF_MATCH);
+    let has_if_match = if_match_header(&req).is_some();
     let normalized = normalize(&USER, &input, NormalizeOptions::default())
         .map_err(ApiError::from)
         .and_then(|doc| {
@@ -665,7 +665,7 @@ pub(crate) async fn patch(
     let t = authenticate(&req, &state, &tenant).await?;
     let patch: PatchRequest = parse_body(&body)?;
     let now = Utc::now();
-    let has_if_match = req.headers().contains_key(header::IF_MATCH);
+    let has_if_match = if_match_header(&req).is_some();
     let limits = state.config.patch_limits;
     let tenant_row = t.clone();
     let hdr = if_match_header(&req);

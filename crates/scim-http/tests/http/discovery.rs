@@ -14,7 +14,9 @@ async fn discovery_with_a_valid_token() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(content_type(&h), "application/scim+json");
     assert_eq!(body["patch"]["supported"], true);
-    assert_eq!(body["bulk"]["supported"], false);
+    assert_eq!(body["bulk"]["supported"], true);
+    assert_eq!(body["bulk"]["maxOperations"], 1000);
+    assert_eq!(body["bulk"]["maxPayloadSize"], 1024 * 1024);
     assert_eq!(body["authenticationSchemes"][0]["type"], "oauthbearertoken");
     assert_eq!(
         body["meta"]["location"],
@@ -154,21 +156,29 @@ async fn unknown_routes_and_methods_get_scim_errors() {
 }
 
 #[actix_web::test]
-async fn bulk_is_advertised_unsupported_and_answers_501() {
+async fn bulk_is_advertised_and_answers_after_authentication() {
     let fx = Fixture::new();
     let token = fx.tenant("acme");
     let svc = fx.service().await;
     let (_, _, spc) = send(&svc, get("/scim/v2/acme/ServiceProviderConfig", &token)).await;
-    assert_eq!(spc["bulk"]["supported"], false);
+    assert_eq!(spc["bulk"]["supported"], true);
     let (status, h, body) = send(
         &svc,
         TestRequest::post()
             .uri("/scim/v2/acme/Bulk")
             .insert_header(("Authorization", format!("Bearer {token}")))
-            .set_payload(r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],"Operations":[]}"#),
+            .set_payload(r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],"Operations":[{"method":"post","bulkId":"a","path":"/Users","data":{"userName":"bulk@example.net"}},{"method":"DELETE","path":"/Users/bulkId:a"}]}"#),
     )
     .await;
-    assert_scim_error(status, &h, &body, 501);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(content_type(&h), "application/scim+json");
+    assert_eq!(
+        body["schemas"][0],
+        "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
+    );
+    assert_eq!(body["Operations"][0]["method"], "POST");
+    assert_eq!(body["Operations"][0]["status"], "201", "{body}");
+    assert_eq!(body["Operations"][1]["status"], "204", "{body}");
     let (status, h, body) = send(&svc, TestRequest::post().uri("/scim/v2/acme/Bulk")).await;
     assert_scim_error(status, &h, &body, 401);
 }
