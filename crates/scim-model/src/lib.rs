@@ -85,7 +85,7 @@ pub mod resource;
 pub mod schema;
 
 pub use filter::{CompiledFilter, Filter, FilterError, parse_filter};
-pub use messages::{ScimError, ScimType};
+pub use messages::{ScimError, ScimType, parse_version_tag, version_tag};
 pub use path::{AttrPath, PatchPath, PathError};
 pub use schema::{GROUP, ResourceType, USER};
 

@@ -595,6 +595,20 @@ impl ServiceProviderConfig {
     }
 }
 
+/// The weak entity tag of a resource version, `W/"3"`: the `meta.version` of
+/// a resource and its `ETag` header (RFC 7644 §3.14).
+pub fn version_tag(version: i64) -> String {
+    format!("W/\"{version}\"")
+}
+
+/// The version an entity tag names (`W/"3"` or `"3"`), `None` for any other
+/// text.
+pub fn parse_version_tag(tag: &str) -> Option<i64> {
+    let t = tag.trim();
+    let t = t.strip_prefix("W/").unwrap_or(t);
+    t.strip_prefix('"')?.strip_suffix('"')?.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -693,5 +707,14 @@ mod tests {
         assert_eq!(v["changePassword"], json!({"supported": false}));
         assert_eq!(v["authenticationSchemes"][0]["type"], "oauthbearertoken");
         assert!(v.get("documentationUri").is_none());
+    }
+
+    #[test]
+    fn version_tags_round_trip() {
+        assert_eq!(super::version_tag(3), "W/\"3\"");
+        assert_eq!(super::parse_version_tag("W/\"3\""), Some(3));
+        assert_eq!(super::parse_version_tag(" \"12\" "), Some(12));
+        assert_eq!(super::parse_version_tag("W/3"), None);
+        assert_eq!(super::parse_version_tag("\"x\""), None);
     }
 }

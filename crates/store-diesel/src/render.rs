@@ -28,7 +28,7 @@ pub(crate) fn resource(
             "resourceType": resource_type,
             "created": timestamp(created),
             "lastModified": timestamp(last_modified),
-            "version": format!("W/\"{version}\""),
+            "version": scim_model::version_tag(version),
         }),
     );
     Value::Object(map)
