@@ -360,6 +360,32 @@ pub fn member_ids(
     Ok(query.load(conn)?)
 }
 
+/// The member ids of each of `group_ids` (each list in id order): one query
+/// per 500 groups, however many groups a page holds. Groups without members
+/// are absent from the map.
+///
+/// # Errors
+/// Database errors.
+pub fn member_ids_of_groups(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    group_ids: &[&str],
+) -> Result<std::collections::HashMap<String, Vec<String>>, StoreError> {
+    let mut out: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+    for chunk in group_ids.chunks(BATCH) {
+        let rows: Vec<(String, String)> = group_members::table
+            .filter(group_members::tenant_id.eq(tenant_id))
+            .filter(group_members::group_id.eq_any(chunk))
+            .select((group_members::group_id, group_members::user_id))
+            .order((group_members::group_id.asc(), group_members::user_id.asc()))
+            .load(conn)?;
+        for (group, user) in rows {
+            out.entry(group).or_default().push(user);
+        }
+    }
+    Ok(out)
+}
+
 /// Ids of the groups the user is a direct member of, in id order.
 ///
 /// # Errors

@@ -63,6 +63,7 @@ pub use connection::{
 pub use error::StoreError;
 pub use list::{ListQuery, Page};
 pub use store::{
-    PooledDbConnection, Store, StoreOptions, write_transaction, write_transaction_with,
+    PooledDbConnection, Store, StoreOptions, read_transaction_with, write_transaction,
+    write_transaction_with,
 };
 pub use url::{Backend, DatabaseTarget, PG_CONNECT_TIMEOUT_SECS};

@@ -165,6 +165,36 @@ pub fn get_by_slug(conn: &mut DbConnection, slug: &str) -> Result<Tenant, StoreE
         .into())
 }
 
+/// The tenant whose slug is `slug` and whose id is `tenant_id`, with the hash
+/// of its **live** SCIM token `token_id`: one indexed join, what a request's
+/// authentication costs. `None` when the slug is unknown, names another tenant,
+/// or the token is unknown or revoked. The caller compares the hash in
+/// constant time.
+///
+/// # Errors
+/// Database errors only.
+pub fn with_live_token(
+    conn: &mut DbConnection,
+    slug: &str,
+    tenant_id: &str,
+    token_id: &str,
+) -> Result<Option<(Tenant, String)>, StoreError> {
+    use crate::schema::scim_tokens;
+    if slug.contains('\0') || tenant_id.contains('\0') || token_id.contains('\0') {
+        return Ok(None);
+    }
+    let found = tenants::table
+        .inner_join(scim_tokens::table.on(scim_tokens::tenant_id.eq(tenants::id)))
+        .filter(tenants::slug.eq(slug))
+        .filter(tenants::id.eq(tenant_id))
+        .filter(scim_tokens::token_id.eq(token_id))
+        .filter(scim_tokens::revoked_at.is_null())
+        .select((TenantRow::as_select(), scim_tokens::token_hash))
+        .first::<(TenantRow, String)>(conn)
+        .optional()?;
+    Ok(found.map(|(row, hash)| (Tenant::from(row), hash)))
+}
+
 /// Replaces the tenant's SCIM settings; returns the updated tenant.
 ///
 /// # Errors

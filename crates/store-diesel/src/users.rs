@@ -364,6 +364,45 @@ pub fn find_by_user_name(
     row.map(|row| load(conn, row)).transpose()
 }
 
+/// [`get`] without reading the user's email rows: the record's `emails` is
+/// empty (the document carries them). For reads that render the document.
+///
+/// # Errors
+/// [`StoreError::NotFound`].
+pub fn get_document(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    id: &str,
+) -> Result<UserRecord, StoreError> {
+    let row = users::table
+        .filter(users::tenant_id.eq(tenant_id))
+        .filter(users::id.eq(id))
+        .select(UserRow::as_select())
+        .first(conn)?;
+    record(row, Vec::new())
+}
+
+/// [`find_by_user_name`] without reading the user's email rows (the record's
+/// `emails` is empty; the document carries them): the one indexed query of
+/// Entra ID's `userName eq` lookup.
+///
+/// # Errors
+/// Database errors.
+pub fn find_document_by_user_name(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    user_name: &str,
+) -> Result<Option<UserRecord>, StoreError> {
+    users::table
+        .filter(users::tenant_id.eq(tenant_id))
+        .filter(users::user_name_folded.eq(fold(user_name)))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(|row| record(row, Vec::new()))
+        .transpose()
+}
+
 /// One page of the tenant's users matching `q` (see [`crate::list`]: indexed
 /// filters run in SQL, the rest is finished by scim-model's evaluator on
 /// [`UserRecord::to_resource`]).
