@@ -1,24 +1,29 @@
-//! `POST /Bulk` (RFC 7644 §3.7): runs each operation through the same handler
-//! as the single request (`users::create`, `groups::patch`, ...), one
-//! transaction per operation, in request order. A POST's `bulkId` can be
-//! referenced later as `bulkId:<id>` in a `path` segment or as a string value
-//! anywhere in `data`; a reference to an unknown or failed bulkId fails that
-//! operation with 409. `failOnErrors` stops the run after that many errors.
+//! `POST /Bulk` (RFC 7644 §3.7): runs each operation through the same resource
+//! services as the single requests (`Users`, `Groups`), in request order, in
+//! **one** write transaction with a savepoint per operation: each operation is
+//! atomic (a failed one leaves nothing), the token is checked once, and the
+//! whole request costs one commit. A POST's `bulkId` can be referenced later as
+//! `bulkId:<id>` in a `path` segment or as a string value anywhere in `data`; a
+//! reference to an unknown or failed bulkId fails that operation with 409.
+//! `failOnErrors` stops the run after that many errors.
 
 use std::collections::HashMap;
 
-use actix_web::http::{StatusCode, header};
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
 use scim_model::ScimError;
 use scim_model::messages::{
-    BulkOperation, BulkOperationResponse, BulkRequest, BulkResponse, ScimType,
+    BulkOperation, BulkOperationResponse, BulkRequest, BulkResponse, PatchRequest, ScimType,
 };
+use scim_model::projection::Projection;
 use serde_json::Value;
 
-use crate::auth::authenticate;
-use crate::common::IfMatchOverride;
-use crate::respond::{parse_body, scim_json};
-use crate::{ApiError, ScimState, groups, users};
+use crate::ApiError;
+use crate::groups::Groups;
+use crate::request::{ScimRequest, Tx};
+use crate::resource::{ScimResource, location};
+use crate::respond::{Query, scim_json};
+use crate::users::Users;
 
 /// The prefix of a bulkId reference.
 const BULK_ID_PREFIX: &str = "bulkId:";
@@ -27,15 +32,6 @@ const BULK_ID_PREFIX: &str = "bulkId:";
 enum Kind {
     Users,
     Groups,
-}
-
-impl Kind {
-    fn segment(self) -> &'static str {
-        match self {
-            Kind::Users => "Users",
-            Kind::Groups => "Groups",
-        }
-    }
 }
 
 /// What a bulk operation's `path` names.
@@ -49,17 +45,11 @@ enum Target {
 /// POST that failed.
 type BulkIds = HashMap<String, Option<String>>;
 
-pub(crate) async fn bulk(
-    req: HttpRequest,
-    state: web::Data<ScimState>,
-    tenant: web::Path<String>,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    let slug = tenant.into_inner();
-    let t = authenticate(&req, &state, &slug).await?;
-    let request: BulkRequest = parse_body(&body)?;
-    let max = state.config.max_bulk_operations;
+pub(crate) async fn bulk(r: ScimRequest, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+    let request: BulkRequest = r.parse_body(&body).await?;
+    let max = r.config().max_bulk_operations;
     if request.operations.len() > max as usize {
+        r.authenticate().await?;
         return Err(ApiError::Scim(ScimError::new(
             413,
             format!(
@@ -68,12 +58,18 @@ pub(crate) async fn bulk(
             ),
         )));
     }
-    let base = state.config.tenant_url(&t.slug);
+    let (results, _) = r.write(move |tx| Ok(run_all(tx, &request))).await?;
+    Ok(scim_json(StatusCode::OK, &BulkResponse::new(results)))
+}
+
+/// Runs the operations in order, each in its own savepoint.
+fn run_all(tx: &mut Tx<'_>, request: &BulkRequest) -> Vec<BulkOperationResponse> {
+    let base = tx.base_url();
     let mut ids = BulkIds::new();
     let mut errors: u32 = 0;
     let mut results = Vec::with_capacity(request.operations.len());
     for op in &request.operations {
-        let (result, created) = run_operation(&req, &state, &slug, &base, &ids, op).await;
+        let (result, created) = run_operation(tx, &base, &ids, op);
         if op.method.eq_ignore_ascii_case("POST")
             && let Some(bulk_id) = &op.bulk_id
             && !ids.contains_key(bulk_id)
@@ -89,16 +85,23 @@ pub(crate) async fn bulk(
             }
         }
     }
-    req.extensions_mut().remove::<IfMatchOverride>();
-    Ok(scim_json(StatusCode::OK, &BulkResponse::new(results)))
+    results
+}
+
+/// What a successful operation answers.
+#[derive(Debug)]
+struct Done {
+    status: u16,
+    id: String,
+    version: Option<i64>,
+    /// "Deactivation wins": the suspension was kept, the rest rejected.
+    rejected: Option<ScimError>,
 }
 
 /// Runs one operation; returns its result and, for a successful POST, the id of
 /// the created resource.
-async fn run_operation(
-    req: &HttpRequest,
-    state: &web::Data<ScimState>,
-    slug: &str,
+fn run_operation(
+    tx: &mut Tx<'_>,
     base: &str,
     ids: &BulkIds,
     op: &BulkOperation,
@@ -116,66 +119,44 @@ async fn run_operation(
         status: 0,
         response: None,
     };
-    let res = match dispatch(req, state, slug, ids, op, &method).await {
-        Ok(res) => res,
-        Err(e) => e.error_response(),
-    };
-    let status = res.status();
-    out.status = status.as_u16();
-    let header_str = |name| {
-        res.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    out.version = header_str(header::ETAG);
-    let location = header_str(header::LOCATION);
-    let body = match actix_web::body::to_bytes(res.into_body()).await {
-        Ok(bytes) if bytes.is_empty() => Value::Null,
-        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        Err(e) => {
-            tracing::error!(detail = %e, "bulk: reading an operation's response");
-            let e = ApiError::internal(e);
-            out.status = 500;
-            out.version = None;
-            out.response = serde_json::to_value(e.body()).ok();
-            return (out, None);
+    let has_version = op.version.is_some();
+    let result = tx.retrying(has_version, |tx| dispatch(tx, ids, op, &method));
+    let failure = match result {
+        Ok(Done {
+            rejected: Some(e), ..
+        }) => ApiError::Scim(e),
+        Ok(done) => {
+            let kind = parse_path(&op.path).ok().map(|t| match t {
+                Target::Collection(k) | Target::Resource(k, _) => k,
+            });
+            let endpoint = match kind {
+                Some(Kind::Groups) => Groups::ENDPOINT,
+                _ => Users::ENDPOINT,
+            };
+            out.status = done.status;
+            out.version = done.version.map(scim_model::version_tag);
+            out.location = Some(location(base, endpoint, &done.id));
+            let created = (method == "POST").then_some(done.id);
+            return (out, created);
         }
+        Err(e) => e,
     };
-    if !status.is_success() {
-        out.version = None;
-        out.response = Some(body);
-        return (out, None);
+    if let ApiError::Internal(detail) = &failure {
+        tracing::error!(%detail, "bulk operation failed");
     }
-    let created = if method == "POST" {
-        body.get("id").and_then(Value::as_str).map(str::to_owned)
-    } else {
-        None
-    };
-    out.location = location
-        .or_else(|| {
-            body.pointer("/meta/location")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
-        .or_else(
-            || match parse_path(&resolve_path(&op.path, ids).ok()?).ok()? {
-                Target::Resource(kind, id) => Some(format!("{base}/{}/{id}", kind.segment())),
-                Target::Collection(_) => None,
-            },
-        );
-    (out, created)
+    let body = failure.body();
+    out.status = body.status;
+    out.response = serde_json::to_value(&body).ok();
+    (out, None)
 }
 
-/// Resolves the operation's references and calls the resource handler.
-async fn dispatch(
-    req: &HttpRequest,
-    state: &web::Data<ScimState>,
-    slug: &str,
+/// Resolves the operation's references and calls the resource service.
+fn dispatch(
+    tx: &mut Tx<'_>,
     ids: &BulkIds,
     op: &BulkOperation,
     method: &str,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Done, ApiError> {
     if !matches!(method, "POST" | "PUT" | "PATCH" | "DELETE") {
         return Err(ApiError::bad_request(
             ScimType::InvalidSyntax,
@@ -195,42 +176,53 @@ async fn dispatch(
         ));
     }
     let target = parse_path(&resolve_path(&op.path, ids)?)?;
-    let body = match &op.data {
+    let data = match &op.data {
         Some(data) if method != "DELETE" => {
             let mut data = data.clone();
             resolve_data(&mut data, ids)?;
-            web::Bytes::from(serde_json::to_vec(&data).map_err(ApiError::internal)?)
+            Some(data)
         }
-        _ => web::Bytes::new(),
+        _ => None,
     };
-    req.extensions_mut()
-        .insert(IfMatchOverride(op.version.clone()));
-    let (r, s) = (req.clone(), state.clone());
-    let slug = slug.to_owned();
+    let version = op.version.as_deref();
     match (method, target) {
-        ("POST", Target::Collection(Kind::Users)) => {
-            users::create(r, s, web::Path::from(slug), body).await
+        ("POST", Target::Collection(kind)) => {
+            let data = required(data)?;
+            match kind {
+                Kind::Users => created::<Users>(Users::create(tx, &data)?),
+                Kind::Groups => created::<Groups>(Groups::create(tx, &data)?),
+            }
         }
-        ("POST", Target::Collection(Kind::Groups)) => {
-            groups::create(r, s, web::Path::from(slug), body).await
+        ("PUT", Target::Resource(kind, id)) => {
+            let data = required(data)?;
+            match kind {
+                Kind::Users => written::<Users>(200, Users::replace(tx, &id, &data, version)?),
+                Kind::Groups => written::<Groups>(200, Groups::replace(tx, &id, &data, version)?),
+            }
         }
-        ("PUT", Target::Resource(Kind::Users, id)) => {
-            users::replace(r, s, web::Path::from((slug, id)), body).await
+        ("PATCH", Target::Resource(kind, id)) => {
+            let patch: PatchRequest = serde_json::from_value(required(data)?).map_err(|e| {
+                ApiError::bad_request(
+                    ScimType::InvalidSyntax,
+                    format!("the operation's data is not valid: {e}"),
+                )
+            })?;
+            match kind {
+                Kind::Users => patched::<Users>(tx, &id, &patch, version),
+                Kind::Groups => patched::<Groups>(tx, &id, &patch, version),
+            }
         }
-        ("PUT", Target::Resource(Kind::Groups, id)) => {
-            groups::replace(r, s, web::Path::from((slug, id)), body).await
-        }
-        ("PATCH", Target::Resource(Kind::Users, id)) => {
-            users::patch(r, s, web::Path::from((slug, id)), body).await
-        }
-        ("PATCH", Target::Resource(Kind::Groups, id)) => {
-            groups::patch(r, s, web::Path::from((slug, id)), body).await
-        }
-        ("DELETE", Target::Resource(Kind::Users, id)) => {
-            users::delete(r, s, web::Path::from((slug, id))).await
-        }
-        ("DELETE", Target::Resource(Kind::Groups, id)) => {
-            groups::delete(r, s, web::Path::from((slug, id))).await
+        ("DELETE", Target::Resource(kind, id)) => {
+            match kind {
+                Kind::Users => Users::delete(tx, &id, version)?,
+                Kind::Groups => Groups::delete(tx, &id, version)?,
+            }
+            Ok(Done {
+                status: 204,
+                id,
+                version: None,
+                rejected: None,
+            })
         }
         (_, target) => Err(ApiError::bad_request(
             ScimType::InvalidPath,
@@ -244,6 +236,56 @@ async fn dispatch(
             ),
         )),
     }
+}
+
+/// The operation's `data`, which POST, PUT and PATCH require.
+fn required(data: Option<Value>) -> Result<Value, ApiError> {
+    data.ok_or_else(|| {
+        ApiError::bad_request(
+            ScimType::InvalidSyntax,
+            "the operation has no 'data'; a JSON object is required",
+        )
+    })
+}
+
+fn created<R: ScimResource>(rec: R::Rec) -> Result<Done, ApiError> {
+    Ok(Done {
+        status: 201,
+        id: R::id(&rec).to_owned(),
+        version: Some(R::version(&rec)),
+        rejected: None,
+    })
+}
+
+fn written<R: ScimResource>(
+    status: u16,
+    w: crate::resource::Written<R::Rec>,
+) -> Result<Done, ApiError> {
+    Ok(Done {
+        status,
+        id: R::id(&w.rec).to_owned(),
+        version: Some(R::version(&w.rec)),
+        rejected: w.rejected,
+    })
+}
+
+/// A PATCH answers as the single request without a query would: 200 with the
+/// resource (users) or 204 (groups, whose members are then never read).
+fn patched<R: ScimResource>(
+    tx: &mut Tx<'_>,
+    id: &str,
+    patch: &PatchRequest,
+    version: Option<&str>,
+) -> Result<Done, ApiError> {
+    let no_members = Projection::new::<&str>(R::TYPE, &[], &["members"])
+        .map_err(|e| ApiError::internal(format!("projection: {e}")))?;
+    let w = R::patch(tx, id, patch, version, &no_members)?;
+    let status = if R::patch_returns_resource(&Query::default()) {
+        200
+    } else {
+        204
+    };
+    written::<R>(status, w)
 }
 
 /// The error of a reference to a bulkId that no earlier POST created.

@@ -1,8 +1,6 @@
 //! What the resource endpoints share: ETags and preconditions, list parameters,
 //! projections, locations.
 
-use actix_web::http::header;
-use actix_web::{HttpMessage, HttpRequest};
 use scim_model::messages::{SearchRequest, SortOrder, split_attribute_list};
 use scim_model::projection::Projection;
 use scim_model::schema::ResourceType;
@@ -13,14 +11,7 @@ use crate::{ApiError, ScimConfig};
 
 /// The weak ETag of a version: `W/"3"`.
 pub fn etag(version: i64) -> String {
-    format!("W/\"{version}\"")
-}
-
-/// Parses one entity tag (`W/"3"`, `"3"`) to a version.
-fn parse_tag(tag: &str) -> Option<i64> {
-    let t = tag.trim();
-    let t = t.strip_prefix("W/").unwrap_or(t);
-    t.strip_prefix('"')?.strip_suffix('"')?.parse().ok()
+    scim_model::version_tag(version)
 }
 
 /// The version an `If-Match` header demands, checked against `current`:
@@ -33,7 +24,11 @@ pub fn if_match(header_value: Option<&str>, current: i64) -> Result<Option<i64>,
     if value.trim() == "*" {
         return Ok(None);
     }
-    if value.split(',').filter_map(parse_tag).any(|v| v == current) {
+    if value
+        .split(',')
+        .filter_map(scim_model::parse_version_tag)
+        .any(|v| v == current)
+    {
         Ok(Some(current))
     } else {
         Err(ApiError::Scim(scim_model::ScimError::new(
@@ -44,33 +39,6 @@ pub fn if_match(header_value: Option<&str>, current: i64) -> Result<Option<i64>,
             ),
         )))
     }
-}
-
-/// An `If-Match` that stands in for the request's header: a bulk operation's
-/// `version` (RFC 7644 §3.7), put into the bulk request's extensions by
-/// `crate::bulk` before it runs the operation through a resource handler.
-#[derive(Clone, Debug)]
-pub(crate) struct IfMatchOverride(pub(crate) Option<String>);
-
-/// The `If-Match` header of a request, if any (to move into a blocking task),
-/// or the [`IfMatchOverride`] when one is set.
-pub fn if_match_header(req: &HttpRequest) -> Option<String> {
-    if let Some(o) = req.extensions().get::<IfMatchOverride>() {
-        return o.0.clone();
-    }
-    req.headers()
-        .get(header::IF_MATCH)
-        .map(|v| v.to_str().unwrap_or("\"unreadable\"").to_owned())
-}
-
-/// Whether an `If-None-Match` header names `current` (or is `*`): answer 304.
-pub fn not_modified(req: &HttpRequest, current: i64) -> bool {
-    req.headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.trim() == "*" || v.split(',').filter_map(parse_tag).any(|t| t == current)
-        })
 }
 
 /// `attributes` / `excludedAttributes` of a request.
@@ -119,6 +87,17 @@ pub struct ListParams {
 }
 
 impl ListParams {
+    /// The store's query for this list.
+    pub fn query(&self) -> store_diesel::ListQuery<'_> {
+        store_diesel::ListQuery {
+            filter: self.filter.as_ref(),
+            sort_by: self.sort_by.as_ref(),
+            descending: self.descending,
+            start_index: self.start_index,
+            count: self.count,
+        }
+    }
+
     /// From the query string of `GET /Users` or `GET /Groups`.
     pub fn from_query(
         rt: &'static ResourceType,

@@ -99,7 +99,10 @@ impl From<StoreError> for ApiError {
             ),
             StoreError::PreconditionFailed { current } => ApiError::Scim(ScimError::new(
                 412,
-                format!("the resource was modified: its current version is W/\"{current}\""),
+                format!(
+                    "the resource was modified: its current version is {}",
+                    scim_model::version_tag(current)
+                ),
             )),
             StoreError::MissingReference { what } => {
                 ApiError::bad_request(ScimType::InvalidValue, what)

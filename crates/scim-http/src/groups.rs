@@ -1,29 +1,27 @@
-//! `/Groups`: security groups with direct members only. Members live in their
-//! own rows; member changes are deltas (adding 100 members to a group of 50,000
-//! writes 100 rows), and `excludedAttributes=members` reads no member rows.
+//! The Group service: security groups with direct members only (a nested
+//! group is refused here, once, for POST, PUT, PATCH and Bulk). Members live in
+//! their own rows; member changes are deltas (adding 100 members to a group of
+//! 50,000 writes 100 rows), and `excludedAttributes=members` reads no member
+//! rows.
 
 use std::collections::BTreeSet;
 
-use actix_web::http::{StatusCode, header};
-use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
-use scim_model::messages::{ListResponse, PatchRequest, ScimType, SearchRequest};
+use scim_model::messages::{PatchRequest, ScimType};
 use scim_model::projection::Projection;
 use scim_model::resource::{NormalizeOptions, check_required, finish_output, normalize};
 use scim_model::schema::{GROUP, PROVISIONING_GROUP_URN};
 use serde_json::{Value, json};
 use store_diesel::groups::{self, GroupRecord};
-use store_diesel::tenants::Tenant;
 use store_diesel::{DbConnection, StoreError, audit, users};
 
-use crate::auth::authenticate;
-use crate::common::{
-    ListParams, asks_for_representation, etag, if_match, if_match_header, not_modified,
-    projection_from_query,
+use crate::ApiError;
+use crate::common::{ListParams, asks_for_representation, if_match};
+use crate::request::{SCIM_ACTOR, Tx};
+use crate::resource::{
+    Listed, ScimResource, Written, location, page_of_one, set_location, unique_eq,
 };
-use crate::respond::{Query, parse_body, scim_json};
-use crate::users::SCIM_ACTOR;
-use crate::{ApiError, ScimState};
+use crate::respond::Query;
 
 /// Member ids read per query when a group's members are returned.
 const MEMBER_PAGE: u32 = 1000;
@@ -196,319 +194,214 @@ fn all_member_ids(
     }
 }
 
-/// The group as the client sees it; members only when the projection returns them.
-fn representation(
-    state: &ScimState,
-    slug: &str,
-    rec: &GroupRecord,
-    members: Option<&[String]>,
-) -> Value {
-    let base = state.config.tenant_url(slug);
-    let mut v = rec.to_resource();
-    if let Some(obj) = v.as_object_mut() {
-        if let Some(meta) = obj.get_mut("meta").and_then(Value::as_object_mut) {
-            meta.insert(
-                "location".into(),
-                json!(format!("{base}/Groups/{}", rec.id)),
-            );
-        }
-        if let Some(members) = members {
+/// A group with its member ids when they were read (the projection returns
+/// them, or the write knows them).
+#[derive(Debug)]
+pub(crate) struct GroupWithMembers {
+    pub group: GroupRecord,
+    pub members: Option<Vec<String>>,
+}
+
+/// The Group resource type's service.
+#[derive(Debug)]
+pub(crate) struct Groups;
+
+fn load(tx: &mut Tx<'_>, id: &str) -> Result<GroupRecord, ApiError> {
+    groups::get(tx.conn, &tx.tenant.id, id).map_err(|e| not_found(e, id))
+}
+
+/// Normalizes and checks a POST/PUT body; returns the document and its members.
+fn validated(input: &Value) -> Result<(Value, BTreeSet<String>), ApiError> {
+    let mut doc = normalize(&GROUP, input, NormalizeOptions::default())?;
+    check_required(&GROUP, &doc)?;
+    let members = take_members(&mut doc)?;
+    Ok((doc, members))
+}
+
+impl ScimResource for Groups {
+    const TYPE: &'static scim_model::ResourceType = &GROUP;
+    const ENDPOINT: &'static str = "Groups";
+    type Rec = GroupWithMembers;
+
+    fn id(rec: &GroupWithMembers) -> &str {
+        &rec.group.id
+    }
+
+    fn version(rec: &GroupWithMembers) -> i64 {
+        rec.group.version
+    }
+
+    fn render(base: &str, rec: &GroupWithMembers) -> Value {
+        let mut v = rec.group.to_resource();
+        set_location(&mut v, location(base, Self::ENDPOINT, &rec.group.id));
+        if let (Some(members), Some(obj)) = (&rec.members, v.as_object_mut()) {
             let list: Vec<Value> = members
                 .iter()
-                .map(
-                    |id| json!({"value": id, "$ref": format!("{base}/Users/{id}"), "type": "User"}),
-                )
+                .map(|id| json!({"value": id, "$ref": location(base, "Users", id), "type": "User"}))
                 .collect();
             obj.insert("members".into(), Value::Array(list));
         }
+        v
     }
-    v
-}
 
-fn respond(
-    state: &ScimState,
-    slug: &str,
-    rec: &GroupRecord,
-    members: Option<&[String]>,
-    projection: &Projection,
-    status: StatusCode,
-) -> HttpResponse {
-    let body = projection.apply(&representation(state, slug, rec, members));
-    let mut res = HttpResponse::build(status);
-    res.content_type(crate::SCIM_CONTENT_TYPE)
-        .insert_header((header::ETAG, etag(rec.version)));
-    if status == StatusCode::CREATED {
-        res.insert_header((
-            header::LOCATION,
-            format!("{}/Groups/{}", state.config.tenant_url(slug), rec.id),
-        ));
+    fn get(tx: &mut Tx<'_>, id: &str, want: &Projection) -> Result<GroupWithMembers, ApiError> {
+        let group = load(tx, id)?;
+        let members = if want.includes("members") {
+            Some(all_member_ids(tx.conn, &tx.tenant.id, id)?)
+        } else {
+            None
+        };
+        Ok(GroupWithMembers { group, members })
     }
-    res.json(body)
-}
 
-async fn run<T, F>(state: &ScimState, f: F) -> Result<T, ApiError>
-where
-    T: Send + 'static,
-    F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
-{
-    crate::common::in_transaction(&state.store, f).await
-}
+    fn list(tx: &mut Tx<'_>, params: &ListParams) -> Result<Listed<GroupWithMembers>, ApiError> {
+        let want_members = params.projection.includes("members");
+        // Entra ID's lookup before every group create: one indexed query on
+        // the unique key, no count.
+        let page = if let Some(name) = params
+            .filter
+            .as_ref()
+            .and_then(|f| unique_eq(f, &GROUP, "displayName"))
+        {
+            page_of_one(
+                groups::find_by_display_name(tx.conn, &tx.tenant.id, name)?,
+                params,
+            )
+        } else {
+            let page = groups::list(tx.conn, &tx.tenant.id, &params.query())?;
+            Listed {
+                total: page.total,
+                items: page.items,
+            }
+        };
+        // Members of the whole page in one query per 500 groups.
+        let mut members = if want_members && !page.items.is_empty() {
+            let ids: Vec<&str> = page.items.iter().map(|g| g.id.as_str()).collect();
+            groups::member_ids_of_groups(tx.conn, &tx.tenant.id, &ids)?
+        } else {
+            Default::default()
+        };
+        Ok(Listed {
+            total: page.total,
+            items: page
+                .items
+                .into_iter()
+                .map(|group| GroupWithMembers {
+                    members: want_members.then(|| members.remove(&group.id).unwrap_or_default()),
+                    group,
+                })
+                .collect(),
+        })
+    }
 
-pub(crate) async fn create(
-    req: HttpRequest,
-    state: web::Data<ScimState>,
-    tenant: web::Path<String>,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    let t = authenticate(&req, &state, &tenant).await?;
-    let input: Value = parse_body(&body)?;
-    let mut doc = normalize(&GROUP, &input, NormalizeOptions::default())?;
-    check_required(&GROUP, &doc)?;
-    let members = take_members(&mut doc)?;
-    let now = Utc::now();
-    let tid = t.id.clone();
-    let (rec, members) = run(&state, move |c| {
+    fn create(tx: &mut Tx<'_>, input: &Value) -> Result<GroupWithMembers, ApiError> {
+        let (doc, members) = validated(input)?;
+        let tid = tx.tenant.id.clone();
         let id = uuid::Uuid::new_v4().to_string();
-        let rec = build_record(&tid, &id, doc, now, now, 1)?;
-        check_member_ids(c, &tid, &members)?;
-        groups::insert(c, &rec).map_err(|e| conflict_display_name(e, &rec.display_name))?;
+        let rec = build_record(&tid, &id, doc, tx.now, tx.now, 1)?;
+        check_member_ids(tx.conn, &tid, &members)?;
+        groups::insert(tx.conn, &rec).map_err(|e| conflict_display_name(e, &rec.display_name))?;
         let ids: Vec<String> = members.into_iter().collect();
-        groups::add_members(c, &tid, &rec.id, &strs(&ids))?;
+        groups::add_members(tx.conn, &tid, &rec.id, &strs(&ids))?;
         audit_group(
-            c,
+            tx.conn,
             &tid,
             "group.create",
             &rec.id,
             json!({"displayName": rec.display_name, "membersAdded": ids.len()}),
         )?;
-        Ok((rec, ids))
-    })
-    .await?;
-    let projection = projection_from_query(&GROUP, &Query::of(&req))?;
-    Ok(respond(
-        &state,
-        &t.slug,
-        &rec,
-        Some(&members),
-        &projection,
-        StatusCode::CREATED,
-    ))
-}
-
-pub(crate) async fn get(
-    req: HttpRequest,
-    state: web::Data<ScimState>,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
-    let (tenant, id) = path.into_inner();
-    let t = authenticate(&req, &state, &tenant).await?;
-    let projection = projection_from_query(&GROUP, &Query::of(&req))?;
-    let want_members = projection.includes("members");
-    let tid = t.id.clone();
-    let (rec, members) = run(&state, move |c| {
-        let rec = groups::get(c, &tid, &id).map_err(|e| not_found(e, &id))?;
-        let members = if want_members {
-            Some(all_member_ids(c, &tid, &id)?)
-        } else {
-            None
-        };
-        Ok((rec, members))
-    })
-    .await?;
-    if not_modified(&req, rec.version) {
-        return Ok(HttpResponse::NotModified()
-            .insert_header((header::ETAG, etag(rec.version)))
-            .finish());
-    }
-    Ok(respond(
-        &state,
-        &t.slug,
-        &rec,
-        members.as_deref(),
-        &projection,
-        StatusCode::OK,
-    ))
-}
-
-pub(crate) async fn list(
-    req: HttpRequest,
-    state: web::Data<ScimState>,
-    tenant: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let t = authenticate(&req, &state, &tenant).await?;
-    let params = ListParams::from_query(&GROUP, &Query::of(&req), &state.config)?;
-    list_with(&state, &t, params).await
-}
-
-pub(crate) async fn search(
-    req: HttpRequest,
-    state: web::Data<ScimState>,
-    tenant: web::Path<String>,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    let t = authenticate(&req, &state, &tenant).await?;
-    let search: SearchRequest = parse_body(&body)?;
-    let params = ListParams::from_search(&GROUP, &search, &state.config)?;
-    list_with(&state, &t, params).await
-}
-
-pub(crate) async fn list_page(
-    state: &ScimState,
-    t: &Tenant,
-    params: &ListParams,
-) -> Result<(u64, Vec<Value>), ApiError> {
-    let tid = t.id.clone();
-    let filter = params.filter.clone();
-    let sort_by = params.sort_by.clone();
-    let (descending, start_index, count) = (params.descending, params.start_index, params.count);
-    let want_members = params.projection.includes("members");
-    let page = run(state, move |c| {
-        let q = store_diesel::ListQuery {
-            filter: filter.as_ref(),
-            sort_by: sort_by.as_ref(),
-            descending,
-            start_index,
-            count,
-        };
-        let page = groups::list(c, &tid, &q)?;
-        let mut out = Vec::with_capacity(page.items.len());
-        for rec in page.items {
-            let members = if want_members {
-                Some(all_member_ids(c, &tid, &rec.id)?)
-            } else {
-                None
-            };
-            out.push((rec, members));
-        }
-        Ok::<_, ApiError>((page.total, out))
-    })
-    .await?;
-    let items = page
-        .1
-        .iter()
-        .map(|(rec, members)| {
-            params
-                .projection
-                .apply(&representation(state, &t.slug, rec, members.as_deref()))
+        Ok(GroupWithMembers {
+            group: rec,
+            members: Some(ids),
         })
-        .collect();
-    Ok((page.0, items))
-}
+    }
 
-async fn list_with(
-    state: &ScimState,
-    t: &Tenant,
-    params: ListParams,
-) -> Result<HttpResponse, ApiError> {
-    let (total, items) = list_page(state, t, &params).await?;
-    Ok(scim_json(
-        StatusCode::OK,
-        &ListResponse::new(items, total, params.start_index),
-    ))
-}
-
-pub(crate) async fn replace(
-    req: HttpRequest,
-    state: web::Data<ScimState>,
-    path: web::Path<(String, String)>,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    let (tenant, id) = path.into_inner();
-    let t = authenticate(&req, &state, &tenant).await?;
-    let input: Value = parse_body(&body)?;
-    let mut doc = normalize(&GROUP, &input, NormalizeOptions::default())?;
-    check_required(&GROUP, &doc)?;
-    let members = take_members(&mut doc)?;
-    let now = Utc::now();
-    let hdr = if_match_header(&req);
-    let tid = t.id.clone();
-    let (rec, members) = run(&state, move |c| {
-        let current = groups::get(c, &tid, &id).map_err(|e| not_found(e, &id))?;
-        let expected = if_match(hdr.as_deref(), current.version)?;
-        let mut rec = build_record(&tid, &id, doc, current.created_at, now, current.version)?;
-        check_member_ids(c, &tid, &members)?;
-        let before: BTreeSet<String> = all_member_ids(c, &tid, &id)?.into_iter().collect();
+    fn replace(
+        tx: &mut Tx<'_>,
+        id: &str,
+        input: &Value,
+        if_match_header: Option<&str>,
+    ) -> Result<Written<GroupWithMembers>, ApiError> {
+        let (doc, members) = validated(input)?;
+        let tid = tx.tenant.id.clone();
+        let current = load(tx, id)?;
+        let expected = if_match(if_match_header, current.version)?;
+        let mut rec = build_record(&tid, id, doc, current.created_at, tx.now, current.version)?;
+        check_member_ids(tx.conn, &tid, &members)?;
+        let before: BTreeSet<String> = all_member_ids(tx.conn, &tid, id)?.into_iter().collect();
         let added: Vec<String> = members.difference(&before).cloned().collect();
         let removed: Vec<String> = before.difference(&members).cloned().collect();
+        let members = Some(members.into_iter().collect());
         if rec.document == current.document && added.is_empty() && removed.is_empty() {
-            return Ok((current, members.into_iter().collect::<Vec<_>>()));
+            return Ok(Written::ok(GroupWithMembers {
+                group: current,
+                members,
+            }));
         }
-        groups::remove_members(c, &tid, &id, &strs(&removed))?;
-        groups::add_members(c, &tid, &id, &strs(&added))?;
-        rec.version = groups::update(c, &rec, Some(expected.unwrap_or(current.version)))
+        groups::remove_members(tx.conn, &tid, id, &strs(&removed))?;
+        groups::add_members(tx.conn, &tid, id, &strs(&added))?;
+        rec.version = groups::update(tx.conn, &rec, Some(expected.unwrap_or(current.version)))
             .map_err(|e| conflict_display_name(e, &rec.display_name))?;
         audit_group(
-            c,
+            tx.conn,
             &tid,
             "group.replace",
-            &id,
+            id,
             json!({"membersAdded": added.len(), "membersRemoved": removed.len()}),
         )?;
-        Ok((rec, members.into_iter().collect()))
-    })
-    .await?;
-    let projection = projection_from_query(&GROUP, &Query::of(&req))?;
-    Ok(respond(
-        &state,
-        &t.slug,
-        &rec,
-        Some(&members),
-        &projection,
-        StatusCode::OK,
-    ))
-}
+        Ok(Written::ok(GroupWithMembers {
+            group: rec,
+            members,
+        }))
+    }
 
-pub(crate) async fn patch(
-    req: HttpRequest,
-    state: web::Data<ScimState>,
-    path: web::Path<(String, String)>,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    let (tenant, id) = path.into_inner();
-    let t = authenticate(&req, &state, &tenant).await?;
-    let patch: PatchRequest = parse_body(&body)?;
-    let query = Query::of(&req);
-    let projection = projection_from_query(&GROUP, &query)?;
-    let want_body = asks_for_representation(&query);
-    let want_members = want_body && projection.includes("members");
-    let now = Utc::now();
-    let hdr = if_match_header(&req);
-    let limits = state.config.patch_limits;
-    let tid = t.id.clone();
-    let (rec, members) = run(&state, move |c| {
-        let current = groups::get(c, &tid, &id).map_err(|e| not_found(e, &id))?;
-        let expected = if_match(hdr.as_deref(), current.version)?;
-        let outcome = scim_patch::apply_with(&current.to_resource(), &GROUP, &patch, limits)
-            .map_err(|e| ApiError::Scim(e.into()))?;
+    fn patch(
+        tx: &mut Tx<'_>,
+        id: &str,
+        patch: &PatchRequest,
+        if_match_header: Option<&str>,
+        want: &Projection,
+    ) -> Result<Written<GroupWithMembers>, ApiError> {
+        let tid = tx.tenant.id.clone();
+        let current = load(tx, id)?;
+        let expected = if_match(if_match_header, current.version)?;
+        let outcome = scim_patch::apply_with(
+            &current.to_resource(),
+            &GROUP,
+            patch,
+            tx.config.patch_limits,
+        )
+        .map_err(|e| ApiError::Scim(e.into()))?;
         let changes = &outcome.changes;
         let mut rec = current.clone();
         if changes.changed {
-            check_member_ids(c, &tid, &changes.members_added)?;
+            check_member_ids(tx.conn, &tid, &changes.members_added)?;
             let mut removed = 0;
             if changes.members_cleared {
-                removed += groups::clear_members(c, &tid, &id)?;
+                removed += groups::clear_members(tx.conn, &tid, id)?;
             }
             let to_remove: Vec<String> = changes.members_removed.iter().cloned().collect();
-            removed += groups::remove_members(c, &tid, &id, &strs(&to_remove))?;
+            removed += groups::remove_members(tx.conn, &tid, id, &strs(&to_remove))?;
             let to_add: Vec<String> = changes.members_added.iter().cloned().collect();
-            let added = groups::add_members(c, &tid, &id, &strs(&to_add))?;
+            let added = groups::add_members(tx.conn, &tid, id, &strs(&to_add))?;
             let new = build_record(
                 &tid,
-                &id,
+                id,
                 outcome.resource.clone(),
                 current.created_at,
-                now,
+                tx.now,
                 current.version,
             )?;
             if new.document != current.document || added > 0 || removed > 0 {
                 rec = new;
-                rec.version = groups::update(c, &rec, Some(expected.unwrap_or(current.version)))
-                    .map_err(|e| conflict_display_name(e, &rec.display_name))?;
+                rec.version =
+                    groups::update(tx.conn, &rec, Some(expected.unwrap_or(current.version)))
+                        .map_err(|e| conflict_display_name(e, &rec.display_name))?;
                 audit_group(
-                    c,
+                    tx.conn,
                     &tid,
                     "group.patch",
-                    &id,
+                    id,
                     json!({
                         "changed": changes.attributes,
                         "membersAdded": added,
@@ -517,52 +410,34 @@ pub(crate) async fn patch(
                 )?;
             }
         }
-        let members = if want_members {
-            Some(all_member_ids(c, &tid, &id)?)
+        let members = if want.includes("members") {
+            Some(all_member_ids(tx.conn, &tid, id)?)
         } else {
             None
         };
-        Ok((rec, members))
-    })
-    .await?;
-    if !want_body {
-        return Ok(HttpResponse::NoContent()
-            .insert_header((header::ETAG, etag(rec.version)))
-            .finish());
+        Ok(Written::ok(GroupWithMembers {
+            group: rec,
+            members,
+        }))
     }
-    Ok(respond(
-        &state,
-        &t.slug,
-        &rec,
-        members.as_deref(),
-        &projection,
-        StatusCode::OK,
-    ))
-}
 
-pub(crate) async fn delete(
-    req: HttpRequest,
-    state: web::Data<ScimState>,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
-    let (tenant, id) = path.into_inner();
-    let t = authenticate(&req, &state, &tenant).await?;
-    let hdr = if_match_header(&req);
-    run(&state, move |c| {
-        let current = groups::get(c, &t.id, &id).map_err(|e| not_found(e, &id))?;
-        if_match(hdr.as_deref(), current.version)?;
-        groups::delete(c, &t.id, &id).map_err(|e| not_found(e, &id))?;
+    fn delete(tx: &mut Tx<'_>, id: &str, if_match_header: Option<&str>) -> Result<(), ApiError> {
+        let current = load(tx, id)?;
+        if_match(if_match_header, current.version)?;
+        groups::delete(tx.conn, &tx.tenant.id, id).map_err(|e| not_found(e, id))?;
         audit_group(
-            c,
-            &t.id,
+            tx.conn,
+            &tx.tenant.id,
             "group.delete",
-            &id,
+            id,
             json!({"displayName": current.display_name}),
         )?;
         Ok(())
-    })
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
+    }
+
+    fn patch_returns_resource(query: &Query) -> bool {
+        asks_for_representation(query)
+    }
 }
 
 fn strs(ids: &[String]) -> Vec<&str> {

@@ -13,8 +13,7 @@
 
 use chrono::{DateTime, Utc};
 use provisioning_core::{Event, LifecycleRecord, UserLifecycle};
-use scim_model::schema::PROVISIONING_USER_URN;
-use serde_json::{Map, Value, json};
+use serde_json::json;
 use store_diesel::invitations::{self as store_invitations, InvitationRecord};
 use store_diesel::users::{self, UserRecord};
 use store_diesel::{DbConnection, StoreError, audit, outbox};
@@ -153,36 +152,27 @@ pub fn lifecycle_of(rec: &UserRecord) -> Result<UserLifecycle, StoreError> {
 
 /// Copies a changed lifecycle onto the user record: the status columns, the
 /// lifecycle JSON, and the document's `active` and read-only extension
-/// attributes (`status`, `mobileDeviceEnrolled`).
+/// attributes (`status`, `mobileDeviceEnrolled`), through the one writer of
+/// user records (every column is derived again from the document).
 ///
 /// # Errors
-/// [`StoreError::Other`] if the lifecycle does not serialise.
+/// [`StoreError::Other`] if the lifecycle does not serialise or the document
+/// is not an object; [`StoreError::InvalidInput`] for a document without
+/// `userName`.
 pub fn apply_lifecycle(
     rec: &mut UserRecord,
     lifecycle: &UserLifecycle,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let record = lifecycle.to_record();
-    rec.active = lifecycle.scim_active();
-    rec.status = lifecycle.status().as_str().to_owned();
-    rec.status_before_suspend = record.restore_to.map(|s| s.as_str().to_owned());
-    rec.mobile_device_enrolled = lifecycle.mobile_device_enrolled();
-    rec.mobile_device_name = lifecycle.mobile_device().map(|d| d.name.clone());
-    rec.lifecycle = serde_json::to_value(&record).map_err(StoreError::other)?;
-    rec.last_modified = now;
-    if let Some(doc) = rec.document.as_object_mut() {
-        doc.insert("active".into(), Value::Bool(lifecycle.scim_active()));
-        let ext = doc
-            .entry(PROVISIONING_USER_URN)
-            .or_insert_with(|| Value::Object(Map::new()));
-        if let Value::Object(ext) = ext {
-            ext.insert("status".into(), json!(lifecycle.status().as_str()));
-            ext.insert(
-                "mobileDeviceEnrolled".into(),
-                json!(lifecycle.mobile_device_enrolled()),
-            );
-        }
-    }
+    *rec = crate::user_record::build_record(
+        &rec.tenant_id,
+        &rec.id,
+        std::mem::take(&mut rec.document),
+        lifecycle,
+        rec.created_at,
+        now,
+        rec.version,
+    )?;
     Ok(())
 }
 

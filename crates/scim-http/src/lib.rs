@@ -45,9 +45,12 @@ mod discovery;
 pub mod error;
 mod groups;
 pub mod invitations;
+mod request;
+mod resource;
 pub mod respond;
 mod search;
 mod state;
+mod user_record;
 mod users;
 
 use actix_web::web;
@@ -60,34 +63,40 @@ pub use state::{ScimConfig, ScimState};
 
 /// Registers the SCIM routes under `/scim/v2/{tenant}` and a SCIM 404 for
 /// everything else. Requires `web::Data<ScimState>` in the app.
+///
+/// Every `/Users` and `/Groups` route is one generic handler over that type's
+/// service (`resource::ScimResource`), so the two types cannot drift apart.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    use groups::Groups;
+    use resource::{create, delete, get, list, patch, replace, search};
+    use users::Users;
     cfg.service(
         web::scope("/scim/v2/{tenant}")
             .service(
                 web::resource("/Users")
-                    .route(web::get().to(users::list))
-                    .route(web::post().to(users::create)),
+                    .route(web::get().to(list::<Users>))
+                    .route(web::post().to(create::<Users>)),
             )
-            .service(web::resource("/Users/.search").route(web::post().to(users::search)))
+            .service(web::resource("/Users/.search").route(web::post().to(search::<Users>)))
             .service(
                 web::resource("/Users/{id}")
-                    .route(web::get().to(users::get))
-                    .route(web::put().to(users::replace))
-                    .route(web::patch().to(users::patch))
-                    .route(web::delete().to(users::delete)),
+                    .route(web::get().to(get::<Users>))
+                    .route(web::put().to(replace::<Users>))
+                    .route(web::patch().to(patch::<Users>))
+                    .route(web::delete().to(delete::<Users>)),
             )
             .service(
                 web::resource("/Groups")
-                    .route(web::get().to(groups::list))
-                    .route(web::post().to(groups::create)),
+                    .route(web::get().to(list::<Groups>))
+                    .route(web::post().to(create::<Groups>)),
             )
-            .service(web::resource("/Groups/.search").route(web::post().to(groups::search)))
+            .service(web::resource("/Groups/.search").route(web::post().to(search::<Groups>)))
             .service(
                 web::resource("/Groups/{id}")
-                    .route(web::get().to(groups::get))
-                    .route(web::put().to(groups::replace))
-                    .route(web::patch().to(groups::patch))
-                    .route(web::delete().to(groups::delete)),
+                    .route(web::get().to(get::<Groups>))
+                    .route(web::put().to(replace::<Groups>))
+                    .route(web::patch().to(patch::<Groups>))
+                    .route(web::delete().to(delete::<Groups>)),
             )
             .service(web::resource("/.search").route(web::post().to(search::root)))
             .service(web::resource("/Bulk").route(web::post().to(bulk::bulk)))

@@ -1,30 +1,29 @@
-//! `POST /.search` at the root: one query over Users and Groups (RFC 7644 §3.4.3).
-//! The filter is compiled for each type; a type it does not apply to (it names an
-//! attribute that type lacks) contributes nothing. Users come first, then groups,
-//! and paging runs over the combined list.
+//! `POST /.search` at the root: one query over Users and Groups (RFC 7644 §3.4.3),
+//! in one read transaction (one snapshot for both types). The filter is
+//! compiled for each type; a type it does not apply to (it names an attribute
+//! that type lacks) contributes nothing. Users come first, then groups, and
+//! paging runs over the combined list.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use scim_model::messages::{ListResponse, SearchRequest};
 use scim_model::schema::{GROUP, USER};
+use serde_json::Value;
 
-use crate::auth::authenticate;
+use crate::ApiError;
 use crate::common::ListParams;
-use crate::respond::{parse_body, scim_json};
-use crate::{ApiError, ScimState, groups, users};
+use crate::groups::Groups;
+use crate::request::ScimRequest;
+use crate::resource::ScimResource;
+use crate::respond::scim_json;
+use crate::users::Users;
 
-pub(crate) async fn root(
-    req: HttpRequest,
-    state: web::Data<ScimState>,
-    tenant: web::Path<String>,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    let t = authenticate(&req, &state, &tenant).await?;
-    let search: SearchRequest = parse_body(&body)?;
-    let user_params = ListParams::from_search(&USER, &search, &state.config);
-    let group_params = ListParams::from_search(&GROUP, &search, &state.config);
+pub(crate) async fn root(r: ScimRequest, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+    let search: SearchRequest = r.parse_body(&body).await?;
+    let user_params = ListParams::from_search(&USER, &search, r.config());
+    let group_params = ListParams::from_search(&GROUP, &search, r.config());
     let (user_params, group_params) = match (user_params, group_params) {
-        (Err(e), Err(_)) => return Err(e),
+        (Err(e), Err(_)) => return r.checked(Err(e)).await,
         (u, g) => (u.ok(), g.ok()),
     };
     let start = user_params
@@ -35,21 +34,52 @@ pub(crate) async fn root(
         .as_ref()
         .or(group_params.as_ref())
         .map_or(0, |p| p.count);
-    let mut items = Vec::new();
-    let mut user_total = 0;
-    if let Some(mut p) = user_params {
-        p.count = count;
-        let (total, page) = users::list_page(&state, &t, &p).await?;
-        user_total = total;
-        items.extend(page);
+    let ((user_total, users, group_total, groups, user_params, group_params), tenant) = r
+        .read(move |tx| {
+            let mut users = Vec::new();
+            let mut user_total = 0;
+            let mut user_params = user_params;
+            if let Some(p) = &mut user_params {
+                p.count = count;
+                let page = Users::list(tx, p)?;
+                user_total = page.total;
+                users = page.items;
+            }
+            let mut groups = Vec::new();
+            let mut group_total = 0;
+            let mut group_params = group_params;
+            if let Some(p) = &mut group_params {
+                p.start_index = start.saturating_sub(user_total).max(1);
+                p.count = count.saturating_sub(users.len() as u64);
+                let page = Groups::list(tx, p)?;
+                group_total = page.total;
+                groups = page.items;
+            }
+            Ok((
+                user_total,
+                users,
+                group_total,
+                groups,
+                user_params,
+                group_params,
+            ))
+        })
+        .await?;
+    let base = r.config().tenant_url(&tenant.slug);
+    let mut items: Vec<Value> = Vec::with_capacity(users.len() + groups.len());
+    if let Some(p) = &user_params {
+        items.extend(
+            users
+                .iter()
+                .map(|u| p.projection.apply(&Users::render(&base, u))),
+        );
     }
-    let mut group_total = 0;
-    if let Some(mut p) = group_params {
-        p.start_index = start.saturating_sub(user_total).max(1);
-        p.count = count.saturating_sub(items.len() as u64);
-        let (total, page) = groups::list_page(&state, &t, &p).await?;
-        group_total = total;
-        items.extend(page);
+    if let Some(p) = &group_params {
+        items.extend(
+            groups
+                .iter()
+                .map(|g| p.projection.apply(&Groups::render(&base, g))),
+        );
     }
     Ok(scim_json(
         StatusCode::OK,

@@ -1,36 +1,28 @@
-//! `/Users`: create, read, list, replace, patch and delete, with the product's
-//! lifecycle rules (provisioning-core) applied in the same transaction as the
-//! write and its audit records.
+//! The User service: create, read, list, replace, patch and delete, with the
+//! product's lifecycle rules (provisioning-core) applied in the same
+//! transaction as the write and its audit records. "Deactivation wins" is
+//! decided here, once, for PUT, PATCH and Bulk alike; [`build_record`] is the
+//! one writer that keeps a user's columns in agreement with its document.
 
-use actix_web::http::{StatusCode, header};
-use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
-use provisioning_core::{
-    Event, LifecycleRecord, Override, Rejection, TenantScimSettings, UserLifecycle, UserOverrides,
-};
-use scim_model::messages::{ListResponse, PatchRequest, ScimType, SearchRequest};
-use scim_model::resource::{
-    NormalizeOptions, check_required, finish_output, normalize, parse_bool,
-};
+use provisioning_core::{Event, LifecycleRecord, Rejection, TenantScimSettings, UserLifecycle};
+use scim_model::messages::{PatchRequest, ScimType};
+use scim_model::projection::Projection;
+use scim_model::resource::{NormalizeOptions, check_required, normalize, parse_bool};
 use scim_model::schema::{PROVISIONING_USER_URN, USER, get_ci};
 use serde_json::{Map, Value, json};
 use store_diesel::tenants::Tenant;
-use store_diesel::users::{self, Email, UserRecord};
+use store_diesel::users::{self, UserRecord};
 use store_diesel::{DbConnection, StoreError, audit};
 
-use crate::auth::authenticate;
-use crate::common::{
-    ListParams, etag, if_match, if_match_header, not_modified, projection_from_query,
+use crate::ApiError;
+use crate::common::{ListParams, if_match};
+use crate::request::{SCIM_ACTOR, Tx};
+use crate::resource::{
+    Listed, ScimResource, Written, location, page_of_one, set_location, unique_eq,
 };
-use crate::respond::{Query, parse_body, scim_json};
-use crate::{ApiError, ScimState};
-
-/// Times a write is retried when another writer changed the user between our
-/// read and our write (only when the client sent no `If-Match`).
-const RETRIES: usize = 3;
-
-/// The actor recorded in the audit log for SCIM writes.
-pub(crate) const SCIM_ACTOR: &str = "scim";
+use crate::respond::Query;
+use crate::user_record::{build_record, overrides_of};
 
 // ---- documents ----------------------------------------------------------------------
 
@@ -43,133 +35,11 @@ pub(crate) fn tenant_settings(t: &Tenant) -> TenantScimSettings {
     }
 }
 
-/// A boolean in the provisioning extension of a normalized document.
-fn ext_bool(doc: &Value, name: &str) -> Option<bool> {
-    doc.get(PROVISIONING_USER_URN)?.get(name)?.as_bool()
-}
-
-fn overrides_of(doc: &Value) -> UserOverrides {
-    UserOverrides {
-        automatic_invitation: Override::from(ext_bool(doc, "automaticInvitation")),
-        require_mobile_auth: Override::from(ext_bool(doc, "requireMobileAuth")),
-    }
-}
-
 fn lifecycle_of(rec: &UserRecord) -> Result<UserLifecycle, ApiError> {
     let record: LifecycleRecord = serde_json::from_value(rec.lifecycle.clone())
         .map_err(|e| ApiError::internal(format!("user {}: bad lifecycle: {e}", rec.id)))?;
     UserLifecycle::from_record(record)
         .map_err(|e| ApiError::internal(format!("user {}: {e}", rec.id)))
-}
-
-/// Builds the stored record from a normalized client document and the lifecycle:
-/// the document gets `active` and the provisioning extension's read-only
-/// attributes from the lifecycle, and `schemas`.
-fn build_record(
-    tenant_id: &str,
-    id: &str,
-    mut doc: Value,
-    lifecycle: &UserLifecycle,
-    created_at: DateTime<Utc>,
-    now: DateTime<Utc>,
-    version: i64,
-) -> Result<UserRecord, ApiError> {
-    let obj = doc
-        .as_object_mut()
-        .ok_or_else(|| ApiError::internal("user document is not an object"))?;
-    obj.remove("id");
-    obj.remove("meta");
-    obj.insert("active".into(), Value::Bool(lifecycle.scim_active()));
-    let ext = obj
-        .entry(PROVISIONING_USER_URN)
-        .or_insert_with(|| Value::Object(Map::new()));
-    if let Value::Object(ext) = ext {
-        ext.insert("status".into(), json!(lifecycle.status().as_str()));
-        ext.insert(
-            "mobileDeviceEnrolled".into(),
-            json!(lifecycle.mobile_device_enrolled()),
-        );
-    }
-    finish_output(&USER, &mut doc);
-    let overrides = overrides_of(&doc);
-    let user_name = doc
-        .get("userName")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::bad_request(ScimType::InvalidValue, "'userName' is required"))?
-        .to_owned();
-    let emails = doc
-        .get("emails")
-        .and_then(Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|e| {
-                    Some(Email {
-                        value: e.get("value")?.as_str()?.to_owned(),
-                        email_type: e.get("type").and_then(Value::as_str).map(str::to_owned),
-                        primary: e.get("primary").and_then(Value::as_bool).unwrap_or(false),
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let record = lifecycle.to_record();
-    Ok(UserRecord {
-        tenant_id: tenant_id.to_owned(),
-        id: id.to_owned(),
-        user_name,
-        external_id: doc
-            .get("externalId")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        display_name: doc
-            .get("displayName")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        active: lifecycle.scim_active(),
-        status: lifecycle.status().as_str().to_owned(),
-        status_before_suspend: record.restore_to.map(|s| s.as_str().to_owned()),
-        override_automatic_invitation: overrides.automatic_invitation.as_option(),
-        override_require_mobile_auth: overrides.require_mobile_auth.as_option(),
-        mobile_device_enrolled: lifecycle.mobile_device_enrolled(),
-        mobile_device_name: lifecycle.mobile_device().map(|d| d.name.clone()),
-        created_at,
-        last_modified: now,
-        version,
-        document: doc,
-        emails,
-        lifecycle: serde_json::to_value(&record).map_err(ApiError::internal)?,
-    })
-}
-
-/// The user as the client sees it (before projection).
-pub(crate) fn representation(state: &ScimState, slug: &str, rec: &UserRecord) -> Value {
-    let mut v = rec.to_resource();
-    if let Some(meta) = v.get_mut("meta").and_then(Value::as_object_mut) {
-        meta.insert(
-            "location".into(),
-            json!(format!(
-                "{}/Users/{}",
-                state.config.tenant_url(slug),
-                rec.id
-            )),
-        );
-    }
-    v
-}
-
-fn written(state: &ScimState, slug: &str, rec: &UserRecord, status: StatusCode) -> HttpResponse {
-    let body = representation(state, slug, rec);
-    let mut res = HttpResponse::build(status);
-    res.content_type(crate::SCIM_CONTENT_TYPE)
-        .insert_header((header::ETAG, etag(rec.version)));
-    if status == StatusCode::CREATED {
-        res.insert_header((
-            header::LOCATION,
-            format!("{}/Users/{}", state.config.tenant_url(slug), rec.id),
-        ));
-    }
-    res.json(body)
 }
 
 // ---- audit --------------------------------------------------------------------------
@@ -373,114 +243,32 @@ fn body_deactivates(input: &Value) -> bool {
 /// and returned. Any other error, or a document that does not deactivate, is
 /// returned unchanged. (`users::update` runs in a savepoint, so the failed write
 /// left the transaction usable.)
-#[allow(clippy::too_many_arguments)]
 fn suspend_despite(
-    conn: &mut DbConnection,
-    tenant: &Tenant,
+    tx: &mut Tx<'_>,
     current: &UserRecord,
     rejected_doc: &Value,
     expected: Option<i64>,
     rejected_action: &str,
-    now: DateTime<Utc>,
     err: ApiError,
-) -> Result<(UserRecord, scim_model::ScimError), ApiError> {
-    let scim = match err {
+) -> Result<Written<UserRecord>, ApiError> {
+    match err {
         ApiError::Scim(e)
             if e.status == 409 && rejected_doc.get("active") == Some(&Value::Bool(false)) =>
         {
-            e
+            suspend_rejected(tx, current, expected, rejected_action, e)
         }
-        other => return Err(other),
-    };
-    let mut doc = stored_document(current);
-    if let Some(o) = doc.as_object_mut() {
-        o.insert("active".into(), Value::Bool(false));
-    }
-    let (rec, _) =
-        write_new_document(conn, tenant, current, doc, expected, "user.deactivate", now)?;
-    audit::append(
-        conn,
-        &tenant.id,
-        &audit::NewAuditRecord {
-            actor: SCIM_ACTOR,
-            action: rejected_action,
-            target_type: "User",
-            target_id: Some(&rec.id),
-            details: &json!({"error": scim.detail, "deactivationApplied": true}),
-        },
-    )?;
-    Ok((rec, scim))
-}
-
-// ---- handlers -----------------------------------------------------------------------
-
-async fn run<T, F>(state: &ScimState, f: F) -> Result<T, ApiError>
-where
-    T: Send + 'static,
-    F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
-{
-    crate::common::in_transaction(&state.store, f).await
-}
-
-/// Retries `f` (a whole read-modify-write) when a concurrent writer bumped the
-/// version between our read and our write and the client sent no `If-Match`.
-async fn run_retrying<T, F>(state: &ScimState, has_if_match: bool, f: F) -> Result<T, ApiError>
-where
-    T: Send + 'static,
-    F: Fn(&mut DbConnection) -> Result<T, ApiError> + Send + Sync + Clone + 'static,
-{
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let g = f.clone();
-        match run(state, move |c| g(c)).await {
-            Err(ApiError::Scim(e)) if e.status == 412 && !has_if_match && attempt < RETRIES => {
-                continue;
-            }
-            other => return other,
-        }
+        other => Err(other),
     }
 }
 
-pub(crate) async fn create(
-    req: HttpRequest,
-    state: web::Data<ScimState>,
-    tenant: web::Path<String>,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    let t = authenticate(&req, &state, &tenant).await?;
-    let input: Value = parse_body(&body)?;
-    let doc = normalize(&USER, &input, NormalizeOptions::default())?;
-    check_required(&USER, &doc)?;
-    let now = Utc::now();
-    let tenant_row = t.clone();
-    let rec = run(&state, move |c| create_tx(c, &tenant_row, doc, now)).await?;
-    Ok(written(&state, &t.slug, &rec, StatusCode::CREATED))
-}
+// ---- the service ---------------------------------------------------------------------
 
-pub(crate) async fn get(
-    req: HttpRequest,
-    state: web::Data<ScimState>,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
-    let (tenant, id) = path.into_inner();
-    let t = authenticate(&req, &state, &tenant).await?;
-    let projection = projection_from_query(&USER, &Query::of(&req))?;
-    let tid = t.id.clone();
-    let rec = run(&state, move |c| {
-        users::get(c, &tid, &id).map_err(|e| not_found(e, &id))
-    })
-    .await?;
-    if not_modified(&req, rec.version) {
-        return Ok(HttpResponse::NotModified()
-            .insert_header((header::ETAG, etag(rec.version)))
-            .finish());
-    }
-    let body = projection.apply(&representation(&state, &t.slug, &rec));
-    Ok(HttpResponse::Ok()
-        .content_type(crate::SCIM_CONTENT_TYPE)
-        .insert_header((header::ETAG, etag(rec.version)))
-        .json(body))
+/// The User resource type's service.
+#[derive(Debug)]
+pub(crate) struct Users;
+
+fn load(tx: &mut Tx<'_>, id: &str) -> Result<UserRecord, ApiError> {
+    users::get_document(tx.conn, &tx.tenant.id, id).map_err(|e| not_found(e, id))
 }
 
 fn not_found(e: StoreError, id: &str) -> ApiError {
@@ -490,282 +278,234 @@ fn not_found(e: StoreError, id: &str) -> ApiError {
     }
 }
 
-pub(crate) async fn list(
-    req: HttpRequest,
-    state: web::Data<ScimState>,
-    tenant: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let t = authenticate(&req, &state, &tenant).await?;
-    let params = ListParams::from_query(&USER, &Query::of(&req), &state.config)?;
-    list_with(&state, &t, params).await
+/// Normalizes and checks a POST/PUT body.
+fn validated(input: &Value) -> Result<Value, ApiError> {
+    let doc = normalize(&USER, input, NormalizeOptions::default())?;
+    check_required(&USER, &doc)?;
+    Ok(doc)
 }
 
-pub(crate) async fn search(
-    req: HttpRequest,
-    state: web::Data<ScimState>,
-    tenant: web::Path<String>,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    let t = authenticate(&req, &state, &tenant).await?;
-    let search: SearchRequest = parse_body(&body)?;
-    let params = ListParams::from_search(&USER, &search, &state.config)?;
-    list_with(&state, &t, params).await
-}
-
-pub(crate) async fn list_page(
-    state: &ScimState,
-    t: &Tenant,
-    params: &ListParams,
-) -> Result<(u64, Vec<Value>), ApiError> {
-    let tid = t.id.clone();
-    let filter = params.filter.clone();
-    let sort_by = params.sort_by.clone();
-    let (descending, start_index, count) = (params.descending, params.start_index, params.count);
-    let page = run(state, move |c| {
-        let q = store_diesel::ListQuery {
-            filter: filter.as_ref(),
-            sort_by: sort_by.as_ref(),
-            descending,
-            start_index,
-            count,
-        };
-        users::list(c, &tid, &q).map_err(ApiError::from)
+/// Suspends `current` on its own ("deactivation wins") and audits the
+/// rejection `error` of the rest of the request under `rejected_action`.
+fn suspend_rejected(
+    tx: &mut Tx<'_>,
+    current: &UserRecord,
+    expected: Option<i64>,
+    rejected_action: &str,
+    error: scim_model::ScimError,
+) -> Result<Written<UserRecord>, ApiError> {
+    let mut doc = stored_document(current);
+    if let Some(o) = doc.as_object_mut() {
+        o.insert("active".into(), Value::Bool(false));
+    }
+    let (rec, _) = write_new_document(
+        tx.conn,
+        tx.tenant,
+        current,
+        doc,
+        expected,
+        "user.deactivate",
+        tx.now,
+    )?;
+    audit_rejected(tx, &rec, rejected_action, &error)?;
+    Ok(Written {
+        rec,
+        rejected: Some(error),
     })
-    .await?;
-    let items = page
-        .items
-        .iter()
-        .map(|rec| {
-            params
-                .projection
-                .apply(&representation(state, &t.slug, rec))
-        })
-        .collect();
-    Ok((page.total, items))
 }
 
-async fn list_with(
-    state: &ScimState,
-    t: &Tenant,
-    params: ListParams,
-) -> Result<HttpResponse, ApiError> {
-    let (total, items) = list_page(state, t, &params).await?;
-    Ok(scim_json(
-        StatusCode::OK,
-        &ListResponse::new(items, total, params.start_index),
-    ))
+/// Audits a rejection whose deactivation was applied.
+fn audit_rejected(
+    tx: &mut Tx<'_>,
+    rec: &UserRecord,
+    action: &str,
+    error: &scim_model::ScimError,
+) -> Result<(), ApiError> {
+    audit::append(
+        tx.conn,
+        &tx.tenant.id,
+        &audit::NewAuditRecord {
+            actor: SCIM_ACTOR,
+            action,
+            target_type: "User",
+            target_id: Some(&rec.id),
+            details: &json!({"error": error.detail, "deactivationApplied": true}),
+        },
+    )?;
+    Ok(())
 }
 
-pub(crate) async fn replace(
-    req: HttpRequest,
-    state: web::Data<ScimState>,
-    path: web::Path<(String, String)>,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    let (tenant, id) = path.into_inner();
-    let t = authenticate(&req, &state, &tenant).await?;
-    let input: Value = parse_body(&body)?;
-    let now = Utc::now();
-    let has_if_match = if_match_header(&req).is_some();
-    let normalized = normalize(&USER, &input, NormalizeOptions::default())
-        .map_err(ApiError::from)
-        .and_then(|doc| {
-            check_required(&USER, &doc)
-                .map(|()| doc)
-                .map_err(ApiError::from)
-        });
-    let doc = match normalized {
-        Ok(doc) => doc,
-        Err(err) => {
-            // Deactivation wins: a PUT that validly sets active=false suspends the
-            // user even though the rest of it is rejected.
-            if body_deactivates(&input) {
-                let detail = err.body().detail;
-                let (tenant_row, id, hdr) = (t.clone(), id.clone(), if_match_header(&req));
-                run(&state, move |c| {
-                    let current =
-                        users::get(c, &tenant_row.id, &id).map_err(|e| not_found(e, &id))?;
-                    let expected = if_match(hdr.as_deref(), current.version)?;
-                    let mut doc = stored_document(&current);
-                    if let Some(o) = doc.as_object_mut() {
-                        o.insert("active".into(), Value::Bool(false));
-                    }
-                    write_new_document(
-                        c,
-                        &tenant_row,
-                        &current,
-                        doc,
-                        expected,
-                        "user.deactivate",
-                        now,
-                    )?;
-                    audit::append(
-                        c,
-                        &tenant_row.id,
-                        &audit::NewAuditRecord {
-                            actor: SCIM_ACTOR,
-                            action: "user.replace.rejected",
-                            target_type: "User",
-                            target_id: Some(&id),
-                            details: &json!({"error": detail, "deactivationApplied": true}),
-                        },
-                    )?;
-                    Ok(())
-                })
-                .await?;
-            }
-            return Err(err);
+impl ScimResource for Users {
+    const TYPE: &'static scim_model::ResourceType = &USER;
+    const ENDPOINT: &'static str = "Users";
+    type Rec = UserRecord;
+
+    fn id(rec: &UserRecord) -> &str {
+        &rec.id
+    }
+
+    fn version(rec: &UserRecord) -> i64 {
+        rec.version
+    }
+
+    fn render(base: &str, rec: &UserRecord) -> Value {
+        let mut v = rec.to_resource();
+        set_location(&mut v, location(base, Self::ENDPOINT, &rec.id));
+        v
+    }
+
+    fn get(tx: &mut Tx<'_>, id: &str, _want: &Projection) -> Result<UserRecord, ApiError> {
+        load(tx, id)
+    }
+
+    fn list(tx: &mut Tx<'_>, params: &ListParams) -> Result<Listed<UserRecord>, ApiError> {
+        // Entra ID's and Okta's lookup before every create: one indexed query
+        // on the unique key, no count, no email rows.
+        if let Some(name) = params
+            .filter
+            .as_ref()
+            .and_then(|f| unique_eq(f, &USER, "userName"))
+        {
+            let found = users::find_document_by_user_name(tx.conn, &tx.tenant.id, name)?;
+            return Ok(page_of_one(found, params));
         }
-    };
-    let tenant_row = t.clone();
-    let hdr = if_match_header(&req);
-    let (rec, rejected) = run_retrying(&state, has_if_match, move |c| {
-        let current = users::get(c, &tenant_row.id, &id).map_err(|e| not_found(e, &id))?;
-        let expected = if_match(hdr.as_deref(), current.version)?;
-        let new_doc = merge_put(&current, doc.clone());
+        let page = users::list(tx.conn, &tx.tenant.id, &params.query())?;
+        Ok(Listed {
+            total: page.total,
+            items: page.items,
+        })
+    }
+
+    fn create(tx: &mut Tx<'_>, input: &Value) -> Result<UserRecord, ApiError> {
+        let doc = validated(input)?;
+        create_tx(tx.conn, tx.tenant, doc, tx.now)
+    }
+
+    fn replace(
+        tx: &mut Tx<'_>,
+        id: &str,
+        input: &Value,
+        if_match_header: Option<&str>,
+    ) -> Result<Written<UserRecord>, ApiError> {
+        let doc = match validated(input) {
+            Ok(doc) => doc,
+            // Deactivation wins: a PUT that validly sets active=false suspends
+            // the user even though the rest of it is rejected.
+            Err(err) if body_deactivates(input) => {
+                let current = load(tx, id)?;
+                let expected = if_match(if_match_header, current.version)?;
+                return suspend_rejected(
+                    tx,
+                    &current,
+                    expected,
+                    "user.replace.rejected",
+                    err.body(),
+                );
+            }
+            Err(err) => return Err(err),
+        };
+        let current = load(tx, id)?;
+        let expected = if_match(if_match_header, current.version)?;
+        let new_doc = merge_put(&current, doc);
         match write_new_document(
-            c,
-            &tenant_row,
+            tx.conn,
+            tx.tenant,
             &current,
             new_doc.clone(),
             expected,
             "user.replace",
-            now,
+            tx.now,
         ) {
-            Ok((rec, _)) => Ok((rec, None)),
-            Err(err) => {
-                let (rec, scim) = suspend_despite(
-                    c,
-                    &tenant_row,
-                    &current,
-                    &new_doc,
-                    expected,
-                    "user.replace.rejected",
-                    now,
-                    err,
-                )?;
-                Ok((rec, Some(scim)))
-            }
+            Ok((rec, _)) => Ok(Written::ok(rec)),
+            Err(err) => suspend_despite(
+                tx,
+                &current,
+                &new_doc,
+                expected,
+                "user.replace.rejected",
+                err,
+            ),
         }
-    })
-    .await?;
-    if let Some(e) = rejected {
-        return Err(ApiError::Scim(e));
     }
-    Ok(written(&state, &t.slug, &rec, StatusCode::OK))
-}
 
-pub(crate) async fn patch(
-    req: HttpRequest,
-    state: web::Data<ScimState>,
-    path: web::Path<(String, String)>,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    let (tenant, id) = path.into_inner();
-    let t = authenticate(&req, &state, &tenant).await?;
-    let patch: PatchRequest = parse_body(&body)?;
-    let now = Utc::now();
-    let has_if_match = if_match_header(&req).is_some();
-    let limits = state.config.patch_limits;
-    let tenant_row = t.clone();
-    let hdr = if_match_header(&req);
-    // Ok((record, Some(error))): the deactivation was applied, the rest rejected.
-    let (rec, rejected) = run_retrying(&state, has_if_match, move |c| {
-        let current = users::get(c, &tenant_row.id, &id).map_err(|e| not_found(e, &id))?;
-        let expected = if_match(hdr.as_deref(), current.version)?;
-        match scim_patch::apply_with(&current.to_resource(), &USER, &patch, limits) {
+    fn patch(
+        tx: &mut Tx<'_>,
+        id: &str,
+        patch: &PatchRequest,
+        if_match_header: Option<&str>,
+        _want: &Projection,
+    ) -> Result<Written<UserRecord>, ApiError> {
+        let current = load(tx, id)?;
+        let expected = if_match(if_match_header, current.version)?;
+        let limits = tx.config.patch_limits;
+        match scim_patch::apply_with(&current.to_resource(), &USER, patch, limits) {
             Ok(outcome) => {
                 if !outcome.changes.changed {
-                    return Ok((current, None));
+                    return Ok(Written::ok(current));
                 }
                 match write_new_document(
-                    c,
-                    &tenant_row,
+                    tx.conn,
+                    tx.tenant,
                     &current,
                     outcome.resource.clone(),
                     expected,
                     "user.patch",
-                    now,
+                    tx.now,
                 ) {
-                    Ok((rec, _)) => Ok((rec, None)),
-                    Err(err) => {
-                        let (rec, scim) = suspend_despite(
-                            c,
-                            &tenant_row,
-                            &current,
-                            &outcome.resource,
-                            expected,
-                            "user.patch.rejected",
-                            now,
-                            err,
-                        )?;
-                        Ok((rec, Some(scim)))
-                    }
+                    Ok((rec, _)) => Ok(Written::ok(rec)),
+                    Err(err) => suspend_despite(
+                        tx,
+                        &current,
+                        &outcome.resource,
+                        expected,
+                        "user.patch.rejected",
+                        err,
+                    ),
                 }
             }
             Err(err) => match err.deactivation() {
+                // Deactivation wins over the operations that were rejected.
                 Some(d) => {
                     let (rec, _) = write_new_document(
-                        c,
-                        &tenant_row,
+                        tx.conn,
+                        tx.tenant,
                         &current,
                         d.outcome.resource.clone(),
                         expected,
                         "user.deactivate",
-                        now,
+                        tx.now,
                     )?;
-                    let scim: scim_model::ScimError = (&err).into();
-                    audit::append(
-                        c,
-                        &tenant_row.id,
-                        &audit::NewAuditRecord {
-                            actor: SCIM_ACTOR,
-                            action: "user.patch.rejected",
-                            target_type: "User",
-                            target_id: Some(&rec.id),
-                            details: &json!({"error": scim.detail, "deactivationApplied": true}),
-                        },
-                    )?;
-                    Ok((rec, Some(scim)))
+                    audit_rejected(tx, &rec, "user.patch.rejected", &(&err).into())?;
+                    Ok(Written {
+                        rec,
+                        rejected: Some((&err).into()),
+                    })
                 }
                 None => Err(ApiError::Scim(err.into())),
             },
         }
-    })
-    .await?;
-    if let Some(e) = rejected {
-        return Err(ApiError::Scim(e));
     }
-    Ok(written(&state, &t.slug, &rec, StatusCode::OK))
-}
 
-pub(crate) async fn delete(
-    req: HttpRequest,
-    state: web::Data<ScimState>,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
-    let (tenant, id) = path.into_inner();
-    let t = authenticate(&req, &state, &tenant).await?;
-    let now = Utc::now();
-    let hdr = if_match_header(&req);
-    run(&state, move |c| {
-        let current = users::get(c, &t.id, &id).map_err(|e| not_found(e, &id))?;
-        if_match(hdr.as_deref(), current.version)?;
+    fn delete(tx: &mut Tx<'_>, id: &str, if_match_header: Option<&str>) -> Result<(), ApiError> {
+        let current = load(tx, id)?;
+        if_match(if_match_header, current.version)?;
         let mut lifecycle = lifecycle_of(&current)?;
         let events = lifecycle
-            .delete(now)
+            .delete(tx.now)
             .map_err(|e| ApiError::internal(format!("delete user {id}: {e}")))?;
-        users::delete(c, &t.id, &id).map_err(|e| not_found(e, &id))?;
+        users::delete(tx.conn, &tx.tenant.id, id).map_err(|e| not_found(e, id))?;
         audit_write(
-            c,
-            &t.id,
+            tx.conn,
+            &tx.tenant.id,
             "user.delete",
             &current,
             json!({"userName": current.user_name}),
         )?;
-        audit_events(c, &t.id, &id, &events)?;
+        audit_events(tx.conn, &tx.tenant.id, id, &events)?;
         Ok(())
-    })
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
+    }
+
+    fn patch_returns_resource(_query: &Query) -> bool {
+        true
+    }
 }

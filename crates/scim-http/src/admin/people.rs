@@ -205,28 +205,26 @@ pub(super) async fn put_user_settings(
     let now = Utc::now();
     let body = tx(&state, move |c| {
         let t = tenant(c, &slug)?;
-        let mut u = get_user_rec(c, &t.id, &id)?;
-        let before = user_overrides(&u);
+        let current = get_user_rec(c, &t.id, &id)?;
+        let before = user_overrides(&current);
+        let mut doc = current.document.clone();
         if let Some(v) = automatic {
-            u.override_automatic_invitation = v;
-            set_ext(
-                &mut u.document,
-                PROVISIONING_USER_URN,
-                "automaticInvitation",
-                v,
-            );
+            set_ext(&mut doc, PROVISIONING_USER_URN, "automaticInvitation", v);
         }
         if let Some(v) = mobile {
-            u.override_require_mobile_auth = v;
-            set_ext(
-                &mut u.document,
-                PROVISIONING_USER_URN,
-                "requireMobileAuth",
-                v,
-            );
+            set_ext(&mut doc, PROVISIONING_USER_URN, "requireMobileAuth", v);
         }
-        u.last_modified = now;
-        u.version = users::update(c, &u, Some(u.version))?;
+        // The one writer derives the override columns from the document.
+        let mut u = crate::user_record::build_record(
+            &t.id,
+            &id,
+            doc,
+            &lifecycle_of(&current)?,
+            current.created_at,
+            now,
+            current.version,
+        )?;
+        u.version = users::update(c, &u, Some(current.version))?;
         let after = user_overrides(&u);
         audit_admin(
             c,

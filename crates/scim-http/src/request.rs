@@ -1,0 +1,303 @@
+//! One request path for every SCIM route: [`ScimRequest`] extracts what a
+//! handler needs (tenant segment, verified bearer claims, query, `If-Match`),
+//! and runs the handler's database work in **one** blocking task, on **one**
+//! pooled connection, in **one** transaction that also checks the token:
+//!
+//! * [`ScimRequest::read`]: a read transaction (SQLite: deferred `BEGIN`, so
+//!   readers run beside the writer; PostgreSQL: `BEGIN READ ONLY`);
+//! * [`ScimRequest::write`]: a write transaction (SQLite: `BEGIN IMMEDIATE`).
+//!
+//! The token check is one indexed join (tenant by slug and id, live token by
+//! id) inside that transaction, so a regenerated Secret Token is refused on
+//! its very next request on every replica sharing the database: nothing is
+//! cached.
+
+use std::future::{Ready, ready};
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use chrono::{DateTime, Utc};
+use store_diesel::tenants::{self, Tenant};
+use store_diesel::{DbConnection, read_transaction_with, write_transaction_with};
+
+use crate::auth::{AuthenticatedTenant, TokenClaims, bearer, hashes_equal};
+use crate::respond::Query;
+use crate::{ApiError, ScimConfig, ScimState};
+
+/// Times a write is retried (each time from a fresh read, inside the same
+/// transaction) when another writer changed the resource between our read and
+/// our write and the client sent no `If-Match`.
+pub(crate) const WRITE_ATTEMPTS: usize = 3;
+
+/// The actor recorded in the audit log for SCIM writes.
+pub(crate) const SCIM_ACTOR: &str = "scim";
+
+/// A bearer value whose signature verified: the database still has to say
+/// that it is the tenant's live token.
+#[derive(Debug, Clone)]
+pub(crate) struct Credential {
+    claims: TokenClaims,
+    /// SHA-256 (hex) of the presented token, compared with the stored hash.
+    hash: String,
+}
+
+/// The work of one transaction: the connection, the authenticated tenant, the
+/// request's clock and the service's limits.
+pub(crate) struct Tx<'a> {
+    /// The connection, inside the request's transaction.
+    pub conn: &'a mut DbConnection,
+    /// The tenant the token opened.
+    pub tenant: &'a Tenant,
+    /// One `now` for every row the request writes.
+    pub now: DateTime<Utc>,
+    /// Limits and URLs.
+    pub config: &'a ScimConfig,
+}
+
+impl std::fmt::Debug for Tx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tx")
+            .field("tenant", &self.tenant.slug)
+            .field("now", &self.now)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Tx<'_> {
+    /// Runs `f` in a savepoint: its writes are undone when it fails, and the
+    /// transaction stays usable (Bulk runs each operation so).
+    pub(crate) fn savepoint<T>(
+        &mut self,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let (tenant, now, config) = (self.tenant, self.now, self.config);
+        write_transaction_with(self.conn, |conn| {
+            f(&mut Tx {
+                conn,
+                tenant,
+                now,
+                config,
+            })
+        })
+    }
+
+    /// Runs the read-modify-write `f` in a savepoint, again (from a fresh read)
+    /// when it failed with 412 because another writer won a race and the
+    /// client sent no `If-Match` (Entra ID and Okta never do).
+    pub(crate) fn retrying<T>(
+        &mut self,
+        has_if_match: bool,
+        f: impl Fn(&mut Tx<'_>) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.savepoint(&f) {
+                Err(ApiError::Scim(e))
+                    if e.status == 412 && !has_if_match && attempt < WRITE_ATTEMPTS =>
+                {
+                    continue;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// The Tenant URL of the tenant.
+    pub(crate) fn base_url(&self) -> String {
+        self.config.tenant_url(&self.tenant.slug)
+    }
+}
+
+/// Everything a SCIM handler takes from its request. Extracting it checks the
+/// `Authorization` header's form and signature (no database); the database
+/// half of the check runs in [`ScimRequest::read`] / [`ScimRequest::write`].
+#[derive(Debug)]
+pub(crate) struct ScimRequest {
+    req: HttpRequest,
+    state: web::Data<ScimState>,
+    slug: String,
+    credential: Option<Credential>,
+    query: Query,
+    if_match: Option<String>,
+}
+
+impl FromRequest for ScimRequest {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        // No bearer value, or one this server did not sign: 401 before the
+        // body is even read.
+        ready(Self::from_http(req).and_then(|r| {
+            if r.credential.is_some() {
+                Ok(r)
+            } else {
+                Err(ApiError::Unauthorized)
+            }
+        }))
+    }
+}
+
+impl ScimRequest {
+    fn from_http(req: &HttpRequest) -> Result<Self, ApiError> {
+        let state = req
+            .app_data::<web::Data<ScimState>>()
+            .cloned()
+            .ok_or_else(|| ApiError::internal("ScimState is not registered in the App"))?;
+        let slug = req
+            .match_info()
+            .get("tenant")
+            .unwrap_or_default()
+            .to_owned();
+        let credential = bearer(req).and_then(|token| {
+            let claims = state.keys.verify(token)?;
+            Some(Credential {
+                claims,
+                hash: store_diesel::tokens::hash_token(token),
+            })
+        });
+        let if_match = req
+            .headers()
+            .get(header::IF_MATCH)
+            .map(|v| v.to_str().unwrap_or("\"unreadable\"").to_owned());
+        Ok(ScimRequest {
+            query: Query::of(req),
+            req: req.clone(),
+            state,
+            slug,
+            credential,
+            if_match,
+        })
+    }
+
+    /// Limits and URLs of the service.
+    pub(crate) fn config(&self) -> &ScimConfig {
+        &self.state.config
+    }
+
+    /// The decoded query string.
+    pub(crate) fn query(&self) -> &Query {
+        &self.query
+    }
+
+    /// The `If-Match` header, if any.
+    pub(crate) fn if_match(&self) -> Option<&str> {
+        self.if_match.as_deref()
+    }
+
+    /// The `{id}` segment of the route.
+    pub(crate) fn id(&self) -> String {
+        self.segment("id")
+    }
+
+    /// A named segment of the route (empty when the route has none).
+    pub(crate) fn segment(&self, name: &str) -> String {
+        self.req
+            .match_info()
+            .get(name)
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Parses the request body as JSON. A body that does not parse is
+    /// answered 400 only to an authenticated client (401 otherwise): the
+    /// token is checked first on this error path, so nothing about a request
+    /// is revealed to a client whose token was revoked.
+    pub(crate) async fn parse_body<T: serde::de::DeserializeOwned>(
+        &self,
+        body: &[u8],
+    ) -> Result<T, ApiError> {
+        self.checked(crate::respond::parse_body(body)).await
+    }
+
+    /// `result` of a check made before the transaction (query parameters,
+    /// limits): an error goes back only after the token was checked, so an
+    /// unauthenticated client always gets 401 first.
+    pub(crate) async fn checked<T>(&self, result: Result<T, ApiError>) -> Result<T, ApiError> {
+        if result.is_err() {
+            self.authenticate().await?;
+        }
+        result
+    }
+
+    /// Checks the token (in a read transaction) for routes that read nothing
+    /// else; returns the tenant.
+    pub(crate) async fn authenticate(&self) -> Result<Tenant, ApiError> {
+        Ok(self.read(|_| Ok(())).await?.1)
+    }
+
+    /// The underlying request.
+    pub(crate) fn http(&self) -> &HttpRequest {
+        &self.req
+    }
+
+    /// Runs `f` in a read transaction after checking the token in it.
+    pub(crate) async fn read<T, F>(&self, f: F) -> Result<(T, Tenant), ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T, ApiError> + Send + 'static,
+    {
+        self.run(false, f).await
+    }
+
+    /// Runs `f` in a write transaction after checking the token in it;
+    /// committed when `f` succeeds, rolled back otherwise.
+    pub(crate) async fn write<T, F>(&self, f: F) -> Result<(T, Tenant), ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T, ApiError> + Send + 'static,
+    {
+        self.run(true, f).await
+    }
+
+    async fn run<T, F>(&self, write: bool, f: F) -> Result<(T, Tenant), ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T, ApiError> + Send + 'static,
+    {
+        let credential = self.credential.clone().ok_or(ApiError::Unauthorized)?;
+        let state = self.state.clone();
+        let slug = self.slug.clone();
+        let now = Utc::now();
+        let (value, tenant) = web::block(move || {
+            let work = |conn: &mut DbConnection| {
+                let tenant = check_token(conn, &slug, &credential)?;
+                let value = f(&mut Tx {
+                    conn,
+                    tenant: &tenant,
+                    now,
+                    config: &state.config,
+                })?;
+                Ok::<_, ApiError>((value, tenant))
+            };
+            let mut conn = state.store.conn()?;
+            if write {
+                write_transaction_with(&mut conn, work)
+            } else {
+                read_transaction_with(&mut conn, work)
+            }
+        })
+        .await??;
+        self.req
+            .extensions_mut()
+            .insert(AuthenticatedTenant(tenant.slug.clone()));
+        Ok((value, tenant))
+    }
+}
+
+/// The database half of authentication: the tenant of the URL is the token's,
+/// and the token is its live one (constant-time hash comparison).
+fn check_token(
+    conn: &mut DbConnection,
+    slug: &str,
+    credential: &Credential,
+) -> Result<Tenant, ApiError> {
+    let found =
+        tenants::with_live_token(conn, slug, &credential.claims.tid, &credential.claims.jti)?;
+    match found {
+        Some((tenant, hash)) if hashes_equal(&hash, &credential.hash) => Ok(tenant),
+        _ => Err(ApiError::Unauthorized),
+    }
+}

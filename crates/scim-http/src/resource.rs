@@ -1,0 +1,314 @@
+//! The resource service layer: one [`ScimResource`] implementation per
+//! resource type (`Users`, `Groups`) loads, lists, renders and writes it inside
+//! the request's transaction; the generic handlers here are the only HTTP code
+//! of `/Users` and `/Groups` (extract → one service call → respond), and Bulk
+//! and the root `.search` call the same services.
+
+use actix_web::HttpResponse;
+use actix_web::http::{StatusCode, header};
+use scim_model::ScimError;
+use scim_model::filter::{CompValue, CompareOp};
+use scim_model::messages::{ListResponse, PatchRequest, SearchRequest};
+use scim_model::projection::Projection;
+use scim_model::schema::ResourceType;
+use scim_model::{Filter, version_tag};
+use serde_json::{Value, json};
+
+use crate::ApiError;
+use crate::common::{ListParams, projection_from_query};
+use crate::request::{ScimRequest, Tx};
+use crate::respond::{Query, scim_json};
+
+/// A page of a list: the total over all pages and the page's records.
+#[derive(Debug)]
+pub(crate) struct Listed<R> {
+    pub total: u64,
+    pub items: Vec<R>,
+}
+
+/// What a write left: the stored record and, when "deactivation wins" applied
+/// a suspension while the rest of the request was rejected, the rejection the
+/// client gets (the suspension is committed all the same).
+#[derive(Debug)]
+pub(crate) struct Written<R> {
+    pub rec: R,
+    pub rejected: Option<ScimError>,
+}
+
+impl<R> Written<R> {
+    pub(crate) fn ok(rec: R) -> Self {
+        Written {
+            rec,
+            rejected: None,
+        }
+    }
+}
+
+/// One resource type's service. Every method runs inside the request's
+/// transaction ([`Tx`]); none of them knows HTTP.
+pub(crate) trait ScimResource: 'static {
+    /// The schema definitions of the type.
+    const TYPE: &'static ResourceType;
+    /// The endpoint under the Tenant URL: `Users`, `Groups`.
+    const ENDPOINT: &'static str;
+    /// A stored resource with what rendering it needs (a group's members when
+    /// the projection returns them).
+    type Rec: Send + 'static;
+
+    /// The resource's id.
+    fn id(rec: &Self::Rec) -> &str;
+    /// The resource's version (its ETag is `W/"version"`).
+    fn version(rec: &Self::Rec) -> i64;
+    /// The full representation (before projection), with `meta.location`
+    /// under the Tenant URL `base`.
+    fn render(base: &str, rec: &Self::Rec) -> Value;
+
+    /// The resource `id`; children only when `want` returns them.
+    fn get(tx: &mut Tx<'_>, id: &str, want: &Projection) -> Result<Self::Rec, ApiError>;
+    /// A page of resources.
+    fn list(tx: &mut Tx<'_>, params: &ListParams) -> Result<Listed<Self::Rec>, ApiError>;
+    /// Creates a resource from a client body (validated here).
+    fn create(tx: &mut Tx<'_>, input: &Value) -> Result<Self::Rec, ApiError>;
+    /// Replaces the resource `id` with a client body (PUT).
+    fn replace(
+        tx: &mut Tx<'_>,
+        id: &str,
+        input: &Value,
+        if_match: Option<&str>,
+    ) -> Result<Written<Self::Rec>, ApiError>;
+    /// Applies a PATCH to the resource `id`; children in the result only when
+    /// `want` returns them.
+    fn patch(
+        tx: &mut Tx<'_>,
+        id: &str,
+        patch: &PatchRequest,
+        if_match: Option<&str>,
+        want: &Projection,
+    ) -> Result<Written<Self::Rec>, ApiError>;
+    /// Deletes the resource `id`.
+    fn delete(tx: &mut Tx<'_>, id: &str, if_match: Option<&str>) -> Result<(), ApiError>;
+    /// Whether a successful PATCH answers 200 with the resource (otherwise
+    /// 204): groups answer 204 unless the query asks for attributes, as Entra
+    /// ID expects for large groups.
+    fn patch_returns_resource(query: &Query) -> bool;
+}
+
+/// `attr eq "value"` on the top-level attribute `name` of `rt` (any letter case,
+/// URN-qualified or not): the string compared, for a unique-key lookup.
+pub(crate) fn unique_eq<'f>(
+    filter: &'f Filter,
+    rt: &'static ResourceType,
+    name: &str,
+) -> Option<&'f str> {
+    let Filter::Compare {
+        path,
+        op: CompareOp::Eq,
+        value: CompValue::String(value),
+    } = filter
+    else {
+        return None;
+    };
+    let resolved = rt.resolve(path)?;
+    (resolved.sub.is_none() && resolved.attr.name == name).then_some(value.as_str())
+}
+
+/// A page made of at most one record found by a unique key, paged like any
+/// list (`startIndex` past it or `count=0` give no items, same total).
+pub(crate) fn page_of_one<R>(found: Option<R>, params: &ListParams) -> Listed<R> {
+    let total = u64::from(found.is_some());
+    let items = if params.start_index <= 1 && params.count > 0 {
+        found.into_iter().collect()
+    } else {
+        Vec::new()
+    };
+    Listed { total, items }
+}
+
+/// The location of a resource under the Tenant URL `base`.
+pub(crate) fn location(base: &str, endpoint: &str, id: &str) -> String {
+    format!("{base}/{endpoint}/{id}")
+}
+
+/// Inserts `meta.location` into a rendered resource.
+pub(crate) fn set_location(v: &mut Value, location: String) {
+    if let Some(meta) = v.get_mut("meta").and_then(Value::as_object_mut) {
+        meta.insert("location".into(), json!(location));
+    }
+}
+
+/// The response for a stored resource: its projection, ETag and, for 201, its
+/// Location.
+fn respond<R: ScimResource>(
+    base: &str,
+    rec: &R::Rec,
+    projection: &Projection,
+    status: StatusCode,
+) -> HttpResponse {
+    let body = projection.apply(&R::render(base, rec));
+    let mut res = HttpResponse::build(status);
+    res.content_type(crate::SCIM_CONTENT_TYPE)
+        .insert_header((header::ETAG, version_tag(R::version(rec))));
+    if status == StatusCode::CREATED {
+        res.insert_header((header::LOCATION, location(base, R::ENDPOINT, R::id(rec))));
+    }
+    res.json(body)
+}
+
+fn list_response<R: ScimResource>(
+    base: &str,
+    page: &Listed<R::Rec>,
+    params: &ListParams,
+) -> HttpResponse {
+    let items: Vec<Value> = page
+        .items
+        .iter()
+        .map(|rec| params.projection.apply(&R::render(base, rec)))
+        .collect();
+    scim_json(
+        StatusCode::OK,
+        &ListResponse::new(items, page.total, params.start_index),
+    )
+}
+
+/// Whether an `If-None-Match` header names `current` (or is `*`): answer 304.
+fn not_modified(r: &ScimRequest, current: i64) -> bool {
+    r.http()
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim() == "*"
+                || v.split(',')
+                    .filter_map(scim_model::parse_version_tag)
+                    .any(|t| t == current)
+        })
+}
+
+// ---- handlers ------------------------------------------------------------------------
+
+pub(crate) async fn get<R: ScimResource>(r: ScimRequest) -> Result<HttpResponse, ApiError> {
+    let id = r.id();
+    let projection = r.checked(projection_from_query(R::TYPE, r.query())).await?;
+    let want = projection.clone();
+    let (rec, tenant) = r.read(move |tx| R::get(tx, &id, &want)).await?;
+    let version = R::version(&rec);
+    if not_modified(&r, version) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, version_tag(version)))
+            .finish());
+    }
+    let base = r.config().tenant_url(&tenant.slug);
+    Ok(respond::<R>(&base, &rec, &projection, StatusCode::OK))
+}
+
+pub(crate) async fn list<R: ScimResource>(r: ScimRequest) -> Result<HttpResponse, ApiError> {
+    let params = r
+        .checked(ListParams::from_query(R::TYPE, r.query(), r.config()))
+        .await?;
+    list_with::<R>(r, params).await
+}
+
+pub(crate) async fn search<R: ScimResource>(
+    r: ScimRequest,
+    body: actix_web::web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let search: SearchRequest = r.parse_body(&body).await?;
+    let params = r
+        .checked(ListParams::from_search(R::TYPE, &search, r.config()))
+        .await?;
+    list_with::<R>(r, params).await
+}
+
+async fn list_with<R: ScimResource>(
+    r: ScimRequest,
+    params: ListParams,
+) -> Result<HttpResponse, ApiError> {
+    let params = std::sync::Arc::new(params);
+    let p = params.clone();
+    let (page, tenant) = r.read(move |tx| R::list(tx, &p)).await?;
+    let base = r.config().tenant_url(&tenant.slug);
+    Ok(list_response::<R>(&base, &page, &params))
+}
+
+pub(crate) async fn create<R: ScimResource>(
+    r: ScimRequest,
+    body: actix_web::web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let input: Value = r.parse_body(&body).await?;
+    let projection = r.checked(projection_from_query(R::TYPE, r.query())).await?;
+    let (rec, tenant) = r.write(move |tx| R::create(tx, &input)).await?;
+    let base = r.config().tenant_url(&tenant.slug);
+    Ok(respond::<R>(&base, &rec, &projection, StatusCode::CREATED))
+}
+
+pub(crate) async fn replace<R: ScimResource>(
+    r: ScimRequest,
+    body: actix_web::web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let input: Value = r.parse_body(&body).await?;
+    let projection = r.checked(projection_from_query(R::TYPE, r.query())).await?;
+    let (id, hdr) = (r.id(), r.if_match().map(str::to_owned));
+    let has_if_match = hdr.is_some();
+    let (written, tenant) = r
+        .write(move |tx| {
+            tx.retrying(has_if_match, |tx| {
+                R::replace(tx, &id, &input, hdr.as_deref())
+            })
+        })
+        .await?;
+    if let Some(e) = written.rejected {
+        return Err(ApiError::Scim(e));
+    }
+    let base = r.config().tenant_url(&tenant.slug);
+    Ok(respond::<R>(
+        &base,
+        &written.rec,
+        &projection,
+        StatusCode::OK,
+    ))
+}
+
+pub(crate) async fn patch<R: ScimResource>(
+    r: ScimRequest,
+    body: actix_web::web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let patch: PatchRequest = r.parse_body(&body).await?;
+    let with_body = R::patch_returns_resource(r.query());
+    let projection = r.checked(projection_from_query(R::TYPE, r.query())).await?;
+    let want = if with_body {
+        projection.clone()
+    } else {
+        Projection::new::<&str>(R::TYPE, &[], &["members"]).unwrap_or_else(|_| projection.clone())
+    };
+    let (id, hdr) = (r.id(), r.if_match().map(str::to_owned));
+    let has_if_match = hdr.is_some();
+    let (written, tenant) = r
+        .write(move |tx| {
+            tx.retrying(has_if_match, |tx| {
+                R::patch(tx, &id, &patch, hdr.as_deref(), &want)
+            })
+        })
+        .await?;
+    if let Some(e) = written.rejected {
+        return Err(ApiError::Scim(e));
+    }
+    if !with_body {
+        return Ok(HttpResponse::NoContent()
+            .insert_header((header::ETAG, version_tag(R::version(&written.rec))))
+            .finish());
+    }
+    let base = r.config().tenant_url(&tenant.slug);
+    Ok(respond::<R>(
+        &base,
+        &written.rec,
+        &projection,
+        StatusCode::OK,
+    ))
+}
+
+pub(crate) async fn delete<R: ScimResource>(r: ScimRequest) -> Result<HttpResponse, ApiError> {
+    let (id, hdr) = (r.id(), r.if_match().map(str::to_owned));
+    r.write(move |tx| R::delete(tx, &id, hdr.as_deref()))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
