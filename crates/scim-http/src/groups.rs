@@ -210,6 +210,12 @@ fn load(tx: &mut Tx<'_>, id: &str) -> Result<GroupRecord, ApiError> {
     groups::get(tx.conn, &tx.tenant.id, id).map_err(|e| not_found(e, id))
 }
 
+/// The group, locked for this write (PostgreSQL: concurrent writers queue on
+/// the row instead of losing a version race).
+fn load_for_write(tx: &mut Tx<'_>, id: &str) -> Result<GroupRecord, ApiError> {
+    groups::get_for_update(tx.conn, &tx.tenant.id, id).map_err(|e| not_found(e, id))
+}
+
 /// Normalizes and checks a POST/PUT body; returns the document and its members.
 fn validated(input: &Value) -> Result<(Value, BTreeSet<String>), ApiError> {
     let mut doc = normalize(&GROUP, input, NormalizeOptions::default())?;
@@ -324,7 +330,7 @@ impl ScimResource for Groups {
     ) -> Result<Written<GroupWithMembers>, ApiError> {
         let (doc, members) = validated(input)?;
         let tid = tx.tenant.id.clone();
-        let current = load(tx, id)?;
+        let current = load_for_write(tx, id)?;
         let expected = if_match(if_match_header, current.version)?;
         let mut rec = build_record(&tid, id, doc, current.created_at, tx.now, current.version)?;
         check_member_ids(tx.conn, &tid, &members)?;
@@ -363,7 +369,7 @@ impl ScimResource for Groups {
         want: &Projection,
     ) -> Result<Written<GroupWithMembers>, ApiError> {
         let tid = tx.tenant.id.clone();
-        let current = load(tx, id)?;
+        let current = load_for_write(tx, id)?;
         let expected = if_match(if_match_header, current.version)?;
         let outcome = scim_patch::apply_with(
             &current.to_resource(),
@@ -422,7 +428,7 @@ impl ScimResource for Groups {
     }
 
     fn delete(tx: &mut Tx<'_>, id: &str, if_match_header: Option<&str>) -> Result<(), ApiError> {
-        let current = load(tx, id)?;
+        let current = load_for_write(tx, id)?;
         if_match(if_match_header, current.version)?;
         groups::delete(tx.conn, &tx.tenant.id, id).map_err(|e| not_found(e, id))?;
         audit_group(

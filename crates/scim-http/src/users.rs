@@ -271,6 +271,12 @@ fn load(tx: &mut Tx<'_>, id: &str) -> Result<UserRecord, ApiError> {
     users::get_document(tx.conn, &tx.tenant.id, id).map_err(|e| not_found(e, id))
 }
 
+/// The user, locked for this write (PostgreSQL: concurrent writers queue on
+/// the row instead of losing a version race).
+fn load_for_write(tx: &mut Tx<'_>, id: &str) -> Result<UserRecord, ApiError> {
+    users::get_document_for_update(tx.conn, &tx.tenant.id, id).map_err(|e| not_found(e, id))
+}
+
 fn not_found(e: StoreError, id: &str) -> ApiError {
     match e {
         StoreError::NotFound => ApiError::not_found(format!("User {id} not found")),
@@ -392,7 +398,7 @@ impl ScimResource for Users {
             // Deactivation wins: a PUT that validly sets active=false suspends
             // the user even though the rest of it is rejected.
             Err(err) if body_deactivates(input) => {
-                let current = load(tx, id)?;
+                let current = load_for_write(tx, id)?;
                 let expected = if_match(if_match_header, current.version)?;
                 return suspend_rejected(
                     tx,
@@ -404,7 +410,7 @@ impl ScimResource for Users {
             }
             Err(err) => return Err(err),
         };
-        let current = load(tx, id)?;
+        let current = load_for_write(tx, id)?;
         let expected = if_match(if_match_header, current.version)?;
         let new_doc = merge_put(&current, doc);
         match write_new_document(
@@ -435,7 +441,7 @@ impl ScimResource for Users {
         if_match_header: Option<&str>,
         _want: &Projection,
     ) -> Result<Written<UserRecord>, ApiError> {
-        let current = load(tx, id)?;
+        let current = load_for_write(tx, id)?;
         let expected = if_match(if_match_header, current.version)?;
         let limits = tx.config.patch_limits;
         match scim_patch::apply_with(&current.to_resource(), &USER, patch, limits) {
@@ -487,7 +493,7 @@ impl ScimResource for Users {
     }
 
     fn delete(tx: &mut Tx<'_>, id: &str, if_match_header: Option<&str>) -> Result<(), ApiError> {
-        let current = load(tx, id)?;
+        let current = load_for_write(tx, id)?;
         if_match(if_match_header, current.version)?;
         let mut lifecycle = lifecycle_of(&current)?;
         let events = lifecycle

@@ -148,6 +148,34 @@ pub fn get(conn: &mut DbConnection, tenant_id: &str, id: &str) -> Result<GroupRe
         .try_into()
 }
 
+/// [`get`] for a read-modify-write: on PostgreSQL the row is locked
+/// (`FOR UPDATE`) until the transaction ends, so concurrent writers of one
+/// group queue instead of failing on the version check; on SQLite the write
+/// transaction already holds the database's write lock.
+///
+/// # Errors
+/// [`StoreError::NotFound`].
+pub fn get_for_update(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    id: &str,
+) -> Result<GroupRecord, StoreError> {
+    let row: GroupRow = match conn {
+        DbConnection::Pg(conn) => groups::table
+            .filter(groups::tenant_id.eq(tenant_id))
+            .filter(groups::id.eq(id))
+            .select(GroupRow::as_select())
+            .for_update()
+            .first(conn)?,
+        DbConnection::Sqlite(conn) => groups::table
+            .filter(groups::tenant_id.eq(tenant_id))
+            .filter(groups::id.eq(id))
+            .select(GroupRow::as_select())
+            .first(conn)?,
+    };
+    row.try_into()
+}
+
 /// The group whose displayName equals `display_name` case-insensitively.
 ///
 /// # Errors

@@ -382,6 +382,34 @@ pub fn get_document(
     record(row, Vec::new())
 }
 
+/// [`get_document`] for a read-modify-write: on PostgreSQL the row is locked
+/// (`FOR UPDATE`) until the transaction ends, so concurrent writers of one
+/// user queue instead of failing on the version check; on SQLite the write
+/// transaction already holds the database's write lock.
+///
+/// # Errors
+/// [`StoreError::NotFound`].
+pub fn get_document_for_update(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    id: &str,
+) -> Result<UserRecord, StoreError> {
+    let row: UserRow = match conn {
+        DbConnection::Pg(conn) => users::table
+            .filter(users::tenant_id.eq(tenant_id))
+            .filter(users::id.eq(id))
+            .select(UserRow::as_select())
+            .for_update()
+            .first(conn)?,
+        DbConnection::Sqlite(conn) => users::table
+            .filter(users::tenant_id.eq(tenant_id))
+            .filter(users::id.eq(id))
+            .select(UserRow::as_select())
+            .first(conn)?,
+    };
+    record(row, Vec::new())
+}
+
 /// [`find_by_user_name`] without reading the user's email rows (the record's
 /// `emails` is empty; the document carries them): the one indexed query of
 /// Entra ID's `userName eq` lookup.

@@ -10,5 +10,6 @@ mod harness;
 mod isolation;
 mod limits;
 mod protocol;
+mod races;
 mod rules;
 mod smtp;
