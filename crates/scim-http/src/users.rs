@@ -375,7 +375,7 @@ impl ScimResource for Users {
             let found = users::find_document_by_user_name(tx.conn, &tx.tenant.id, name)?;
             return Ok(page_of_one(found, params));
         }
-        let page = users::list(tx.conn, &tx.tenant.id, &params.query())?;
+        let page = users::list_documents(tx.conn, &tx.tenant.id, &params.query())?;
         Ok(Listed {
             total: page.total,
             items: page.items,

@@ -330,6 +330,17 @@ pub(crate) fn list<T: Listed>(
     tenant_id: &str,
     q: &ListQuery<'_>,
 ) -> Result<Page<T>, StoreError> {
+    list_with(conn, tenant_id, q, true)
+}
+
+/// [`list`]; with `complete = false` the records keep no child rows (users:
+/// no emails; the document carries them), for callers that render documents.
+pub(crate) fn list_with<T: Listed>(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    q: &ListQuery<'_>,
+    complete: bool,
+) -> Result<Page<T>, StoreError> {
     let rt = T::resource_type();
     let (cond, residual) = match q.filter {
         None => (None, None),
@@ -369,9 +380,10 @@ pub(crate) fn list<T: Listed>(
                 Sort::Column(col, _) => Some(*col),
                 _ => None,
             };
-            sql_page::<T>(conn, base, column, q.descending, offset, q.count)
+            sql_page::<T>(conn, base, column, q.descending, offset, q.count, complete)
         }
         _ => scan_page::<T>(
+            complete,
             conn,
             tenant_id,
             &base,
@@ -392,6 +404,7 @@ fn sql_page<T: Listed>(
     descending: bool,
     offset: u64,
     count: u64,
+    complete: bool,
 ) -> Result<Page<T>, StoreError> {
     let mut counting = SqlText::default();
     counting.push("SELECT COUNT(*) AS n");
@@ -427,13 +440,14 @@ fn sql_page<T: Listed>(
     let rows = load::<T::Row>(conn, &q)?;
     Ok(Page {
         total,
-        items: T::finish(conn, rows)?,
+        items: finish::<T>(conn, rows, complete)?,
     })
 }
 
 /// SQL narrows, the evaluator and the in-memory sort finish.
 #[allow(clippy::too_many_arguments)]
 fn scan_page<T: Listed>(
+    complete: bool,
     conn: &mut DbConnection,
     tenant_id: &str,
     base: &SqlText,
@@ -510,8 +524,21 @@ fn scan_page<T: Listed>(
         .take(len)
         .map(|m| m.id.as_str())
         .collect();
-    let items = fetch_by_ids::<T>(conn, tenant_id, &wanted)?;
+    let items = fetch_by_ids::<T>(conn, tenant_id, &wanted, complete)?;
     Ok(Page { total, items })
+}
+
+/// Records from rows: complete (with child rows) or as the rows alone.
+fn finish<T: Listed>(
+    conn: &mut DbConnection,
+    rows: Vec<T::Row>,
+    complete: bool,
+) -> Result<Vec<T>, StoreError> {
+    if complete {
+        T::finish(conn, rows)
+    } else {
+        rows.into_iter().map(T::from_row).collect()
+    }
 }
 
 /// The records with these ids, in this order (ids deleted meanwhile are left out).
@@ -519,6 +546,7 @@ fn fetch_by_ids<T: Listed>(
     conn: &mut DbConnection,
     tenant_id: &str,
     ids: &[&str],
+    complete: bool,
 ) -> Result<Vec<T>, StoreError> {
     let table = T::KIND.table();
     let mut rows = Vec::with_capacity(ids.len());
@@ -544,7 +572,7 @@ fn fetch_by_ids<T: Listed>(
         q.push(")");
         rows.extend(load::<T::Row>(conn, &q)?);
     }
-    let mut records = T::finish(conn, rows)?;
+    let mut records = finish::<T>(conn, rows, complete)?;
     let position: std::collections::HashMap<&str, usize> =
         ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
     records.sort_by_key(|r| position.get(r.id()).copied().unwrap_or(usize::MAX));

@@ -446,6 +446,19 @@ pub fn list(
     crate::list::list(conn, tenant_id, q)
 }
 
+/// [`list`] without reading email rows: each record's `emails` is empty (the
+/// document carries them). For callers that render the stored documents.
+///
+/// # Errors
+/// As [`list`].
+pub fn list_documents(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    q: &crate::ListQuery<'_>,
+) -> Result<crate::Page<UserRecord>, StoreError> {
+    crate::list::list_with(conn, tenant_id, q, false)
+}
+
 /// Replaces the user's row and emails when its version is `expected_version`
 /// (`None`: any version); returns the new version (old + 1). `created_at` and
 /// `version` of `user` are ignored.

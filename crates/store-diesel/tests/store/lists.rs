@@ -312,6 +312,23 @@ store_test!(user_lists_page_and_sort, |db| {
         .unwrap();
     assert_eq!(page.items[0].emails.len(), 2);
     assert_eq!(page.items[0].lifecycle, json!({ "state": "Staged" }));
+    // list_documents: the same page, in SQL and in memory, without email rows.
+    for filter in [None, Some("title co \"e\"")] {
+        let parsed = filter.map(|f| scim_model::parse_filter(f).unwrap());
+        let q = query(parsed.as_ref());
+        let (full, docs) = store
+            .with_conn(|c| Ok((users::list(c, &t, &q)?, users::list_documents(c, &t, &q)?)))
+            .unwrap();
+        assert_eq!(full.total, docs.total);
+        let ids = |p: &store_diesel::Page<users::UserRecord>| {
+            p.items.iter().map(|u| u.id.clone()).collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&full), ids(&docs));
+        for (a, b) in full.items.iter().zip(&docs.items) {
+            assert_eq!(a.to_resource(), b.to_resource());
+            assert!(b.emails.is_empty());
+        }
+    }
 });
 
 store_test!(unsupported_and_invalid_filters, |db| {
