@@ -278,6 +278,17 @@ where
     crate::common::in_transaction(&state.store, f).await
 }
 
+/// Runs `f` in one read transaction off the async workers (GET routes: on
+/// SQLite they never wait for the write lock).
+pub(crate) async fn read<T, F>(state: &ScimState, f: F) -> Result<T, AdminError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConnection) -> Result<T, AdminError> + Send + 'static,
+{
+    let store = state.store.clone();
+    actix_web::web::block(move || store.read_with(f)).await?
+}
+
 /// The tenant named by the URL, or 404.
 pub(crate) fn tenant(conn: &mut DbConnection, slug: &str) -> Result<Tenant, AdminError> {
     if slug.contains('\0') {

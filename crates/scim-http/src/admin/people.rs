@@ -17,7 +17,7 @@ use store_diesel::{DbConnection, StoreError, invitations as store_invitations, u
 
 use super::{
     ADMIN_ACTOR, Admin, AdminConfig, AdminError, PageParams, audit_admin, object_body, only_keys,
-    page, tenant, tri_state, ts, tx,
+    page, read, tenant, tri_state, ts, tx,
 };
 use crate::ScimState;
 use crate::invitations::{audit_events, lifecycle_of, record_events, release, store_lifecycle};
@@ -144,7 +144,7 @@ pub(super) async fn list_users(
     let limit = query.page.limit()?;
     let after = query.page.after()?.map(str::to_owned);
     let slug = path.into_inner();
-    let (t, rows) = tx(&state, move |c| {
+    let (t, rows) = read(&state, move |c| {
         let t = tenant(c, &slug)?;
         let rows = user_pages::by_status(c, &t.id, status, after.as_deref(), limit)?;
         Ok((t, rows))
@@ -161,7 +161,7 @@ pub(super) async fn get_user(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AdminError> {
     let (slug, id) = path.into_inner();
-    let body = tx(&state, move |c| {
+    let body = read(&state, move |c| {
         let t = tenant(c, &slug)?;
         let u = get_user_rec(c, &t.id, &id)?;
         let lifecycle = lifecycle_of(&u)?;
@@ -278,7 +278,7 @@ pub(super) async fn get_group(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AdminError> {
     let (slug, id) = path.into_inner();
-    let body = tx(&state, move |c| {
+    let body = read(&state, move |c| {
         let t = tenant(c, &slug)?;
         let g = get_group_rec(c, &t.id, &id)?;
         let count = groups::member_count(c, &t.id, &id)?;
@@ -350,7 +350,7 @@ pub(super) async fn access(
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, AdminError> {
     let (slug, group_id, user_id) = path.into_inner();
-    let decision = tx(&state, move |c| {
+    let decision = read(&state, move |c| {
         let t = tenant(c, &slug)?;
         let g = get_group_rec(c, &t.id, &group_id)?;
         let u = get_user_rec(c, &t.id, &user_id)?;

@@ -9,8 +9,8 @@ use store_diesel::tenants::{self as store_tenants, Tenant, TenantSettings};
 use store_diesel::{StoreError, audit, tokens};
 
 use super::{
-    Admin, AdminError, PageParams, audit_admin, object_body, only_keys, page, tenant, tri_state,
-    ts, tx,
+    Admin, AdminError, PageParams, audit_admin, object_body, only_keys, page, read, tenant,
+    tri_state, ts, tx,
 };
 use crate::ScimState;
 use crate::users::tenant_settings;
@@ -29,7 +29,7 @@ pub(super) async fn list(
     _: Admin,
     state: web::Data<ScimState>,
 ) -> Result<HttpResponse, AdminError> {
-    let all = tx(&state, |c| Ok(store_tenants::list(c)?)).await?;
+    let all = read(&state, |c| Ok(store_tenants::list(c)?)).await?;
     let items: Vec<Value> = all.iter().map(|t| tenant_json(&state, t)).collect();
     Ok(HttpResponse::Ok().json(json!({ "items": items, "next": null })))
 }
@@ -91,7 +91,7 @@ pub(super) async fn integration(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
     let slug = path.into_inner();
-    let (t, live) = tx(&state, move |c| {
+    let (t, live) = read(&state, move |c| {
         let t = tenant(c, &slug)?;
         let live = tokens::live(c, &t.id)?;
         Ok((t, live))
@@ -139,7 +139,7 @@ pub(super) async fn get_settings(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
     let slug = path.into_inner();
-    let t = tx(&state, move |c| tenant(c, &slug)).await?;
+    let t = read(&state, move |c| tenant(c, &slug)).await?;
     Ok(HttpResponse::Ok().json(tenant_settings(&t)))
 }
 
@@ -230,7 +230,7 @@ pub(super) async fn list_invitations(
     };
     let slug = path.into_inner();
     let now = Utc::now();
-    let rows = tx(&state, move |c| {
+    let rows = read(&state, move |c| {
         let t = tenant(c, &slug)?;
         Ok(invitations::list(
             c,
@@ -261,7 +261,7 @@ pub(super) async fn audit_log(
         })?),
     };
     let slug = path.into_inner();
-    let records = tx(&state, move |c| {
+    let records = read(&state, move |c| {
         let t = tenant(c, &slug)?;
         Ok(audit::page(c, &t.id, after, limit)?)
     })
