@@ -139,6 +139,12 @@ impl ListParams {
     ) -> Result<Self, ApiError> {
         let filter = match s.filter.as_deref().map(str::trim) {
             None | Some("") => None,
+            Some(text) if text.contains('\0') => {
+                return Err(ApiError::bad_request(
+                    ScimType::InvalidFilter,
+                    "the filter contains a NUL character",
+                ));
+            }
             Some(text) => {
                 let f = parse_filter(text)?;
                 f.compile(rt)?;

@@ -17,6 +17,7 @@ use store_diesel::{DbConnection, StoreError, audit, users};
 
 use crate::ApiError;
 use crate::common::{ListParams, asks_for_representation, if_match};
+use crate::limits::{check_document, check_ids};
 use crate::request::{SCIM_ACTOR, Tx};
 use crate::resource::{
     Listed, ScimResource, Written, location, page_of_one, set_location, unique_eq,
@@ -207,20 +208,29 @@ pub(crate) struct GroupWithMembers {
 pub(crate) struct Groups;
 
 fn load(tx: &mut Tx<'_>, id: &str) -> Result<GroupRecord, ApiError> {
+    if id.contains('\0') {
+        return Err(not_found(StoreError::NotFound, id));
+    }
     groups::get(tx.conn, &tx.tenant.id, id).map_err(|e| not_found(e, id))
 }
 
 /// The group, locked for this write (PostgreSQL: concurrent writers queue on
 /// the row instead of losing a version race).
 fn load_for_write(tx: &mut Tx<'_>, id: &str) -> Result<GroupRecord, ApiError> {
+    if id.contains('\0') {
+        return Err(not_found(StoreError::NotFound, id));
+    }
     groups::get_for_update(tx.conn, &tx.tenant.id, id).map_err(|e| not_found(e, id))
 }
 
-/// Normalizes and checks a POST/PUT body; returns the document and its members.
-fn validated(input: &Value) -> Result<(Value, BTreeSet<String>), ApiError> {
+/// Normalizes and checks a POST/PUT body, limits included; returns the
+/// document and its members.
+fn validated(tx: &Tx<'_>, input: &Value) -> Result<(Value, BTreeSet<String>), ApiError> {
     let mut doc = normalize(&GROUP, input, NormalizeOptions::default())?;
     check_required(&GROUP, &doc)?;
     let members = take_members(&mut doc)?;
+    check_document(&tx.config.limits, &GROUP, &doc)?;
+    check_ids(&tx.config.limits, "members.value", &members)?;
     Ok((doc, members))
 }
 
@@ -301,7 +311,7 @@ impl ScimResource for Groups {
     }
 
     fn create(tx: &mut Tx<'_>, input: &Value) -> Result<GroupWithMembers, ApiError> {
-        let (doc, members) = validated(input)?;
+        let (doc, members) = validated(tx, input)?;
         let tid = tx.tenant.id.clone();
         let id = uuid::Uuid::new_v4().to_string();
         let rec = build_record(&tid, &id, doc, tx.now, tx.now, 1)?;
@@ -328,7 +338,7 @@ impl ScimResource for Groups {
         input: &Value,
         if_match_header: Option<&str>,
     ) -> Result<Written<GroupWithMembers>, ApiError> {
-        let (doc, members) = validated(input)?;
+        let (doc, members) = validated(tx, input)?;
         let tid = tx.tenant.id.clone();
         let current = load_for_write(tx, id)?;
         let expected = if_match(if_match_header, current.version)?;
@@ -379,6 +389,10 @@ impl ScimResource for Groups {
         )
         .map_err(|e| ApiError::Scim(e.into()))?;
         let changes = &outcome.changes;
+        let limits = &tx.config.limits;
+        check_document(limits, &GROUP, &outcome.resource)?;
+        check_ids(limits, "members.value", &changes.members_added)?;
+        check_ids(limits, "members.value", &changes.members_removed)?;
         let mut rec = current.clone();
         if changes.changed {
             check_member_ids(tx.conn, &tid, &changes.members_added)?;

@@ -45,6 +45,7 @@ mod discovery;
 pub mod error;
 mod groups;
 pub mod invitations;
+pub mod limits;
 mod request;
 mod resource;
 pub mod respond;

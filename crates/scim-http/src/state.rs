@@ -23,6 +23,9 @@ pub struct ScimConfig {
     /// Most operations in one `POST /Bulk` (more: 413). The bulk body is bounded
     /// by `max_body_bytes` like every other body.
     pub max_bulk_operations: u32,
+    /// Limits on stored values (NUL characters, lengths, values per
+    /// attribute), the same on every backend.
+    pub limits: crate::limits::InputLimits,
 }
 
 impl ScimConfig {
@@ -40,6 +43,7 @@ impl ScimConfig {
             max_body_bytes: 1024 * 1024,
             patch_limits: scim_patch::PatchLimits::default(),
             max_bulk_operations: 1000,
+            limits: crate::limits::InputLimits::default(),
         }
     }
 

@@ -17,6 +17,7 @@ use store_diesel::{DbConnection, StoreError, audit};
 
 use crate::ApiError;
 use crate::common::{ListParams, if_match};
+use crate::limits::check_document;
 use crate::request::{SCIM_ACTOR, Tx};
 use crate::resource::{
     Listed, ScimResource, Written, location, page_of_one, set_location, unique_eq,
@@ -268,12 +269,18 @@ fn suspend_despite(
 pub(crate) struct Users;
 
 fn load(tx: &mut Tx<'_>, id: &str) -> Result<UserRecord, ApiError> {
+    if id.contains('\0') {
+        return Err(not_found(StoreError::NotFound, id));
+    }
     users::get_document(tx.conn, &tx.tenant.id, id).map_err(|e| not_found(e, id))
 }
 
 /// The user, locked for this write (PostgreSQL: concurrent writers queue on
 /// the row instead of losing a version race).
 fn load_for_write(tx: &mut Tx<'_>, id: &str) -> Result<UserRecord, ApiError> {
+    if id.contains('\0') {
+        return Err(not_found(StoreError::NotFound, id));
+    }
     users::get_document_for_update(tx.conn, &tx.tenant.id, id).map_err(|e| not_found(e, id))
 }
 
@@ -284,10 +291,11 @@ fn not_found(e: StoreError, id: &str) -> ApiError {
     }
 }
 
-/// Normalizes and checks a POST/PUT body.
-fn validated(input: &Value) -> Result<Value, ApiError> {
+/// Normalizes and checks a POST/PUT body, limits included.
+fn validated(tx: &Tx<'_>, input: &Value) -> Result<Value, ApiError> {
     let doc = normalize(&USER, input, NormalizeOptions::default())?;
     check_required(&USER, &doc)?;
+    check_document(&tx.config.limits, &USER, &doc)?;
     Ok(doc)
 }
 
@@ -383,7 +391,7 @@ impl ScimResource for Users {
     }
 
     fn create(tx: &mut Tx<'_>, input: &Value) -> Result<UserRecord, ApiError> {
-        let doc = validated(input)?;
+        let doc = validated(tx, input)?;
         create_tx(tx.conn, tx.tenant, doc, tx.now)
     }
 
@@ -393,7 +401,7 @@ impl ScimResource for Users {
         input: &Value,
         if_match_header: Option<&str>,
     ) -> Result<Written<UserRecord>, ApiError> {
-        let doc = match validated(input) {
+        let doc = match validated(tx, input) {
             Ok(doc) => doc,
             // Deactivation wins: a PUT that validly sets active=false suspends
             // the user even though the rest of it is rejected.
@@ -448,6 +456,16 @@ impl ScimResource for Users {
             Ok(outcome) => {
                 if !outcome.changes.changed {
                     return Ok(Written::ok(current));
+                }
+                if let Err(err) = check_document(&tx.config.limits, &USER, &outcome.resource) {
+                    // Deactivation wins over a value the store cannot take.
+                    return if outcome.resource.get("active") == Some(&Value::Bool(false))
+                        && current.active
+                    {
+                        suspend_rejected(tx, &current, expected, "user.patch.rejected", err.body())
+                    } else {
+                        Err(err)
+                    };
                 }
                 match write_new_document(
                     tx.conn,

@@ -13,3 +13,4 @@ mod protocol;
 mod races;
 mod rules;
 mod smtp;
+mod values;
