@@ -903,6 +903,83 @@ mod tests {
         assert!(verify_access_token(&k, &forged).is_none());
     }
 
+    /// The whole check the SCIM path will make, against a real store on
+    /// both backends: tenant, client, generation and expiry.
+    fn authenticate_against(db: &store_diesel::testing::TestDb) {
+        use store_diesel::tenants;
+        let store = db.store();
+        let k = AccessTokenKeys::derive(&keys()).unwrap();
+        let a = store.transaction(|c| tenants::create(c, "a", "A")).unwrap();
+        let b = store.transaction(|c| tenants::create(c, "b", "B")).unwrap();
+        let issued = store
+            .transaction(|c| store_oauth::create_or_rotate(c, &a.id, TimeDelta::zero()))
+            .unwrap();
+        let now = Utc::now();
+        let client = store
+            .with_conn(|c| {
+                store_oauth::authenticate_secret(c, &issued.client_id, &issued.client_secret, now)
+            })
+            .unwrap()
+            .unwrap();
+        let token = k
+            .issue("https://x", &client, now, TimeDelta::minutes(60))
+            .unwrap();
+        let check = |tenant: &str, token: &str, at| {
+            store
+                .with_conn(|c| authenticate_access_token(c, &k, tenant, token, at))
+                .unwrap()
+        };
+        assert_eq!(check(&a.id, &token, now).unwrap().tid, a.id);
+        assert!(check(&b.id, &token, now).is_none(), "another tenant");
+        let secret_token = keys().mint(&a.id, "tok", now, None).unwrap();
+        assert!(check(&a.id, &secret_token, now).is_none(), "a Secret Token");
+        let expired = k
+            .issue(
+                "https://x",
+                &client,
+                now - TimeDelta::minutes(61),
+                TimeDelta::minutes(60),
+            )
+            .unwrap();
+        assert!(check(&a.id, &expired, now).is_none(), "expired");
+
+        // Rotation with a grace period keeps the token until it ends.
+        store
+            .transaction(|c| store_oauth::create_or_rotate(c, &a.id, TimeDelta::hours(1)))
+            .unwrap();
+        assert!(check(&a.id, &token, now).is_some());
+        assert!(check(&a.id, &token, now + TimeDelta::minutes(61)).is_none());
+        // Rotation without one refuses it at once; so does deletion.
+        store
+            .transaction(|c| store_oauth::create_or_rotate(c, &a.id, TimeDelta::zero()))
+            .unwrap();
+        assert!(check(&a.id, &token, now).is_none());
+        let current = AuthenticatedClient {
+            generation: 3,
+            ..client
+        };
+        let fresh = k
+            .issue("https://x", &current, now, TimeDelta::minutes(60))
+            .unwrap();
+        assert!(check(&a.id, &fresh, now).is_some());
+        store
+            .transaction(|c| store_oauth::delete(c, &a.id))
+            .unwrap();
+        assert!(check(&a.id, &fresh, now).is_none());
+    }
+
+    #[test]
+    fn access_tokens_are_checked_against_the_client_on_sqlite() {
+        authenticate_against(&store_diesel::testing::TestDb::sqlite());
+    }
+
+    #[test]
+    fn access_tokens_are_checked_against_the_client_on_postgres() {
+        if let Some(db) = store_diesel::testing::TestDb::postgres() {
+            authenticate_against(&db);
+        }
+    }
+
     #[test]
     fn lifetimes_stay_between_one_and_six_hours() {
         assert_eq!(
