@@ -792,3 +792,33 @@ fn access_tokens_open_only_their_tenants_scim_api() {
             .assert_error(401, None);
     });
 }
+
+/// The Entra ID cycle of `entra.rs` (Test connection, user and group
+/// lifecycles, compliant dialect) on access tokens of an OAuth-only tenant.
+#[test]
+#[ignore = "needs SCIM auth integration"]
+fn entra_cycle_on_oauth_access_tokens() {
+    on_both_with_admin(|s| {
+        let secret_token = s.tenant("acme");
+        let (id, secret) = create_client(s, "acme", None);
+        let r = admin(
+            s,
+            "PUT",
+            &client_path("acme"),
+            Some(&json!({"oauthOnly": true})),
+        );
+        assert_eq!(r.status, 200);
+        s.request()
+            .bearer(&secret_token)
+            .get("/scim/v2/acme/Users")
+            .assert_error(401, None);
+        // Entra ID's request: client_secret_post, no scope.
+        let at = access_token(&form(
+            s,
+            &format!("grant_type=client_credentials&client_id={id}&client_secret={secret}"),
+        ));
+        crate::entra::test_connection(s, &at);
+        crate::entra::user_lifecycle(s, &at, false);
+        crate::entra::group_lifecycle(s, &at, false);
+    });
+}
