@@ -360,8 +360,7 @@ async fn token_method_not_allowed() -> HttpResponse {
 
 // ---- the token endpoint --------------------------------------------------------------
 
-/// How the client authenticated.
-#[derive(Debug)]
+/// How the client authenticated. No `Debug`: it holds the secret.
 enum ClientCredentials {
     /// `client_secret_basic` or `client_secret_post`.
     Secret { client_id: String, secret: String },
