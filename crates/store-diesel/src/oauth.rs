@@ -18,13 +18,17 @@
 //! created after a deletion has a new id, so earlier tokens never revive.
 //!
 //! Secrets are compared through their hashes in constant time (`subtle`).
+//!
+//! [`use_assertion_id`] makes each `private_key_jwt` client assertion (RFC
+//! 7523) work once, by its `jti`, until it expires.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use diesel::prelude::*;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::schema::{oauth_clients, tenants};
+use crate::macros::db_run;
+use crate::schema::{oauth_assertion_ids, oauth_clients, tenants};
 use crate::time::{from_db, now, to_db};
 use crate::{DbConnection, StoreError, hex, write_transaction};
 
@@ -349,6 +353,53 @@ pub fn authenticate_secret(
         client_id: client.client_id,
         generation,
     }))
+}
+
+/// The longest client-assertion id [`use_assertion_id`] accepts.
+pub const MAX_ASSERTION_ID_LEN: usize = 200;
+
+/// Records the `jti` of a verified `private_key_jwt` client assertion as used
+/// until `expires_at` (the assertion's expiry), so the assertion works once:
+/// `true` the first time, `false` for a replay (on every replica: the id is
+/// the primary key `(tenant_id, jti)`, written with `ON CONFLICT DO NOTHING`).
+/// The tenant's ids that expired before `now` are pruned first.
+///
+/// # Errors
+/// [`StoreError::InvalidInput`] for an empty id, one longer than
+/// [`MAX_ASSERTION_ID_LEN`] or one with a NUL; database errors.
+pub fn use_assertion_id(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    jti: &str,
+    expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    if jti.is_empty() || jti.len() > MAX_ASSERTION_ID_LEN || jti.contains('\0') {
+        return Err(StoreError::InvalidInput(format!(
+            "jti: expected 1 to {MAX_ASSERTION_ID_LEN} bytes without NUL"
+        )));
+    }
+    write_transaction(conn, |conn| {
+        diesel::delete(
+            oauth_assertion_ids::table
+                .filter(oauth_assertion_ids::tenant_id.eq(tenant_id))
+                .filter(oauth_assertion_ids::expires_at.lt(to_db(now))),
+        )
+        .execute(conn)?;
+        let expires_at = to_db(expires_at);
+        let inserted = db_run!(conn => {
+            diesel::insert_into(oauth_assertion_ids::table)
+                .values((
+                    oauth_assertion_ids::tenant_id.eq(tenant_id),
+                    oauth_assertion_ids::jti.eq(jti),
+                    oauth_assertion_ids::expires_at.eq(expires_at),
+                ))
+                .on_conflict((oauth_assertion_ids::tenant_id, oauth_assertion_ids::jti))
+                .do_nothing()
+                .execute(conn)?
+        });
+        Ok(inserted == 1)
+    })
 }
 
 /// **For the SCIM authentication path.** Whether an access token whose

@@ -159,6 +159,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    oauth_assertion_ids (tenant_id, jti) {
+        tenant_id -> Text,
+        jti -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     server_settings,
@@ -171,4 +179,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     outbox,
     oauth_clients,
+    oauth_assertion_ids,
 );

@@ -218,3 +218,30 @@ store_test!(oauth_only_flag_and_keys, |db| {
     let client = store.with_conn(|c| oauth::get(c, &t.id)).unwrap().unwrap();
     assert_eq!(client.jwks, None);
 });
+
+store_test!(assertion_ids_work_once_per_tenant, |db| {
+    let store = db.store();
+    let a = store.transaction(|c| tenants::create(c, "a", "A")).unwrap();
+    let b = store.transaction(|c| tenants::create(c, "b", "B")).unwrap();
+    let now = Utc::now();
+    let exp = now + TimeDelta::minutes(5);
+    let use_id = |tenant: &str, jti: &str, exp, at| {
+        store.transaction(|c| oauth::use_assertion_id(c, tenant, jti, exp, at))
+    };
+    assert!(use_id(&a.id, "j1", exp, now).unwrap());
+    assert!(!use_id(&a.id, "j1", exp, now).unwrap(), "a replay");
+    assert!(
+        use_id(&b.id, "j1", exp, now).unwrap(),
+        "another tenant's id"
+    );
+    assert!(use_id(&a.id, "j2", exp, now).unwrap());
+    // Once expired, the id is pruned (the assertion itself is refused by its exp).
+    let later = exp + TimeDelta::seconds(1);
+    assert!(use_id(&a.id, "j1", later + TimeDelta::minutes(5), later).unwrap());
+    for bad in ["", "a\0b", &"x".repeat(201)] {
+        assert!(matches!(
+            use_id(&a.id, bad, exp, now),
+            Err(StoreError::InvalidInput(_))
+        ));
+    }
+});

@@ -30,3 +30,14 @@ CREATE TABLE oauth_clients (
     CONSTRAINT oauth_clients_grace_ck
         CHECK ((previous_secret_hash IS NULL) = (previous_secret_expires_at IS NULL))
 );
+
+-- The `jti` of every private_key_jwt client assertion (RFC 7523 §3) already
+-- used, kept until the assertion expires, so an assertion works once.
+CREATE TABLE oauth_assertion_ids (
+    tenant_id  TEXT NOT NULL,
+    jti        TEXT NOT NULL,
+    expires_at TIMESTAMP NOT NULL,
+    CONSTRAINT oauth_assertion_ids_pkey PRIMARY KEY (tenant_id, jti),
+    CONSTRAINT oauth_assertion_ids_tenant_fk FOREIGN KEY (tenant_id) REFERENCES tenants (id) ON DELETE CASCADE
+);
+CREATE INDEX oauth_assertion_ids_expiry_idx ON oauth_assertion_ids (tenant_id, expires_at);
