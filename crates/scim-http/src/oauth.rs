@@ -6,8 +6,9 @@
 //!   `scope=scim` or none) authenticates the tenant's OAuth client with
 //!   `client_secret_basic`, `client_secret_post` or `private_key_jwt`
 //!   (RFC 7523: a JWT signed RS256 or ES256 with a key of the client's
-//!   registered JWK Set; nothing is fetched) and answers RFC 6749 §5.1 JSON
-//!   with `Cache-Control: no-store`, or a §5.2 error (`invalid_request`,
+//!   registered JWK Set, usable once by its `jti`; nothing is fetched) and
+//!   answers RFC 6749 §5.1 JSON with `Cache-Control: no-store`, or a §5.2
+//!   error (`invalid_request`,
 //!   `invalid_client` with 401 and `WWW-Authenticate: Basic`,
 //!   `unsupported_grant_type`, `invalid_scope`).
 //! * `GET /.well-known/oauth-authorization-server`: RFC 8414 metadata.
@@ -610,7 +611,12 @@ fn percent_decode(s: &str) -> Option<String> {
 struct AssertionClaims {
     sub: String,
     exp: i64,
+    #[serde(default)]
+    jti: Option<String>,
 }
+
+/// Clock skew allowed on a client assertion's `exp`.
+const ASSERTION_LEEWAY_SECS: i64 = 60;
 
 /// The longest a client assertion may still be valid (RFC 7523 §3: an
 /// authorization server may refuse an `exp` unreasonably far in the future).
@@ -663,7 +669,7 @@ fn authenticate_assertion(
     v.set_audience(&[token_endpoint(issuer), issuer.to_owned()]);
     v.set_issuer(&[client_id.as_str()]);
     v.sub = Some(client_id.clone());
-    v.leeway = 60;
+    v.leeway = ASSERTION_LEEWAY_SECS.unsigned_abs();
     for key in candidates {
         let Ok(data) = jsonwebtoken::decode::<AssertionClaims>(assertion, &key.key, &v) else {
             continue;
@@ -673,6 +679,28 @@ fn authenticate_assertion(
             return Err(refused(
                 "client_assertion expires too far in the future (at most one hour)",
             ));
+        }
+        // Each assertion works once (RFC 7523 §3, item 7), on every replica:
+        // its jti is kept until the assertion can no longer pass.
+        let Some(jti) = data.claims.jti.filter(|j| !j.is_empty()) else {
+            return Err(refused("client_assertion needs a jti"));
+        };
+        let kept_until =
+            DateTime::<Utc>::from_timestamp(data.claims.exp + ASSERTION_LEEWAY_SECS, 0)
+                .ok_or_else(|| refused("client_assertion has an invalid exp"))?;
+        let first_use =
+            match store_oauth::use_assertion_id(conn, &client.tenant_id, &jti, kept_until, now) {
+                Ok(first) => first,
+                Err(StoreError::InvalidInput(_)) => {
+                    return Err(refused(&format!(
+                        "the jti of client_assertion must have 1 to {} bytes",
+                        store_oauth::MAX_ASSERTION_ID_LEN
+                    )));
+                }
+                Err(e) => return Err(e.into()),
+            };
+        if !first_use {
+            return Err(refused("client_assertion was already used (same jti)"));
         }
         return Ok(Some(AuthenticatedClient {
             tenant_id: client.tenant_id,

@@ -5,6 +5,7 @@
 //! grace period, deletion, other tenants' clients, Secret Tokens at the token
 //! endpoint and access tokens at the admin API, and the RFC 8414 metadata.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -143,9 +144,12 @@ fn assertion(alg: Algorithm, kid: Option<&str>, claims: &Value) -> String {
     jsonwebtoken::encode(&header, claims, &key).unwrap()
 }
 
+/// Claims of a client assertion with a fresh `jti`.
 fn assertion_claims(client_id: &str, aud: &str, exp: i64) -> Value {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
     json!({"iss": client_id, "sub": client_id, "aud": aud, "exp": exp,
-           "iat": now(), "jti": format!("j-{}", now())})
+           "iat": now(), "jti": format!("j-{}-{n}", now())})
 }
 
 fn jwt_form(assertion: &str) -> String {
@@ -525,13 +529,15 @@ fn private_key_jwt_with_registered_rsa_and_ec_keys() {
         s.tenant("acme");
         let (id, secret) = create_client(s, "acme", None);
         let aud = format!("{PUBLIC}{TOKEN}");
-        let good = assertion(
-            Algorithm::ES256,
-            Some("ec-1"),
-            &assertion_claims(&id, &aud, now() + 300),
-        );
+        let good = || {
+            assertion(
+                Algorithm::ES256,
+                Some("ec-1"),
+                &assertion_claims(&id, &aud, now() + 300),
+            )
+        };
         // No keys registered yet.
-        oauth_error(&form(s, &jwt_form(&good)), "invalid_client");
+        oauth_error(&form(s, &jwt_form(&good())), "invalid_client");
 
         // Register the keys (public members only are kept).
         let r = admin(
@@ -546,7 +552,7 @@ fn private_key_jwt_with_registered_rsa_and_ec_keys() {
         assert_eq!(v["jwks"]["keys"][1]["kid"], "ec-1");
 
         // ES256 and RS256, with the kid, without it, and with the issuer as audience.
-        access_token(&form(s, &jwt_form(&good)));
+        access_token(&form(s, &jwt_form(&good())));
         access_token(&form(
             s,
             &jwt_form(&assertion(
@@ -563,8 +569,18 @@ fn private_key_jwt_with_registered_rsa_and_ec_keys() {
                 &assertion_claims(&id, PUBLIC, now() + 300),
             )),
         ));
+        // An assertion works once (its jti); one without a jti not at all.
+        let once = good();
+        access_token(&form(s, &jwt_form(&once)));
+        oauth_error(&form(s, &jwt_form(&once)), "invalid_client");
+        let mut no_jti = assertion_claims(&id, &aud, now() + 300);
+        no_jti.as_object_mut().unwrap().remove("jti");
+        oauth_error(
+            &form(s, &jwt_form(&assertion(Algorithm::ES256, None, &no_jti))),
+            "invalid_client",
+        );
         // client_id in the body may repeat the assertion's subject.
-        access_token(&form(s, &format!("{}&client_id={id}", jwt_form(&good))));
+        access_token(&form(s, &format!("{}&client_id={id}", jwt_form(&good()))));
 
         // Refusals.
         let refused = [
@@ -623,17 +639,18 @@ fn private_key_jwt_with_registered_rsa_and_ec_keys() {
             &form(
                 s,
                 &format!(
-                    "grant_type=client_credentials&client_assertion_type=urn%3Aexample&client_assertion={good}"
+                    "grant_type=client_credentials&client_assertion_type=urn%3Aexample&client_assertion={}",
+                    good()
                 ),
             ),
             "invalid_client",
         );
         oauth_error(
-            &form(s, &format!("{}&client_secret={secret}", jwt_form(&good))),
+            &form(s, &format!("{}&client_secret={secret}", jwt_form(&good()))),
             "invalid_request",
         );
         oauth_error(
-            &form(s, &format!("{}&client_id=other.1", jwt_form(&good))),
+            &form(s, &format!("{}&client_id=other.1", jwt_form(&good()))),
             "invalid_request",
         );
 
@@ -656,7 +673,7 @@ fn private_key_jwt_with_registered_rsa_and_ec_keys() {
         let r = admin(s, "PUT", &client_path("acme"), Some(&json!({"jwks": null})));
         assert_eq!(r.status, 200);
         assert_eq!(r.json()["jwks"], Value::Null);
-        oauth_error(&form(s, &jwt_form(&good)), "invalid_client");
+        oauth_error(&form(s, &jwt_form(&good())), "invalid_client");
         // A single JWK registers as a set of one.
         let r = admin(
             s,
@@ -665,7 +682,7 @@ fn private_key_jwt_with_registered_rsa_and_ec_keys() {
             Some(&json!({"jwks": jwks()["keys"][1].clone()})),
         );
         assert_eq!(r.status, 200);
-        access_token(&form(s, &jwt_form(&good)));
+        access_token(&form(s, &jwt_form(&good())));
     });
 }
 
