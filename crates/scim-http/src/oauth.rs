@@ -8,9 +8,8 @@
 //!   (RFC 7523: a JWT signed RS256 or ES256 with a key of the client's
 //!   registered JWK Set, usable once by its `jti`; nothing is fetched) and
 //!   answers RFC 6749 §5.1 JSON with `Cache-Control: no-store`, or a §5.2
-//!   error (`invalid_request`,
-//!   `invalid_client` with 401 and `WWW-Authenticate: Basic`,
-//!   `unsupported_grant_type`, `invalid_scope`).
+//!   error (`invalid_request`, `invalid_client` with 401 and
+//!   `WWW-Authenticate: Basic`, `unsupported_grant_type`, `invalid_scope`).
 //! * `GET /.well-known/oauth-authorization-server`: RFC 8414 metadata.
 //! * Access tokens are HS256 JWTs ([`AccessClaims`]) signed with a key derived
 //!   from the server key ([`AccessTokenKeys::derive`]) for the audience
@@ -27,7 +26,7 @@
 //!    returns claims (signature, audience, expiry);
 //! 2. `claims.tid` is the tenant's id;
 //! 3. [`store_diesel::oauth::access_token_is_current`]`(conn, &tenant.id,
-//!    &claims.sub, claims.gen, now)` is `true` (one primary-key lookup: the
+//!    &claims.sub, claims.generation, now)` is `true` (one primary-key lookup: the
 //!    client still exists with that id and generation, so rotation and
 //!    deletion refuse tokens on their next request on every replica).
 //!
