@@ -256,7 +256,20 @@ pub fn configure_oauth(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(token))
             .default_service(web::to(token_method_not_allowed)),
     )
-    .service(web::resource(METADATA_PATH).route(web::get().to(metadata)));
+    .service(
+        web::resource(METADATA_PATH)
+            .route(web::get().to(metadata))
+            .default_service(web::to(metadata_method_not_allowed)),
+    );
+}
+
+async fn metadata_method_not_allowed() -> HttpResponse {
+    HttpResponse::MethodNotAllowed()
+        .insert_header((header::ALLOW, "GET"))
+        .json(json!({
+            "error": "invalid_request",
+            "error_description": "the authorization server metadata is read with GET",
+        }))
 }
 
 /// The token endpoint URL of a public URL.

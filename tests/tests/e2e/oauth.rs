@@ -203,6 +203,12 @@ fn metadata_names_the_token_endpoint_and_its_methods() {
         assert_eq!(r.status, 405);
         assert_eq!(r.header("allow"), Some("POST"));
         assert_eq!(r.json()["error"], "invalid_request");
+        let r = s
+            .request()
+            .send("POST", "/.well-known/oauth-authorization-server", Some(b""));
+        assert_eq!(r.status, 405);
+        assert_eq!(r.header("allow"), Some("GET"));
+        assert_eq!(r.json()["error"], "invalid_request");
     });
 }
 
