@@ -310,6 +310,7 @@ pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
             .route("/metrics", web::get().to(observability::metrics))
             .configure(configure_admin)
             .configure(configure_activation)
+            .configure(scim_http::configure_oauth)
             .configure(configure)
     })
     .client_request_timeout(Duration::from_secs(args.request_timeout_secs))

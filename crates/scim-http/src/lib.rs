@@ -46,6 +46,7 @@ pub mod error;
 mod groups;
 pub mod invitations;
 pub mod limits;
+pub mod oauth;
 mod request;
 mod resource;
 pub mod respond;
@@ -60,6 +61,7 @@ pub use activation::configure_activation;
 pub use admin::{AdminConfig, AdminError, configure_admin};
 pub use auth::TokenKeys;
 pub use error::{ApiError, SCIM_CONTENT_TYPE, scim_error_bodies};
+pub use oauth::{OAuthConfig, configure_oauth};
 pub use state::{ScimConfig, ScimState};
 
 /// Registers the SCIM routes under `/scim/v2/{tenant}` and a SCIM 404 for

@@ -47,6 +47,7 @@ pub mod audit;
 pub mod groups;
 pub mod invitations;
 pub mod list;
+pub mod oauth;
 pub mod outbox;
 pub mod settings;
 pub mod tenants;

@@ -13,6 +13,7 @@ diesel::table! {
         automatic_invitation -> Bool,
         require_mobile_auth_users -> Bool,
         require_mobile_auth_groups -> Bool,
+        oauth_only -> Bool,
     }
 }
 
@@ -144,6 +145,28 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    oauth_clients (tenant_id) {
+        tenant_id -> Text,
+        client_id -> Text,
+        secret_hash -> Text,
+        previous_secret_hash -> Nullable<Text>,
+        previous_secret_expires_at -> Nullable<Timestamp>,
+        generation -> BigInt,
+        jwks -> Nullable<Text>,
+        created_at -> Timestamp,
+        rotated_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    oauth_assertion_ids (tenant_id, jti) {
+        tenant_id -> Text,
+        jti -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     server_settings,
@@ -155,4 +178,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     invitations,
     audit_log,
     outbox,
+    oauth_clients,
+    oauth_assertion_ids,
 );

@@ -35,7 +35,7 @@ fn filter_count(s: &Server, token: &str, query: &str) -> u64 {
     r.json()["totalResults"].as_u64().unwrap()
 }
 
-fn test_connection(s: &Server, token: &str) {
+pub(crate) fn test_connection(s: &Server, token: &str) {
     // No Accept, no Content-Type, no User-Agent; '+' for spaces; an unknown flag.
     let r = s.request().bearer(token).get(&format!(
         "{T}/Users?filter=userName+eq+%2275a1c2de-0b7e-4c1a-9f3e-2d1f0c9b8a77%22&aadOptscim062020"
@@ -59,7 +59,7 @@ fn test_connection(s: &Server, token: &str) {
         .assert_error(404, None);
 }
 
-fn user_lifecycle(s: &Server, token: &str, legacy: bool) {
+pub(crate) fn user_lifecycle(s: &Server, token: &str, legacy: bool) {
     let user_name = if legacy {
         "nora.lind@fabrikam.example"
     } else {
@@ -278,7 +278,7 @@ fn member_ids(s: &Server, token: &str, gid: &str) -> Vec<String> {
     ids
 }
 
-fn group_lifecycle(s: &Server, token: &str, legacy: bool) {
+pub(crate) fn group_lifecycle(s: &Server, token: &str, legacy: bool) {
     let req = s.request().bearer(token);
     let prefix = if legacy { "legacy" } else { "compliant" };
     let mut users: Vec<String> = (0..3)

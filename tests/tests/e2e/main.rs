@@ -9,6 +9,7 @@ mod entra;
 mod harness;
 mod isolation;
 mod limits;
+mod oauth;
 mod protocol;
 mod races;
 mod rules;

@@ -11,6 +11,7 @@
 //! 403 saying how to enable it. Bodies and errors are `application/json`;
 //! errors are `{"error": "<message naming the field>"}`.
 
+mod oauth;
 mod people;
 mod tenants;
 
@@ -219,6 +220,13 @@ pub fn configure_admin(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/tenants/{t}/integration/token")
                     .route(web::post().to(tenants::generate_token)),
+            )
+            .service(
+                web::resource("/tenants/{t}/integration/oauth-client")
+                    .route(web::get().to(oauth::get))
+                    .route(web::post().to(oauth::create_or_rotate))
+                    .route(web::put().to(oauth::update))
+                    .route(web::delete().to(oauth::delete)),
             )
             .service(
                 web::resource("/tenants/{t}/scim-settings")

@@ -8,6 +8,7 @@ mod invitations;
 mod list_props;
 mod lists;
 mod migrations;
+mod oauth;
 mod outbox;
 mod races;
 mod settings;
