@@ -243,7 +243,7 @@ pub async fn authenticate(
     })
     .await??;
     let tenant = match found {
-        Some((tenant, hash)) if hashes_equal(&hash, &presented) => tenant,
+        Some(live) if !live.oauth_only && hashes_equal(&live.token_hash, &presented) => live.tenant,
         _ => return Err(ApiError::Unauthorized),
     };
     req.extensions_mut()

@@ -34,12 +34,18 @@ pub(crate) const WRITE_ATTEMPTS: usize = 3;
 pub(crate) const SCIM_ACTOR: &str = "scim";
 
 /// A bearer value whose signature verified: the database still has to say
-/// that it is the tenant's live token.
+/// that it is the tenant's live Secret Token, or an access token of the
+/// tenant's current OAuth client.
 #[derive(Debug, Clone)]
-pub(crate) struct Credential {
-    claims: TokenClaims,
-    /// SHA-256 (hex) of the presented token, compared with the stored hash.
-    hash: String,
+pub(crate) enum Credential {
+    /// A Secret Token.
+    Secret {
+        claims: TokenClaims,
+        /// SHA-256 (hex) of the presented token, compared with the stored hash.
+        hash: String,
+    },
+    /// An OAuth 2.0 access token (client credentials).
+    Access(Box<crate::oauth::AccessClaims>),
 }
 
 /// The work of one transaction: the connection, the authenticated tenant, the
@@ -151,12 +157,16 @@ impl ScimRequest {
             .get("tenant")
             .unwrap_or_default()
             .to_owned();
-        let credential = bearer(req).and_then(|token| {
-            let claims = state.keys.verify(token)?;
-            Some(Credential {
+        let credential = bearer(req).and_then(|token| match state.keys.verify(token) {
+            Some(claims) => Some(Credential::Secret {
                 claims,
                 hash: store_diesel::tokens::hash_token(token),
-            })
+            }),
+            None => {
+                let keys = crate::oauth::AccessTokenKeys::derive(&state.keys).ok()?;
+                crate::oauth::verify_access_token(&keys, token)
+                    .map(|claims| Credential::Access(Box::new(claims)))
+            }
         });
         let if_match = req
             .headers()
@@ -263,7 +273,7 @@ impl ScimRequest {
         let now = Utc::now();
         let (value, tenant) = web::block(move || {
             let work = |conn: &mut DbConnection| {
-                let tenant = check_token(conn, &slug, &credential)?;
+                let tenant = check_token(conn, &slug, &credential, now)?;
                 let value = f(&mut Tx {
                     conn,
                     tenant: &tenant,
@@ -288,16 +298,46 @@ impl ScimRequest {
 }
 
 /// The database half of authentication: the tenant of the URL is the token's,
-/// and the token is its live one (constant-time hash comparison).
+/// and the token is its live Secret Token (constant-time hash comparison; not
+/// for an OAuth-only tenant) or an access token of its current OAuth client
+/// (same client generation: rotation and deletion refuse it at once).
 fn check_token(
     conn: &mut DbConnection,
     slug: &str,
     credential: &Credential,
+    now: DateTime<Utc>,
 ) -> Result<Tenant, ApiError> {
-    let found =
-        tenants::with_live_token(conn, slug, &credential.claims.tid, &credential.claims.jti)?;
-    match found {
-        Some((tenant, hash)) if hashes_equal(&hash, &credential.hash) => Ok(tenant),
-        _ => Err(ApiError::Unauthorized),
+    match credential {
+        Credential::Secret { claims, hash } => {
+            match tenants::with_live_token(conn, slug, &claims.tid, &claims.jti)? {
+                Some(live) if !live.oauth_only && hashes_equal(&live.token_hash, hash) => {
+                    Ok(live.tenant)
+                }
+                _ => Err(ApiError::Unauthorized),
+            }
+        }
+        Credential::Access(claims) => {
+            if slug.contains('\0') {
+                return Err(ApiError::Unauthorized);
+            }
+            let tenant = match tenants::get_by_slug(conn, slug) {
+                Ok(t) => t,
+                Err(store_diesel::StoreError::NotFound) => return Err(ApiError::Unauthorized),
+                Err(e) => return Err(e.into()),
+            };
+            let current = hashes_equal(&tenant.id, &claims.tid)
+                && store_diesel::oauth::access_token_is_current(
+                    conn,
+                    &tenant.id,
+                    &claims.sub,
+                    claims.generation,
+                    now,
+                )?;
+            if current {
+                Ok(tenant)
+            } else {
+                Err(ApiError::Unauthorized)
+            }
+        }
     }
 }

@@ -54,14 +54,29 @@ impl ScimConfig {
 
     /// The ServiceProviderConfig this configuration advertises.
     pub fn service_provider_config(&self) -> ServiceProviderConfig {
-        ServiceProviderConfig::new(
+        let mut spc = ServiceProviderConfig::new(
             self.max_count,
             BulkSupport {
                 supported: true,
                 max_operations: self.max_bulk_operations,
                 max_payload_size: u64::try_from(self.max_body_bytes).unwrap_or(u64::MAX),
             },
-        )
+        );
+        spc.authentication_schemes
+            .push(scim_model::messages::AuthenticationScheme {
+                scheme_type: "oauth2".to_owned(),
+                name: "OAuth 2.0 client credentials".to_owned(),
+                description: format!(
+                    "An access token of the tenant's OAuth client, obtained at {}{} \
+                     (grant_type=client_credentials, scope=scim), sent as \
+                     'Authorization: Bearer <token>'",
+                    self.public_url,
+                    crate::oauth::TOKEN_PATH
+                ),
+                spec_uri: Some("https://www.rfc-editor.org/info/rfc6749".to_owned()),
+                primary: Some(false),
+            });
+        spc
     }
 }
 

@@ -165,11 +165,21 @@ pub fn get_by_slug(conn: &mut DbConnection, slug: &str) -> Result<Tenant, StoreE
         .into())
 }
 
+/// What authenticating a Secret Token needs from the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveToken {
+    /// The tenant.
+    pub tenant: Tenant,
+    /// Hex SHA-256 of its live token (compare in constant time).
+    pub token_hash: String,
+    /// The tenant accepts OAuth access tokens only (Secret Tokens refused).
+    pub oauth_only: bool,
+}
+
 /// The tenant whose slug is `slug` and whose id is `tenant_id`, with the hash
 /// of its **live** SCIM token `token_id`: one indexed join, what a request's
 /// authentication costs. `None` when the slug is unknown, names another tenant,
-/// or the token is unknown or revoked. The caller compares the hash in
-/// constant time.
+/// or the token is unknown or revoked.
 ///
 /// # Errors
 /// Database errors only.
@@ -178,7 +188,7 @@ pub fn with_live_token(
     slug: &str,
     tenant_id: &str,
     token_id: &str,
-) -> Result<Option<(Tenant, String)>, StoreError> {
+) -> Result<Option<LiveToken>, StoreError> {
     use crate::schema::scim_tokens;
     if slug.contains('\0') || tenant_id.contains('\0') || token_id.contains('\0') {
         return Ok(None);
@@ -189,10 +199,18 @@ pub fn with_live_token(
         .filter(tenants::id.eq(tenant_id))
         .filter(scim_tokens::token_id.eq(token_id))
         .filter(scim_tokens::revoked_at.is_null())
-        .select((TenantRow::as_select(), scim_tokens::token_hash))
-        .first::<(TenantRow, String)>(conn)
+        .select((
+            TenantRow::as_select(),
+            scim_tokens::token_hash,
+            tenants::oauth_only,
+        ))
+        .first::<(TenantRow, String, bool)>(conn)
         .optional()?;
-    Ok(found.map(|(row, hash)| (Tenant::from(row), hash)))
+    Ok(found.map(|(row, token_hash, oauth_only)| LiveToken {
+        tenant: Tenant::from(row),
+        token_hash,
+        oauth_only,
+    }))
 }
 
 /// Replaces the tenant's SCIM settings; returns the updated tenant.

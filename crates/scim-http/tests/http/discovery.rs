@@ -18,6 +18,13 @@ async fn discovery_with_a_valid_token() {
     assert_eq!(body["bulk"]["maxOperations"], 1000);
     assert_eq!(body["bulk"]["maxPayloadSize"], 1024 * 1024);
     assert_eq!(body["authenticationSchemes"][0]["type"], "oauthbearertoken");
+    assert_eq!(body["authenticationSchemes"][1]["type"], "oauth2");
+    assert!(
+        body["authenticationSchemes"][1]["description"]
+            .as_str()
+            .unwrap()
+            .contains("/oauth/token")
+    );
     assert_eq!(
         body["meta"]["location"],
         "https://scim.example.net/scim/v2/acme/ServiceProviderConfig"
