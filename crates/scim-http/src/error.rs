@@ -108,6 +108,12 @@ impl From<StoreError> for ApiError {
                 ApiError::bad_request(ScimType::InvalidValue, what)
             }
             StoreError::InvalidInput(what) => ApiError::bad_request(ScimType::InvalidValue, what),
+            // A valid filter the store cannot run (e.g. on a user's `groups`
+            // or a member's `display`): the client's request, not our failure.
+            StoreError::UnsupportedFilter(what) => ApiError::bad_request(
+                ScimType::InvalidFilter,
+                format!("this server cannot run the filter: {what}"),
+            ),
             StoreError::Unavailable(why) => ApiError::Unavailable(why),
             other => ApiError::Internal(other.to_string()),
         }

@@ -14,4 +14,5 @@ mod protocol;
 mod races;
 mod rules;
 mod smtp;
+mod sweep;
 mod values;
