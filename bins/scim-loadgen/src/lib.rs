@@ -245,3 +245,68 @@ impl Config {
         format!("{}-g{i}", self.prefix)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_split_at_the_first_equals_sign_and_keep_padding_in_tokens() {
+        let t: Target = "https://scim.example.net/scim/v2/acme=abc=="
+            .parse()
+            .unwrap();
+        assert_eq!(t.url, "https://scim.example.net/scim/v2/acme");
+        assert_eq!(t.token, "abc==");
+        assert!(
+            "https://scim.example.net/scim/v2/acme"
+                .parse::<Target>()
+                .is_err()
+        );
+        assert!("ftp://x=token".parse::<Target>().is_err());
+        assert!("http://x=".parse::<Target>().is_err());
+        assert!(
+            !format!("{t:?}").contains("abc"),
+            "the token is not printed"
+        );
+    }
+
+    #[test]
+    fn validation_refuses_what_cannot_run() {
+        let t = || vec![Target::new("http://127.0.0.1:1/scim/v2/a", "t").unwrap()];
+        assert!(Config::new(t()).validate().is_ok());
+        assert!(Config::new(vec![]).validate().is_err());
+        let mut c = Config::new(t());
+        c.concurrency = 0;
+        assert!(c.validate().is_err());
+        let mut c = Config::new(t());
+        c.prefix = "a b".to_owned();
+        assert!(c.validate().is_err());
+        let mut c = Config::new(t());
+        c.phases = vec![Phase::Incremental];
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let l = Latency::from_micros(&mut []);
+        assert_eq!(l, Latency::default());
+        let l = Latency::from_micros(&mut [3000, 1000, 2000]);
+        assert_eq!((l.p50, l.p95, l.p99, l.max), (2.0, 3.0, 3.0, 3.0));
+    }
+
+    #[test]
+    fn an_unreachable_target_counts_transport_errors_and_fails() {
+        // Port 1 on loopback: nothing listens, the connection is refused at once.
+        let mut c = Config::new(vec![
+            Target::new("http://127.0.0.1:1/scim/v2/a", "t").unwrap(),
+        ]);
+        c.users = 2;
+        c.groups = 0;
+        c.concurrency = 1;
+        c.phases = vec![Phase::Initial, Phase::Verify];
+        let r = run(&c).unwrap();
+        assert!(!r.ok);
+        assert_eq!(r.errors, 4, "{r}");
+        assert_eq!(r.phases[0].kinds[0].errors.get("transport"), Some(&2));
+    }
+}
