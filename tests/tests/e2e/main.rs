@@ -9,6 +9,7 @@ mod entra;
 mod harness;
 mod isolation;
 mod limits;
+mod loadgen;
 mod oauth;
 mod protocol;
 mod races;
