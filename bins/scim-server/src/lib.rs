@@ -28,7 +28,7 @@ use scim_http::{
     configure_admin, scim_error_bodies,
 };
 use serde_json::json;
-use store_diesel::{Store, StoreError, settings, tenants, tokens};
+use store_diesel::{Store, StoreError, StoreOptions, settings, tenants, tokens};
 
 use crate::cli::{Cli, Command, ServeArgs, TenantCommand, TokenCommand};
 use crate::observability::Metrics;
@@ -47,7 +47,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             })
         }
         Command::Migrate => {
-            let store = open_store(&cli.database_url)?;
+            let store = open_cli_store(&cli.database_url)?;
             let applied = store.run_migrations()?;
             print_out(
                 &cli,
@@ -65,7 +65,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Tenant(TenantCommand::Create { slug, name }) => {
-            let store = open_migrated(&cli.database_url)?;
+            let store = open_cli_migrated(&cli.database_url)?;
             let keys = cli_keys(&store, &cli)?;
             let name = name.clone().unwrap_or_else(|| slug.clone());
             let (tenant, token) = create_tenant(&store, &keys, slug, &name)?;
@@ -74,7 +74,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Tenant(TenantCommand::List) => {
-            let store = open_migrated(&cli.database_url)?;
+            let store = open_cli_migrated(&cli.database_url)?;
             let all = store.transaction(tenants::list)?;
             let url = public_url(&cli, None);
             let config = ScimConfig::new(url);
@@ -91,7 +91,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Token(TokenCommand::Generate { slug }) => {
-            let store = open_migrated(&cli.database_url)?;
+            let store = open_cli_migrated(&cli.database_url)?;
             let keys = cli_keys(&store, &cli)?;
             let tenant = store
                 .transaction(|c| tenants::get_by_slug(c, slug))
@@ -143,6 +143,24 @@ fn print_credentials(
 /// Opens the database named by `url` (not migrating).
 pub fn open_store(url: &str) -> anyhow::Result<Store> {
     Store::connect(url).with_context(|| format!("cannot open the database {}", redact(url)))
+}
+
+/// Opens the database for a command that runs and exits: one connection,
+/// never opened in the background, so no pool thread is still connecting when
+/// the process exits (on PostgreSQL that raced the C library's exit-time
+/// cleanup and crashed the process after its output).
+fn open_cli_store(url: &str) -> anyhow::Result<Store> {
+    Store::connect_with(url, &StoreOptions::one_shot())
+        .with_context(|| format!("cannot open the database {}", redact(url)))
+}
+
+/// [`open_cli_store`], then migrations.
+fn open_cli_migrated(url: &str) -> anyhow::Result<Store> {
+    let store = open_cli_store(url)?;
+    store
+        .run_migrations()
+        .context("cannot migrate the database")?;
+    Ok(store)
 }
 
 /// Opens and migrates the database named by `url`.
