@@ -13,6 +13,7 @@
 //! # }
 //! ```
 
+pub mod checks;
 pub mod cli;
 pub mod mailer;
 pub mod observability;
@@ -65,18 +66,20 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Tenant(TenantCommand::Create { slug, name }) => {
+            let explicit = explicit_public_url(&cli)?;
             let store = open_cli_migrated(&cli.database_url)?;
             let keys = cli_keys(&store, &cli)?;
+            let url = cli_public_url(&store, explicit)?;
             let name = name.clone().unwrap_or_else(|| slug.clone());
             let (tenant, token) = create_tenant(&store, &keys, slug, &name)?;
-            let url = public_url(&cli, None);
             print_credentials(&cli, &url, &tenant.slug, &token, "Created tenant");
             Ok(())
         }
         Command::Tenant(TenantCommand::List) => {
+            let explicit = explicit_public_url(&cli)?;
             let store = open_cli_migrated(&cli.database_url)?;
+            let url = cli_public_url(&store, explicit)?;
             let all = store.transaction(tenants::list)?;
-            let url = public_url(&cli, None);
             let config = ScimConfig::new(url);
             let items: Vec<_> = all
                 .iter()
@@ -91,8 +94,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Token(TokenCommand::Generate { slug }) => {
+            let explicit = explicit_public_url(&cli)?;
             let store = open_cli_migrated(&cli.database_url)?;
             let keys = cli_keys(&store, &cli)?;
+            let url = cli_public_url(&store, explicit)?;
             let tenant = store
                 .transaction(|c| tenants::get_by_slug(c, slug))
                 .map_err(|e| match e {
@@ -102,7 +107,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     other => other.into(),
                 })?;
             let token = issue_token(&store, &keys, &tenant.id)?;
-            let url = public_url(&cli, None);
             print_credentials(&cli, &url, &tenant.slug, &token, "New Secret Token for");
             if !cli.json {
                 println!(
@@ -231,12 +235,29 @@ pub fn create_tenant(
     })?)
 }
 
-fn public_url(cli: &Cli, bind: Option<&str>) -> String {
-    match (&cli.public_url, bind) {
-        (Some(u), _) => u.trim_end_matches('/').to_owned(),
-        (None, Some(b)) => format!("http://{b}"),
-        (None, None) => format!("http://{}", cli::DEFAULT_BIND),
+/// The `--public-url` given to this command, checked and normalised.
+fn explicit_public_url(cli: &Cli) -> anyhow::Result<Option<String>> {
+    cli.public_url
+        .as_deref()
+        .map(checks::public_url)
+        .transpose()
+}
+
+/// The base URL a command prints Tenant URLs with: its own `--public-url`, else
+/// the one the server recorded when it started, else the default listen
+/// address (with a warning: such a URL rarely works in Entra ID).
+fn cli_public_url(store: &Store, explicit: Option<String>) -> anyhow::Result<String> {
+    if let Some(url) = explicit {
+        return Ok(url);
     }
+    if let Some(url) = store.with_conn(|c| settings::get(c, settings::PUBLIC_URL))? {
+        return Ok(url);
+    }
+    let fallback = format!("http://{}", cli::DEFAULT_BIND);
+    eprintln!(
+        "warning: no public URL is known (the server has not run with --public-url on this database): Tenant URLs below start with {fallback}; pass --public-url"
+    );
+    Ok(fallback)
 }
 
 /// A started server and where it listens.
@@ -254,12 +275,25 @@ pub struct Running {
 /// Migrates, prepares the first tenant on an empty database, binds and starts
 /// the server (it runs once awaited). Must be called inside an actix system.
 pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
+    let explicit_url = explicit_public_url(cli)?;
     let store = open_migrated(&cli.database_url)?;
     let keys = cli_keys(&store, cli)?;
     let listener =
         TcpListener::bind(&args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
     let addr = listener.local_addr()?;
-    let public_url = public_url(cli, Some(&addr.to_string()));
+    let public_url = match &explicit_url {
+        Some(url) => {
+            // What the commands print their Tenant URLs with.
+            store.transaction(|c| settings::put(c, settings::PUBLIC_URL, url))?;
+            url.clone()
+        }
+        None => {
+            tracing::warn!(
+                "--public-url is not set: Tenant URLs and activation links use http://{addr}, which Entra ID cannot reach; set --public-url to the HTTPS address clients use"
+            );
+            format!("http://{addr}")
+        }
+    };
 
     if store.transaction(tenants::list)?.is_empty() {
         let (tenant, token) = create_tenant(&store, &keys, "default", "Default")?;

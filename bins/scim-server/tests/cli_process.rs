@@ -2,7 +2,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::{Command, Output};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
 
 use store_diesel::Backend;
 use store_diesel::testing::TestDb;
@@ -58,4 +61,191 @@ fn cli_commands_on_postgres_exit_cleanly_every_time() {
             &format!("token generate, run {i}"),
         );
     }
+}
+
+/// A command of the real binary with a clean environment (no colour hints).
+fn command(db_url: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_scim-server"));
+    cmd.env_remove("SCIM_PUBLIC_URL")
+        .env_remove("SCIM_SIGNING_KEY")
+        .env_remove("SCIM_SMTP_URL")
+        .env_remove("SCIM_MAIL_FROM")
+        .env_remove("SCIM_BIND")
+        .env_remove("NO_COLOR")
+        .env_remove("RUST_LOG")
+        .env("DATABASE_URL", db_url)
+        .args(args)
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Runs a command that must end on its own within 30 s (killed otherwise).
+fn finish(mut cmd: Command) -> Output {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "still running after 30 s (killed)\nstdout: {}\nstderr: {}",
+                text(&out.stdout),
+                text(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// A `serve` child process; killed on drop.
+struct Served {
+    child: Child,
+    stdout: mpsc::Receiver<String>,
+    stderr: Arc<Mutex<String>>,
+    seen: Vec<String>,
+}
+
+impl Served {
+    fn start(db_url: &str, args: &[&str]) -> Served {
+        let mut argv = vec!["serve", "--bind", "127.0.0.1:0", "--workers", "1"];
+        argv.extend_from_slice(args);
+        let mut child = command(db_url, &argv)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, rx) = mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let err = child.stderr.take().unwrap();
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                let mut s = sink.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        Served {
+            child,
+            stdout: rx,
+            stderr,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a stdout line containing `needle`; returns it.
+    fn line_with(&mut self, needle: &str) -> String {
+        if let Some(l) = self.seen.iter().find(|l| l.contains(needle)) {
+            return l.clone();
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stdout.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "no stdout line with {needle:?}\nstdout: {}\nstderr: {}",
+                    self.seen.join("\n"),
+                    self.stderr.lock().unwrap()
+                ),
+            }
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The value after `label` on a line such as `  Secret Token: ey...`.
+fn value_after(line: &str, label: &str) -> String {
+    line.split_once(label).unwrap().1.trim().to_owned()
+}
+
+#[test]
+fn cli_commands_print_the_public_url_the_server_runs_with() {
+    let db = TestDb::sqlite();
+    let mut served = Served::start(db.url(), &["--public-url", "https://scim.example.net/"]);
+    let first = served.line_with("Tenant URL:");
+    assert_eq!(
+        value_after(&first, "Tenant URL:"),
+        "https://scim.example.net/scim/v2/default"
+    );
+    served.line_with("Secret Token:");
+    // Without --public-url the commands use the one the server recorded.
+    let list = finish(command(db.url(), &["tenant", "list"]));
+    assert_clean_exit(&list, "tenant list");
+    assert!(
+        text(&list.stdout).contains("https://scim.example.net/scim/v2/default"),
+        "{}",
+        text(&list.stdout)
+    );
+    let created = finish(command(db.url(), &["tenant", "create", "acme"]));
+    assert_clean_exit(&created, "tenant create");
+    assert!(
+        text(&created.stdout).contains("Tenant URL:   https://scim.example.net/scim/v2/acme"),
+        "{}",
+        text(&created.stdout)
+    );
+    // An explicit --public-url still wins.
+    let other = finish(command(
+        db.url(),
+        &[
+            "tenant",
+            "list",
+            "--public-url",
+            "https://other.example.net",
+        ],
+    ));
+    assert!(text(&other.stdout).contains("https://other.example.net/scim/v2/acme"));
+}
+
+#[test]
+fn a_malformed_public_url_is_refused_and_changes_nothing() {
+    let db = TestDb::sqlite();
+    for bad in [
+        "scim.example.net",
+        "https://scim.example.net?tenant=1",
+        "https://scim.example.net/#top",
+        "ftp://scim.example.net",
+        "https://",
+        "https://user:secret@scim.example.net",
+        "https://scim example.net",
+    ] {
+        let out = finish(command(
+            db.url(),
+            &["tenant", "create", "acme", "--public-url", bad],
+        ));
+        assert!(!out.status.success(), "{bad}: {}", text(&out.stdout));
+        let err = text(&out.stderr);
+        assert!(err.contains("--public-url"), "{bad}: {err}");
+        assert!(!text(&out.stdout).contains("Secret Token"), "{bad}");
+    }
+    let tenants = db.store().transaction(store_diesel::tenants::list).unwrap();
+    assert!(tenants.is_empty(), "{tenants:?}");
 }

@@ -1,0 +1,116 @@
+//! Checks of operator input that run before any command changes anything:
+//! each failure says what was wrong and what form is expected.
+
+/// Checks a `--public-url` and returns it normalised (lower-case scheme,
+/// trailing `/` removed). It must be an absolute `http://` or `https://` URL
+/// with a host, optionally a port and a path, and no credentials, query or
+/// fragment: Tenant URLs and activation links are built by appending to it.
+///
+/// # Errors
+/// The reason, naming the flag and the expected form.
+pub fn public_url(raw: &str) -> anyhow::Result<String> {
+    let expected = "expected the address clients reach this server at, such as https://scim.example.net or https://example.net/scim-server";
+    let fail = |why: &str| anyhow::anyhow!("--public-url {raw:?}: {why}; {expected}");
+    if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(fail("spaces and control characters are not allowed"));
+    }
+    let Some((scheme, rest)) = raw.split_once("://") else {
+        return Err(fail("no scheme (http:// or https://)"));
+    };
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return Err(fail("the scheme must be http:// or https://"));
+    }
+    if rest.contains('?') || rest.contains('#') {
+        return Err(fail(
+            "a query string (?...) or fragment (#...) is not allowed",
+        ));
+    }
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    if authority.contains('@') {
+        return Err(fail("credentials (user@) are not allowed"));
+    }
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        match v6.split_once(']') {
+            Some((h, "")) => (h, None),
+            Some((h, p)) => match p.strip_prefix(':') {
+                Some(port) => (h, Some(port)),
+                None => return Err(fail("only :port may follow an IPv6 address")),
+            },
+            None => return Err(fail("an IPv6 address must be closed with ]")),
+        }
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() {
+        return Err(fail("no host"));
+    }
+    if !authority.starts_with('[')
+        && !host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+    {
+        return Err(fail(
+            "the host may only have letters, digits, '-', '_' and '.'",
+        ));
+    }
+    if let Some(p) = port
+        && !p.parse::<u16>().is_ok_and(|n| n > 0)
+    {
+        return Err(fail("the port must be a number from 1 to 65535"));
+    }
+    let path = path.trim_end_matches('/');
+    Ok(format!(
+        "{scheme}://{}{path}",
+        authority.to_ascii_lowercase()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_urls_are_normalised() {
+        for (raw, want) in [
+            ("https://scim.example.net", "https://scim.example.net"),
+            ("https://scim.example.net/", "https://scim.example.net"),
+            (
+                "HTTPS://Scim.Example.net:8443//",
+                "https://scim.example.net:8443",
+            ),
+            ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+            (
+                "https://example.net/scim-server/",
+                "https://example.net/scim-server",
+            ),
+            ("http://[::1]:8080", "http://[::1]:8080"),
+        ] {
+            assert_eq!(public_url(raw).unwrap(), want, "{raw}");
+        }
+    }
+
+    #[test]
+    fn malformed_public_urls_say_why() {
+        for (raw, why) in [
+            ("scim.example.net", "no scheme"),
+            ("ftp://scim.example.net", "http:// or https://"),
+            ("https://", "no host"),
+            ("https://:8080", "no host"),
+            ("https://scim.example.net?x=1", "query"),
+            ("https://scim.example.net/#top", "fragment"),
+            ("https://u:p@scim.example.net", "credentials"),
+            ("https://scim example.net", "spaces"),
+            ("https://scim.example.net:99999", "port"),
+            ("https://scim.example.net:", "port"),
+            ("https://sc*m.example.net", "host"),
+        ] {
+            let err = public_url(raw).unwrap_err().to_string();
+            assert!(err.contains(why), "{raw}: {err}");
+            assert!(err.contains("--public-url"), "{raw}: {err}");
+        }
+    }
+}
