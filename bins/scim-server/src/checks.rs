@@ -69,6 +69,48 @@ pub fn public_url(raw: &str) -> anyhow::Result<String> {
     ))
 }
 
+/// The shortest `--signing-key` accepted, in bytes (HS256 wants a key at least
+/// as long as its 256-bit output).
+pub const MIN_SIGNING_KEY_BYTES: usize = 32;
+
+/// Checks an operator-supplied signing key's length.
+///
+/// # Errors
+/// When it is shorter than [`MIN_SIGNING_KEY_BYTES`].
+pub fn signing_key(key: Option<&str>) -> anyhow::Result<()> {
+    match key {
+        Some(k) if k.len() < MIN_SIGNING_KEY_BYTES => Err(anyhow::anyhow!(
+            "--signing-key / SCIM_SIGNING_KEY is {} bytes long: it must be at least {MIN_SIGNING_KEY_BYTES} bytes (for example the output of `openssl rand -hex 32`)",
+            k.len()
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The fingerprint of a signing key kept in the database to detect a command
+/// run with another key: HMAC-SHA256 keyed with the signing key over a fixed
+/// label, hex. It reveals nothing usable about the key.
+pub fn key_fingerprint(key: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    const LABEL: &[u8] = b"scim-server signing key fingerprint v1";
+    let mut block = [0u8; 64];
+    if key.len() > block.len() {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let pad = |byte: u8| block.iter().map(|b| b ^ byte).collect::<Vec<u8>>();
+    let inner = Sha256::new()
+        .chain_update(pad(0x36))
+        .chain_update(LABEL)
+        .finalize();
+    let outer = Sha256::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner)
+        .finalize();
+    outer.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,5 +154,36 @@ mod tests {
             assert!(err.contains(why), "{raw}: {err}");
             assert!(err.contains("--public-url"), "{raw}: {err}");
         }
+    }
+
+    #[test]
+    fn short_signing_keys_are_refused() {
+        assert!(signing_key(None).is_ok());
+        assert!(signing_key(Some(&"k".repeat(32))).is_ok());
+        let err = signing_key(Some(&"k".repeat(31))).unwrap_err().to_string();
+        assert!(
+            err.contains("31 bytes") && err.contains("at least 32"),
+            "{err}"
+        );
+        assert!(signing_key(Some("")).is_err());
+    }
+
+    #[test]
+    fn the_fingerprint_is_hmac_sha256_of_the_label() {
+        // Checked against `printf %s 'scim-server signing key fingerprint v1' |
+        // openssl dgst -sha256 -hmac <key>`.
+        assert_eq!(
+            key_fingerprint(b"0123456789abcdef0123456789abcdef"),
+            "ad33c4d36e13eb03ee38b9d01f31b70e27da1998eebcdb5724373e80366be040"
+        );
+        assert_ne!(
+            key_fingerprint(b"0123456789abcdef0123456789abcdef"),
+            key_fingerprint(b"0123456789abcdef0123456789abcdeF")
+        );
+        // Keys longer than a block are hashed first, as HMAC specifies.
+        assert_eq!(
+            key_fingerprint(&[7u8; 100]),
+            "bd0ab1484d12fee06a9c2e2f0613bcc918d8d698bc7fd5b9f7f6a5c4e690008d"
+        );
     }
 }

@@ -67,8 +67,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Tenant(TenantCommand::Create { slug, name }) => {
             let explicit = explicit_public_url(&cli)?;
+            checks::signing_key(cli.signing_key.as_deref())?;
             let store = open_cli_migrated(&cli.database_url)?;
-            let keys = cli_keys(&store, &cli)?;
+            let keys = server_matching_keys(&store, &cli)?;
             let url = cli_public_url(&store, explicit)?;
             let name = name.clone().unwrap_or_else(|| slug.clone());
             let (tenant, token) = create_tenant(&store, &keys, slug, &name)?;
@@ -95,8 +96,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Token(TokenCommand::Generate { slug }) => {
             let explicit = explicit_public_url(&cli)?;
+            checks::signing_key(cli.signing_key.as_deref())?;
             let store = open_cli_migrated(&cli.database_url)?;
-            let keys = cli_keys(&store, &cli)?;
+            let keys = server_matching_keys(&store, &cli)?;
             let url = cli_public_url(&store, explicit)?;
             let tenant = store
                 .transaction(|c| tenants::get_by_slug(c, slug))
@@ -190,14 +192,22 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// The signing key: the operator's (at least 32 bytes), or the one kept in the
+/// database (created on first use).
+fn signing_secret(store: &Store, operator_key: Option<&str>) -> anyhow::Result<Vec<u8>> {
+    match operator_key {
+        Some("") => anyhow::bail!("--signing-key / SCIM_SIGNING_KEY is empty"),
+        Some(k) => {
+            checks::signing_key(Some(k))?;
+            Ok(k.as_bytes().to_vec())
+        }
+        None => Ok(store.transaction(settings::get_or_create_signing_key)?),
+    }
+}
+
 /// The token keys: the operator's key, or the one kept in the database.
 pub fn signing_keys(store: &Store, operator_key: Option<&str>) -> anyhow::Result<TokenKeys> {
-    let secret = match operator_key {
-        Some(k) if !k.is_empty() => k.as_bytes().to_vec(),
-        Some(_) => anyhow::bail!("--signing-key / SCIM_SIGNING_KEY is empty"),
-        None => store.transaction(settings::get_or_create_signing_key)?,
-    };
-    Ok(TokenKeys::new(&secret)?)
+    Ok(TokenKeys::new(&signing_secret(store, operator_key)?)?)
 }
 
 /// The token keys of a command line: its signing key and token lifetime.
@@ -206,6 +216,26 @@ pub fn cli_keys(store: &Store, cli: &Cli) -> anyhow::Result<TokenKeys> {
         .token_ttl_days
         .map(|d| chrono::TimeDelta::days(i64::from(d)));
     Ok(signing_keys(store, cli.signing_key.as_deref())?.with_ttl(ttl))
+}
+
+/// The token keys of a command that signs tokens for a running server: refused
+/// when the key is not the one the server last started with (the server
+/// records its key's fingerprint), since the server would reject every token
+/// signed with it.
+fn server_matching_keys(store: &Store, cli: &Cli) -> anyhow::Result<TokenKeys> {
+    let secret = signing_secret(store, cli.signing_key.as_deref())?;
+    let recorded = store.with_conn(|c| settings::get(c, settings::SIGNING_KEY_FINGERPRINT))?;
+    if recorded.is_some_and(|fp| fp != checks::key_fingerprint(&secret)) {
+        let which = if cli.signing_key.is_some() {
+            "the --signing-key / SCIM_SIGNING_KEY given here"
+        } else {
+            "the key kept in the database (no --signing-key / SCIM_SIGNING_KEY given here)"
+        };
+        anyhow::bail!(
+            "the signing key is not the one the server runs with: {which} differs from the key `serve` last started with, so the server would refuse the token. Run this command with the server's --signing-key / SCIM_SIGNING_KEY. Nothing was changed."
+        );
+    }
+    cli_keys(store, cli)
 }
 
 /// Issues a new Secret Token for a tenant (revoking the previous one).
@@ -276,8 +306,12 @@ pub struct Running {
 /// the server (it runs once awaited). Must be called inside an actix system.
 pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
     let explicit_url = explicit_public_url(cli)?;
+    checks::signing_key(cli.signing_key.as_deref())?;
     let store = open_migrated(&cli.database_url)?;
     let keys = cli_keys(&store, cli)?;
+    // Lets the commands detect that they sign with another key.
+    let fingerprint = checks::key_fingerprint(&signing_secret(&store, cli.signing_key.as_deref())?);
+    store.transaction(|c| settings::put(c, settings::SIGNING_KEY_FINGERPRINT, &fingerprint))?;
     let listener =
         TcpListener::bind(&args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
     let addr = listener.local_addr()?;

@@ -249,3 +249,78 @@ fn a_malformed_public_url_is_refused_and_changes_nothing() {
     let tenants = db.store().transaction(store_diesel::tenants::list).unwrap();
     assert!(tenants.is_empty(), "{tenants:?}");
 }
+
+const KEY: &str = "0123456789abcdef0123456789abcdef-server";
+const OTHER_KEY: &str = "fedcba9876543210fedcba9876543210-other";
+
+#[test]
+fn a_signing_key_other_than_the_servers_is_refused_before_revoking_anything() {
+    let db = TestDb::sqlite();
+    let mut served = Served::start(db.url(), &["--signing-key", KEY]);
+    let token = value_after(&served.line_with("Secret Token:"), "Secret Token:");
+    let live = || {
+        let store = db.store();
+        let t = store
+            .transaction(|c| store_diesel::tenants::get_by_slug(c, "default"))
+            .unwrap();
+        store
+            .transaction(|c| store_diesel::tokens::live(c, &t.id))
+            .unwrap()
+            .unwrap()
+            .token_hash
+    };
+    assert_eq!(live(), store_diesel::tokens::hash_token(&token));
+    // The key kept in the database (no --signing-key) and another key both
+    // differ from the server's.
+    for args in [
+        vec!["token", "generate", "default"],
+        vec!["token", "generate", "default", "--signing-key", OTHER_KEY],
+        vec!["tenant", "create", "acme", "--signing-key", OTHER_KEY],
+    ] {
+        let out = finish(command(db.url(), &args));
+        assert!(!out.status.success(), "{args:?}: {}", text(&out.stdout));
+        assert!(
+            text(&out.stderr).contains("signing key"),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(!text(&out.stdout).contains("Secret Token"), "{args:?}");
+        assert_eq!(live(), store_diesel::tokens::hash_token(&token), "{args:?}");
+    }
+    let none = db
+        .store()
+        .transaction(|c| store_diesel::tenants::get_by_slug(c, "acme"));
+    assert!(none.is_err());
+    // The server's key works.
+    let out = finish(command(
+        db.url(),
+        &["token", "generate", "default", "--signing-key", KEY],
+    ));
+    assert_clean_exit(&out, "token generate with the server's key");
+    assert_ne!(live(), store_diesel::tokens::hash_token(&token));
+}
+
+#[test]
+fn a_short_signing_key_is_refused() {
+    let db = TestDb::sqlite();
+    let short = "only-31-bytes-long-signing-key!";
+    assert_eq!(short.len(), 31);
+    let out = finish(command(
+        db.url(),
+        &["tenant", "create", "acme", "--signing-key", short],
+    ));
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("at least 32 bytes"),
+        "{}",
+        text(&out.stderr)
+    );
+    let serve = finish(command(
+        db.url(),
+        &["serve", "--bind", "127.0.0.1:0", "--signing-key", short],
+    ));
+    assert!(!serve.status.success());
+    assert!(text(&serve.stderr).contains("at least 32 bytes"));
+    let tenants = db.store().transaction(store_diesel::tenants::list).unwrap();
+    assert!(tenants.is_empty(), "{tenants:?}");
+}
