@@ -111,6 +111,67 @@ pub fn key_fingerprint(key: &[u8]) -> String {
     outer.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Checks a `--bind` address and resolves it.
+///
+/// # Errors
+/// When it is not `HOST:PORT` (a bare port is the usual mistake) or does not
+/// resolve.
+pub fn bind(raw: &str) -> anyhow::Result<Vec<std::net::SocketAddr>> {
+    use std::net::ToSocketAddrs as _;
+    let expected = "expected HOST:PORT, for example 127.0.0.1:8080 (this machine only) or 0.0.0.0:8080 (every interface)";
+    if raw.trim().parse::<u16>().is_ok() {
+        anyhow::bail!("--bind {raw:?}: a port alone is not an address; {expected}");
+    }
+    match raw.to_socket_addrs() {
+        Ok(addrs) => {
+            let addrs: Vec<_> = addrs.collect();
+            if addrs.is_empty() {
+                anyhow::bail!("--bind {raw:?}: the host resolves to no address; {expected}");
+            }
+            Ok(addrs)
+        }
+        Err(e) => anyhow::bail!("--bind {raw:?}: {e}; {expected}"),
+    }
+}
+
+/// For an SQLite file, checks that its folder exists, naming the resolved
+/// path when it does not (SQLite creates the file, never the folder, and then
+/// only says "unable to open database file").
+///
+/// # Errors
+/// When the folder is missing.
+pub fn database_folder(url: &str) -> anyhow::Result<()> {
+    let Ok(store_diesel::DatabaseTarget::SqliteFile { path }) =
+        store_diesel::DatabaseTarget::parse(url)
+    else {
+        return Ok(());
+    };
+    let path = path.strip_prefix("file:").unwrap_or(&path);
+    let path = path.split_once('?').map_or(path, |(p, _)| p);
+    let path = path.strip_prefix("//localhost").unwrap_or(path);
+    let path = if path.starts_with("///") {
+        &path[2..]
+    } else {
+        path
+    };
+    let file = std::path::Path::new(path);
+    let file = if file.is_absolute() {
+        file.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(file))
+            .unwrap_or_else(|_| file.to_path_buf())
+    };
+    match file.parent() {
+        Some(folder) if !folder.as_os_str().is_empty() && !folder.is_dir() => anyhow::bail!(
+            "the database folder {} does not exist (database file {}, from --database-url / DATABASE_URL): create the folder or point --database-url elsewhere",
+            folder.display(),
+            file.display()
+        ),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,5 +246,36 @@ mod tests {
             key_fingerprint(&[7u8; 100]),
             "bd0ab1484d12fee06a9c2e2f0613bcc918d8d698bc7fd5b9f7f6a5c4e690008d"
         );
+    }
+
+    #[test]
+    fn bind_addresses_say_what_form_is_expected() {
+        let err = bind("8080").unwrap_err().to_string();
+        assert!(
+            err.contains("HOST:PORT") && err.contains("0.0.0.0:8080"),
+            "{err}"
+        );
+        let err = bind("localhost").unwrap_err().to_string();
+        assert!(err.contains("HOST:PORT"), "{err}");
+        assert_eq!(bind("127.0.0.1:0").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_missing_database_folder_is_named_resolved() {
+        let err = database_folder("sqlite:///no/such/folder/scim.db")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/no/such/folder "), "{err}");
+        let err = database_folder("no-such-folder/scim.db")
+            .unwrap_err()
+            .to_string();
+        let cwd = std::env::current_dir().unwrap();
+        assert!(
+            err.contains(&cwd.join("no-such-folder").display().to_string()),
+            "{err}"
+        );
+        assert!(database_folder("scim-server.db").is_ok());
+        assert!(database_folder("sqlite::memory:").is_ok());
+        assert!(database_folder("postgres://h/db").is_ok());
     }
 }

@@ -148,6 +148,7 @@ fn print_credentials(
 
 /// Opens the database named by `url` (not migrating).
 pub fn open_store(url: &str) -> anyhow::Result<Store> {
+    checks::database_folder(url)?;
     Store::connect(url).with_context(|| format!("cannot open the database {}", redact(url)))
 }
 
@@ -156,6 +157,7 @@ pub fn open_store(url: &str) -> anyhow::Result<Store> {
 /// the process exits (on PostgreSQL that raced the C library's exit-time
 /// cleanup and crashed the process after its output).
 fn open_cli_store(url: &str) -> anyhow::Result<Store> {
+    checks::database_folder(url)?;
     Store::connect_with(url, &StoreOptions::one_shot())
         .with_context(|| format!("cannot open the database {}", redact(url)))
 }
@@ -305,15 +307,24 @@ pub struct Running {
 /// Migrates, prepares the first tenant on an empty database, binds and starts
 /// the server (it runs once awaited). Must be called inside an actix system.
 pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
+    // Every flag is checked before anything changes (the first tenant and
+    // its token are printed only once).
     let explicit_url = explicit_public_url(cli)?;
     checks::signing_key(cli.signing_key.as_deref())?;
+    let bind = checks::bind(&args.bind)?;
+    let transport = args
+        .smtp_url
+        .as_deref()
+        .map(mailer::transport)
+        .transpose()?;
+    let from = mailer::mailbox(args.mail_from.as_deref())?;
     let store = open_migrated(&cli.database_url)?;
     let keys = cli_keys(&store, cli)?;
     // Lets the commands detect that they sign with another key.
     let fingerprint = checks::key_fingerprint(&signing_secret(&store, cli.signing_key.as_deref())?);
     store.transaction(|c| settings::put(c, settings::SIGNING_KEY_FINGERPRINT, &fingerprint))?;
-    let listener =
-        TcpListener::bind(&args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
+    let listener = TcpListener::bind(&bind[..])
+        .with_context(|| format!("cannot listen on {} (--bind)", args.bind))?;
     let addr = listener.local_addr()?;
     let public_url = match &explicit_url {
         Some(url) => {
@@ -353,12 +364,8 @@ pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
         );
     }
     let mail = mailer::MailSettings {
-        transport: args
-            .smtp_url
-            .as_deref()
-            .map(mailer::transport)
-            .transpose()?,
-        from: mailer::mailbox(args.mail_from.as_deref())?,
+        transport,
+        from,
         public_url: public_url.clone(),
         poll_interval: Duration::from_millis(args.outbox_poll_ms.max(50)),
         retry: store_diesel::outbox::RetryPolicy::default(),

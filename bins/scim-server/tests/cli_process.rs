@@ -324,3 +324,48 @@ fn a_short_signing_key_is_refused() {
     let tenants = db.store().transaction(store_diesel::tenants::list).unwrap();
     assert!(tenants.is_empty(), "{tenants:?}");
 }
+
+#[test]
+fn serve_checks_every_flag_before_creating_the_first_tenant() {
+    let db = TestDb::sqlite();
+    for (flags, expect) in [
+        (vec!["--smtp-url", "bogus://mail.example.net"], "--smtp-url"),
+        (vec!["--mail-from", "not an address"], "--mail-from"),
+        (vec!["--bind", "8080"], "HOST:PORT"),
+        (vec!["--public-url", "scim.example.net"], "--public-url"),
+        (vec!["--signing-key", "short"], "--signing-key"),
+    ] {
+        let mut argv = vec!["serve"];
+        argv.extend_from_slice(&flags);
+        if !flags.contains(&"--bind") {
+            argv.extend_from_slice(&["--bind", "127.0.0.1:0"]);
+        }
+        let out = finish(command(db.url(), &argv));
+        assert!(!out.status.success(), "{flags:?}: {}", text(&out.stdout));
+        assert!(
+            text(&out.stderr).contains(expect),
+            "{flags:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(!text(&out.stdout).contains("Secret Token"), "{flags:?}");
+        let tenants = db.store().transaction(store_diesel::tenants::list).unwrap();
+        assert!(tenants.is_empty(), "{flags:?}: {tenants:?}");
+    }
+}
+
+#[test]
+fn a_missing_database_folder_is_named() {
+    let dir = std::env::temp_dir().join(format!("scim-missing-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = finish({
+        let mut c = command("sqlite://no-such-folder/scim.db", &["tenant", "list"]);
+        c.current_dir(&dir);
+        c
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    let resolved = dir.join("no-such-folder");
+    assert!(err.contains(&resolved.display().to_string()), "{err}");
+}
