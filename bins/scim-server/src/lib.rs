@@ -29,7 +29,7 @@ use scim_http::{
     configure_admin, scim_error_bodies,
 };
 use serde_json::json;
-use store_diesel::{Store, StoreError, StoreOptions, settings, tenants, tokens};
+use store_diesel::{Store, StoreError, StoreOptions, audit, settings, tenants, tokens};
 
 use crate::cli::{Cli, Command, ServeArgs, TenantCommand, TokenCommand};
 use crate::observability::Metrics;
@@ -72,7 +72,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let keys = server_matching_keys(&store, &cli)?;
             let url = cli_public_url(&store, explicit)?;
             let name = name.clone().unwrap_or_else(|| slug.clone());
-            let (tenant, token) = create_tenant(&store, &keys, slug, &name)?;
+            let (tenant, token) = create_tenant_as(
+                &store,
+                &keys,
+                slug,
+                &name,
+                Some((CLI_ACTOR, "tenant create")),
+            )?;
             print_credentials(&cli, &url, &tenant.slug, &token, "Created tenant");
             Ok(())
         }
@@ -108,7 +114,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     }
                     other => other.into(),
                 })?;
-            let token = issue_token(&store, &keys, &tenant.id)?;
+            let token = issue_token_as(&store, &keys, &tenant.id, Some(CLI_ACTOR))?;
             print_credentials(&cli, &url, &tenant.slug, &token, "New Secret Token for");
             if !cli.json {
                 println!(
@@ -240,15 +246,45 @@ fn server_matching_keys(store: &Store, cli: &Cli) -> anyhow::Result<TokenKeys> {
     cli_keys(store, cli)
 }
 
+/// The actor of the audit records the command line writes (the admin API's
+/// are `admin`).
+pub const CLI_ACTOR: &str = "cli";
+
 /// Issues a new Secret Token for a tenant (revoking the previous one).
 pub fn issue_token(
     store: &Store,
     keys: &TokenKeys,
     tenant_id: &str,
 ) -> anyhow::Result<tokens::IssuedToken> {
+    issue_token_as(store, keys, tenant_id, None)
+}
+
+/// [`issue_token`], audited as `token.generate` by `actor` (as the admin API
+/// does) in the same transaction when one is given.
+fn issue_token_as(
+    store: &Store,
+    keys: &TokenKeys,
+    tenant_id: &str,
+    actor: Option<&str>,
+) -> anyhow::Result<tokens::IssuedToken> {
     let keys = keys.clone();
     Ok(store.transaction(|c| {
-        tokens::issue_with(c, tenant_id, |jti, now| keys.issue(tenant_id, jti, now))
+        let token = tokens::issue_with(c, tenant_id, |jti, now| keys.issue(tenant_id, jti, now))?;
+        if let Some(actor) = actor {
+            // The token id only: never the secret.
+            audit::append(
+                c,
+                tenant_id,
+                &audit::NewAuditRecord {
+                    actor,
+                    action: "token.generate",
+                    target_type: "Tenant",
+                    target_id: Some(tenant_id),
+                    details: &json!({"tokenId": token.token_id, "previousTokensRevoked": true}),
+                },
+            )?;
+        }
+        Ok(token)
     })?)
 }
 
@@ -259,10 +295,35 @@ pub fn create_tenant(
     slug: &str,
     name: &str,
 ) -> anyhow::Result<(tenants::Tenant, tokens::IssuedToken)> {
+    create_tenant_as(store, keys, slug, name, None)
+}
+
+/// [`create_tenant`], audited as `tenant.create` by `actor` (with the first
+/// token's id) in the same transaction when one is given.
+fn create_tenant_as(
+    store: &Store,
+    keys: &TokenKeys,
+    slug: &str,
+    name: &str,
+    actor: Option<(&str, &str)>,
+) -> anyhow::Result<(tenants::Tenant, tokens::IssuedToken)> {
     let keys = keys.clone();
     Ok(store.transaction(|c| {
         let t = tenants::create(c, slug, name)?;
         let token = tokens::issue_with(c, &t.id, |jti, now| keys.issue(&t.id, jti, now))?;
+        if let Some((actor, command)) = actor {
+            audit::append(
+                c,
+                &t.id,
+                &audit::NewAuditRecord {
+                    actor,
+                    action: "tenant.create",
+                    target_type: "Tenant",
+                    target_id: Some(&t.id),
+                    details: &json!({"slug": t.slug, "name": t.name, "tokenId": token.token_id, "command": command}),
+                },
+            )?;
+        }
         Ok((t, token))
     })?)
 }
@@ -341,7 +402,13 @@ pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
     };
 
     if store.transaction(tenants::list)?.is_empty() {
-        let (tenant, token) = create_tenant(&store, &keys, "default", "Default")?;
+        let (tenant, token) = create_tenant_as(
+            &store,
+            &keys,
+            "default",
+            "Default",
+            Some((CLI_ACTOR, "serve")),
+        )?;
         print_credentials(
             cli,
             &public_url,

@@ -369,3 +369,34 @@ fn a_missing_database_folder_is_named() {
     let resolved = dir.join("no-such-folder");
     assert!(err.contains(&resolved.display().to_string()), "{err}");
 }
+
+#[test]
+fn cli_actions_are_audited_like_the_admin_api() {
+    let db = TestDb::sqlite();
+    assert_clean_exit(
+        &finish(command(db.url(), &["tenant", "create", "acme"])),
+        "tenant create",
+    );
+    assert_clean_exit(
+        &finish(command(db.url(), &["token", "generate", "acme"])),
+        "token generate",
+    );
+    let store = db.store();
+    let t = store
+        .transaction(|c| store_diesel::tenants::get_by_slug(c, "acme"))
+        .unwrap();
+    let log = store
+        .transaction(|c| store_diesel::audit::page(c, &t.id, None, 100))
+        .unwrap();
+    let seen: Vec<_> = log
+        .iter()
+        .map(|r| (r.actor.as_str(), r.action.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [("cli", "tenant.create"), ("cli", "token.generate")],
+        "{log:?}"
+    );
+    // The token id only, never the token.
+    assert!(log[1].details["tokenId"].is_string(), "{log:?}");
+}
