@@ -173,6 +173,23 @@ impl Served {
             }
         }
     }
+
+    /// Waits until stderr contains `needle`; returns all of stderr.
+    fn stderr_with(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let s = self.stderr.lock().unwrap().clone();
+            if s.contains(needle) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "stderr has no {needle:?}: {s}\nstdout: {}",
+                self.seen.join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
 }
 
 impl Drop for Served {
@@ -399,4 +416,21 @@ fn cli_actions_are_audited_like_the_admin_api() {
     );
     // The token id only, never the token.
     assert!(log[1].details["tokenId"].is_string(), "{log:?}");
+}
+
+#[test]
+fn the_first_token_goes_to_stdout_and_logs_carry_no_colour_codes() {
+    let db = TestDb::sqlite();
+    let mut served = Served::start(db.url(), &["--public-url", "https://scim.example.net"]);
+    let line = served.line_with("Secret Token:");
+    let token = value_after(&line, "Secret Token:");
+    assert!(!line.contains('\u{1b}'), "{line:?}");
+    let logs = served.stderr_with("listening");
+    assert!(!logs.contains('\u{1b}'), "colour codes in logs: {logs:?}");
+    assert!(!logs.contains(&token), "the token is in the logs: {logs}");
+    assert!(
+        served.seen.iter().all(|l| !l.contains("listening")),
+        "log lines on stdout: {:?}",
+        served.seen
+    );
 }
