@@ -1,4 +1,4 @@
-//! The command line contract of API.md.
+//! The command line contract of `docs/configuration.md`.
 
 use clap::Parser;
 use scim_server::cli::{Cli, Command, TenantCommand, TokenCommand};
