@@ -64,6 +64,8 @@ pub enum Command {
     /// SCIM Secret Tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Provisioning progress per tenant: last SCIM write, invitations, outbox.
+    Status,
 }
 
 /// Flags of `serve`.

@@ -100,6 +100,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             print_out(&cli, json!({"items": items}), &text);
             Ok(())
         }
+        Command::Status => status(&cli),
         Command::Token(TokenCommand::Generate { slug }) => {
             let explicit = explicit_public_url(&cli)?;
             checks::signing_key(cli.signing_key.as_deref())?;
@@ -123,6 +124,85 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+/// `scim-server status`: per tenant, what the database tells about
+/// provisioning progress. Read-only: it does not migrate.
+fn status(cli: &Cli) -> anyhow::Result<()> {
+    let store = open_cli_store(&cli.database_url)?;
+    let pending = store.pending_migrations()?;
+    if !pending.is_empty() {
+        anyhow::bail!(
+            "the database schema is behind this binary ({} migration(s) pending): run `scim-server migrate` first",
+            pending.len()
+        );
+    }
+    let now = chrono::Utc::now();
+    let all = store.transaction(tenants::list)?;
+    let mut items = Vec::new();
+    let mut text = Vec::new();
+    for t in &all {
+        let s = store.with_conn(|c| store_diesel::status::of_tenant(c, &t.id))?;
+        let when = |at: Option<chrono::DateTime<chrono::Utc>>, none: &str| match at {
+            Some(at) => format!(
+                "{} ({} ago)",
+                at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                age(now - at)
+            ),
+            None => none.to_owned(),
+        };
+        text.push(format!(
+            "{}
+  last SCIM write:  {}
+  invitations:      {} queued for check-in, {} released and not yet delivered, {} failed
+  outbox:           {}",
+            t.slug,
+            when(s.last_scim_write_at, "never"),
+            s.invitations_queued,
+            s.invitations_undelivered,
+            s.invitations_failed,
+            if s.outbox_pending == 0 {
+                "empty".to_owned()
+            } else {
+                format!(
+                    "{} pending, oldest written {}",
+                    s.outbox_pending,
+                    when(s.outbox_oldest_pending_at, "-")
+                )
+            }
+        ));
+        items.push(json!({
+            "tenant": t.slug,
+            "lastScimWriteAt": s.last_scim_write_at,
+            "invitations": {
+                "queued": s.invitations_queued,
+                "undelivered": s.invitations_undelivered,
+                "failed": s.invitations_failed,
+            },
+            "outbox": {
+                "pending": s.outbox_pending,
+                "oldestPendingAt": s.outbox_oldest_pending_at,
+                "oldestPendingAgeSeconds": s.outbox_oldest_pending_at.map(|at| (now - at).num_seconds()),
+            },
+        }));
+    }
+    text.push(
+        "(The last SCIM write comes from the audit log: reads, such as Entra ID's Test connection, are not recorded.)"
+            .to_owned(),
+    );
+    print_out(cli, json!({"items": items}), &text.join("\n"));
+    Ok(())
+}
+
+/// A duration for people: `42s`, `5m`, `3h`, `2d`.
+fn age(d: chrono::TimeDelta) -> String {
+    let s = d.num_seconds().max(0);
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86400 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86400),
     }
 }
 

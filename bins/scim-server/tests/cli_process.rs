@@ -434,3 +434,52 @@ fn the_first_token_goes_to_stdout_and_logs_carry_no_colour_codes() {
         served.seen
     );
 }
+
+#[test]
+fn status_reports_the_last_scim_write_invitations_and_the_outbox() {
+    let db = TestDb::sqlite();
+    assert_clean_exit(
+        &finish(command(db.url(), &["tenant", "create", "acme"])),
+        "tenant create",
+    );
+    let quiet = finish(command(db.url(), &["status"]));
+    assert_clean_exit(&quiet, "status");
+    let quiet = text(&quiet.stdout);
+    assert!(quiet.contains("acme\n  last SCIM write:  never"), "{quiet}");
+    assert!(quiet.contains("outbox:           empty"), "{quiet}");
+
+    let store = db.store();
+    let t = store
+        .transaction(|c| store_diesel::tenants::get_by_slug(c, "acme"))
+        .unwrap();
+    let an_hour_ago = chrono::Utc::now() - chrono::TimeDelta::hours(1);
+    store
+        .transaction(|c| {
+            store_diesel::audit::append(
+                c,
+                &t.id,
+                &store_diesel::audit::NewAuditRecord {
+                    actor: "scim",
+                    action: "user.create",
+                    target_type: "User",
+                    target_id: Some("u1"),
+                    details: &serde_json::json!({}),
+                },
+            )?;
+            store_diesel::outbox::push(c, &t.id, "test", &serde_json::json!({}), an_hour_ago)
+        })
+        .unwrap();
+    let busy = finish(command(db.url(), &["status", "--json"]));
+    assert_clean_exit(&busy, "status --json");
+    let v: serde_json::Value = serde_json::from_slice(&busy.stdout).unwrap();
+    let item = &v["items"][0];
+    assert_eq!(item["tenant"], "acme");
+    assert!(item["lastScimWriteAt"].is_string(), "{v}");
+    assert_eq!(item["invitations"]["queued"], 0, "{v}");
+    assert_eq!(item["outbox"]["pending"], 1, "{v}");
+    let age = item["outbox"]["oldestPendingAgeSeconds"].as_i64().unwrap();
+    assert!((3590..3700).contains(&age), "{v}");
+    let text_out = text(&finish(command(db.url(), &["status"])).stdout);
+    assert!(text_out.contains("1 pending, oldest written"), "{text_out}");
+    assert!(text_out.contains("(1h ago)"), "{text_out}");
+}

@@ -49,6 +49,7 @@ pub mod invitations;
 pub mod list;
 pub mod outbox;
 pub mod settings;
+pub mod status;
 pub mod tenants;
 pub mod tokens;
 pub mod user_pages;

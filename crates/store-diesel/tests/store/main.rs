@@ -11,6 +11,7 @@ mod migrations;
 mod outbox;
 mod races;
 mod settings;
+mod status;
 mod tenants;
 mod tokens;
 mod users_groups;
