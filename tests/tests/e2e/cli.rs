@@ -66,3 +66,10 @@ fn serve_has_the_documented_flags() {
     assert_eq!(args.smtp_url.as_deref(), Some("smtp://127.0.0.1:2525"));
     assert!(Cli::try_parse_from(["scim-server", "frobnicate"]).is_err());
 }
+
+#[test]
+fn status_is_a_command_with_json_output() {
+    let cli = Cli::try_parse_from(["scim-server", "status", "--json"]).unwrap();
+    assert!(matches!(cli.command, Command::Status));
+    assert!(cli.json);
+}
