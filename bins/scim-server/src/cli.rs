@@ -1,4 +1,4 @@
-//! The command line (API.md "CLI of the `scim-server` binary"). Every flag also reads
+//! The command line (`docs/configuration.md`). Every flag also reads
 //! an environment variable.
 
 use clap::{Args, Parser, Subcommand};
@@ -64,6 +64,8 @@ pub enum Command {
     /// SCIM Secret Tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Provisioning progress per tenant: last SCIM write, invitations, outbox.
+    Status,
 }
 
 /// Flags of `serve`.

@@ -13,6 +13,7 @@
 //! # }
 //! ```
 
+pub mod checks;
 pub mod cli;
 pub mod mailer;
 pub mod observability;
@@ -28,7 +29,7 @@ use scim_http::{
     configure_admin, scim_error_bodies,
 };
 use serde_json::json;
-use store_diesel::{Store, StoreError, settings, tenants, tokens};
+use store_diesel::{Store, StoreError, StoreOptions, audit, settings, tenants, tokens};
 
 use crate::cli::{Cli, Command, ServeArgs, TenantCommand, TokenCommand};
 use crate::observability::Metrics;
@@ -47,7 +48,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             })
         }
         Command::Migrate => {
-            let store = open_store(&cli.database_url)?;
+            let store = open_cli_store(&cli.database_url)?;
             let applied = store.run_migrations()?;
             print_out(
                 &cli,
@@ -65,18 +66,27 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Tenant(TenantCommand::Create { slug, name }) => {
-            let store = open_migrated(&cli.database_url)?;
-            let keys = cli_keys(&store, &cli)?;
+            let explicit = explicit_public_url(&cli)?;
+            checks::signing_key(cli.signing_key.as_deref())?;
+            let store = open_cli_migrated(&cli.database_url)?;
+            let keys = server_matching_keys(&store, &cli)?;
+            let url = cli_public_url(&store, explicit)?;
             let name = name.clone().unwrap_or_else(|| slug.clone());
-            let (tenant, token) = create_tenant(&store, &keys, slug, &name)?;
-            let url = public_url(&cli, None);
+            let (tenant, token) = create_tenant_as(
+                &store,
+                &keys,
+                slug,
+                &name,
+                Some((CLI_ACTOR, "tenant create")),
+            )?;
             print_credentials(&cli, &url, &tenant.slug, &token, "Created tenant");
             Ok(())
         }
         Command::Tenant(TenantCommand::List) => {
-            let store = open_migrated(&cli.database_url)?;
+            let explicit = explicit_public_url(&cli)?;
+            let store = open_cli_migrated(&cli.database_url)?;
+            let url = cli_public_url(&store, explicit)?;
             let all = store.transaction(tenants::list)?;
-            let url = public_url(&cli, None);
             let config = ScimConfig::new(url);
             let items: Vec<_> = all
                 .iter()
@@ -90,9 +100,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             print_out(&cli, json!({"items": items}), &text);
             Ok(())
         }
+        Command::Status => status(&cli),
         Command::Token(TokenCommand::Generate { slug }) => {
-            let store = open_migrated(&cli.database_url)?;
-            let keys = cli_keys(&store, &cli)?;
+            let explicit = explicit_public_url(&cli)?;
+            checks::signing_key(cli.signing_key.as_deref())?;
+            let store = open_cli_migrated(&cli.database_url)?;
+            let keys = server_matching_keys(&store, &cli)?;
+            let url = cli_public_url(&store, explicit)?;
             let tenant = store
                 .transaction(|c| tenants::get_by_slug(c, slug))
                 .map_err(|e| match e {
@@ -101,8 +115,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     }
                     other => other.into(),
                 })?;
-            let token = issue_token(&store, &keys, &tenant.id)?;
-            let url = public_url(&cli, None);
+            let token = issue_token_as(&store, &keys, &tenant.id, Some(CLI_ACTOR))?;
             print_credentials(&cli, &url, &tenant.slug, &token, "New Secret Token for");
             if !cli.json {
                 println!(
@@ -111,6 +124,85 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+/// `scim-server status`: per tenant, what the database tells about
+/// provisioning progress. Read-only: it does not migrate.
+fn status(cli: &Cli) -> anyhow::Result<()> {
+    let store = open_cli_store(&cli.database_url)?;
+    let pending = store.pending_migrations()?;
+    if !pending.is_empty() {
+        anyhow::bail!(
+            "the database schema is behind this binary ({} migration(s) pending): run `scim-server migrate` first",
+            pending.len()
+        );
+    }
+    let now = chrono::Utc::now();
+    let all = store.transaction(tenants::list)?;
+    let mut items = Vec::new();
+    let mut text = Vec::new();
+    for t in &all {
+        let s = store.with_conn(|c| store_diesel::status::of_tenant(c, &t.id))?;
+        let when = |at: Option<chrono::DateTime<chrono::Utc>>, none: &str| match at {
+            Some(at) => format!(
+                "{} ({} ago)",
+                at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                age(now - at)
+            ),
+            None => none.to_owned(),
+        };
+        text.push(format!(
+            "{}
+  last SCIM write:  {}
+  invitations:      {} queued for check-in, {} released and not yet delivered, {} failed
+  outbox:           {}",
+            t.slug,
+            when(s.last_scim_write_at, "never"),
+            s.invitations_queued,
+            s.invitations_undelivered,
+            s.invitations_failed,
+            if s.outbox_pending == 0 {
+                "empty".to_owned()
+            } else {
+                format!(
+                    "{} pending, oldest written {}",
+                    s.outbox_pending,
+                    when(s.outbox_oldest_pending_at, "-")
+                )
+            }
+        ));
+        items.push(json!({
+            "tenant": t.slug,
+            "lastScimWriteAt": s.last_scim_write_at,
+            "invitations": {
+                "queued": s.invitations_queued,
+                "undelivered": s.invitations_undelivered,
+                "failed": s.invitations_failed,
+            },
+            "outbox": {
+                "pending": s.outbox_pending,
+                "oldestPendingAt": s.outbox_oldest_pending_at,
+                "oldestPendingAgeSeconds": s.outbox_oldest_pending_at.map(|at| (now - at).num_seconds()),
+            },
+        }));
+    }
+    text.push(
+        "(The last SCIM write comes from the audit log: reads, such as Entra ID's Test connection, are not recorded.)"
+            .to_owned(),
+    );
+    print_out(cli, json!({"items": items}), &text.join("\n"));
+    Ok(())
+}
+
+/// A duration for people: `42s`, `5m`, `3h`, `2d`.
+fn age(d: chrono::TimeDelta) -> String {
+    let s = d.num_seconds().max(0);
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86400 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86400),
     }
 }
 
@@ -142,7 +234,27 @@ fn print_credentials(
 
 /// Opens the database named by `url` (not migrating).
 pub fn open_store(url: &str) -> anyhow::Result<Store> {
+    checks::database_folder(url)?;
     Store::connect(url).with_context(|| format!("cannot open the database {}", redact(url)))
+}
+
+/// Opens the database for a command that runs and exits: one connection,
+/// never opened in the background, so no pool thread is still connecting when
+/// the process exits (on PostgreSQL that raced the C library's exit-time
+/// cleanup and crashed the process after its output).
+fn open_cli_store(url: &str) -> anyhow::Result<Store> {
+    checks::database_folder(url)?;
+    Store::connect_with(url, &StoreOptions::one_shot())
+        .with_context(|| format!("cannot open the database {}", redact(url)))
+}
+
+/// [`open_cli_store`], then migrations.
+fn open_cli_migrated(url: &str) -> anyhow::Result<Store> {
+    let store = open_cli_store(url)?;
+    store
+        .run_migrations()
+        .context("cannot migrate the database")?;
+    Ok(store)
 }
 
 /// Opens and migrates the database named by `url`.
@@ -168,14 +280,22 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// The signing key: the operator's (at least 32 bytes), or the one kept in the
+/// database (created on first use).
+fn signing_secret(store: &Store, operator_key: Option<&str>) -> anyhow::Result<Vec<u8>> {
+    match operator_key {
+        Some("") => anyhow::bail!("--signing-key / SCIM_SIGNING_KEY is empty"),
+        Some(k) => {
+            checks::signing_key(Some(k))?;
+            Ok(k.as_bytes().to_vec())
+        }
+        None => Ok(store.transaction(settings::get_or_create_signing_key)?),
+    }
+}
+
 /// The token keys: the operator's key, or the one kept in the database.
 pub fn signing_keys(store: &Store, operator_key: Option<&str>) -> anyhow::Result<TokenKeys> {
-    let secret = match operator_key {
-        Some(k) if !k.is_empty() => k.as_bytes().to_vec(),
-        Some(_) => anyhow::bail!("--signing-key / SCIM_SIGNING_KEY is empty"),
-        None => store.transaction(settings::get_or_create_signing_key)?,
-    };
-    Ok(TokenKeys::new(&secret)?)
+    Ok(TokenKeys::new(&signing_secret(store, operator_key)?)?)
 }
 
 /// The token keys of a command line: its signing key and token lifetime.
@@ -186,15 +306,65 @@ pub fn cli_keys(store: &Store, cli: &Cli) -> anyhow::Result<TokenKeys> {
     Ok(signing_keys(store, cli.signing_key.as_deref())?.with_ttl(ttl))
 }
 
+/// The token keys of a command that signs tokens for a running server: refused
+/// when the key is not the one the server last started with (the server
+/// records its key's fingerprint), since the server would reject every token
+/// signed with it.
+fn server_matching_keys(store: &Store, cli: &Cli) -> anyhow::Result<TokenKeys> {
+    let secret = signing_secret(store, cli.signing_key.as_deref())?;
+    let recorded = store.with_conn(|c| settings::get(c, settings::SIGNING_KEY_FINGERPRINT))?;
+    if recorded.is_some_and(|fp| fp != checks::key_fingerprint(&secret)) {
+        let which = if cli.signing_key.is_some() {
+            "the --signing-key / SCIM_SIGNING_KEY given here"
+        } else {
+            "the key kept in the database (no --signing-key / SCIM_SIGNING_KEY given here)"
+        };
+        anyhow::bail!(
+            "the signing key is not the one the server runs with: {which} differs from the key `serve` last started with, so the server would refuse the token. Run this command with the server's --signing-key / SCIM_SIGNING_KEY. Nothing was changed."
+        );
+    }
+    cli_keys(store, cli)
+}
+
+/// The actor of the audit records the command line writes (the admin API's
+/// are `admin`).
+pub const CLI_ACTOR: &str = "cli";
+
 /// Issues a new Secret Token for a tenant (revoking the previous one).
 pub fn issue_token(
     store: &Store,
     keys: &TokenKeys,
     tenant_id: &str,
 ) -> anyhow::Result<tokens::IssuedToken> {
+    issue_token_as(store, keys, tenant_id, None)
+}
+
+/// [`issue_token`], audited as `token.generate` by `actor` (as the admin API
+/// does) in the same transaction when one is given.
+fn issue_token_as(
+    store: &Store,
+    keys: &TokenKeys,
+    tenant_id: &str,
+    actor: Option<&str>,
+) -> anyhow::Result<tokens::IssuedToken> {
     let keys = keys.clone();
     Ok(store.transaction(|c| {
-        tokens::issue_with(c, tenant_id, |jti, now| keys.issue(tenant_id, jti, now))
+        let token = tokens::issue_with(c, tenant_id, |jti, now| keys.issue(tenant_id, jti, now))?;
+        if let Some(actor) = actor {
+            // The token id only: never the secret.
+            audit::append(
+                c,
+                tenant_id,
+                &audit::NewAuditRecord {
+                    actor,
+                    action: "token.generate",
+                    target_type: "Tenant",
+                    target_id: Some(tenant_id),
+                    details: &json!({"tokenId": token.token_id, "previousTokensRevoked": true}),
+                },
+            )?;
+        }
+        Ok(token)
     })?)
 }
 
@@ -205,20 +375,62 @@ pub fn create_tenant(
     slug: &str,
     name: &str,
 ) -> anyhow::Result<(tenants::Tenant, tokens::IssuedToken)> {
+    create_tenant_as(store, keys, slug, name, None)
+}
+
+/// [`create_tenant`], audited as `tenant.create` by `actor` (with the first
+/// token's id) in the same transaction when one is given.
+fn create_tenant_as(
+    store: &Store,
+    keys: &TokenKeys,
+    slug: &str,
+    name: &str,
+    actor: Option<(&str, &str)>,
+) -> anyhow::Result<(tenants::Tenant, tokens::IssuedToken)> {
     let keys = keys.clone();
     Ok(store.transaction(|c| {
         let t = tenants::create(c, slug, name)?;
         let token = tokens::issue_with(c, &t.id, |jti, now| keys.issue(&t.id, jti, now))?;
+        if let Some((actor, command)) = actor {
+            audit::append(
+                c,
+                &t.id,
+                &audit::NewAuditRecord {
+                    actor,
+                    action: "tenant.create",
+                    target_type: "Tenant",
+                    target_id: Some(&t.id),
+                    details: &json!({"slug": t.slug, "name": t.name, "tokenId": token.token_id, "command": command}),
+                },
+            )?;
+        }
         Ok((t, token))
     })?)
 }
 
-fn public_url(cli: &Cli, bind: Option<&str>) -> String {
-    match (&cli.public_url, bind) {
-        (Some(u), _) => u.trim_end_matches('/').to_owned(),
-        (None, Some(b)) => format!("http://{b}"),
-        (None, None) => format!("http://{}", cli::DEFAULT_BIND),
+/// The `--public-url` given to this command, checked and normalised.
+fn explicit_public_url(cli: &Cli) -> anyhow::Result<Option<String>> {
+    cli.public_url
+        .as_deref()
+        .map(checks::public_url)
+        .transpose()
+}
+
+/// The base URL a command prints Tenant URLs with: its own `--public-url`, else
+/// the one the server recorded when it started, else the default listen
+/// address (with a warning: such a URL rarely works in Entra ID).
+fn cli_public_url(store: &Store, explicit: Option<String>) -> anyhow::Result<String> {
+    if let Some(url) = explicit {
+        return Ok(url);
     }
+    if let Some(url) = store.with_conn(|c| settings::get(c, settings::PUBLIC_URL))? {
+        return Ok(url);
+    }
+    let fallback = format!("http://{}", cli::DEFAULT_BIND);
+    eprintln!(
+        "warning: no public URL is known (the server has not run with --public-url on this database): Tenant URLs below start with {fallback}; pass --public-url"
+    );
+    Ok(fallback)
 }
 
 /// A started server and where it listens.
@@ -236,15 +448,47 @@ pub struct Running {
 /// Migrates, prepares the first tenant on an empty database, binds and starts
 /// the server (it runs once awaited). Must be called inside an actix system.
 pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
+    // Every flag is checked before anything changes (the first tenant and
+    // its token are printed only once).
+    let explicit_url = explicit_public_url(cli)?;
+    checks::signing_key(cli.signing_key.as_deref())?;
+    let bind = checks::bind(&args.bind)?;
+    let transport = args
+        .smtp_url
+        .as_deref()
+        .map(mailer::transport)
+        .transpose()?;
+    let from = mailer::mailbox(args.mail_from.as_deref())?;
     let store = open_migrated(&cli.database_url)?;
     let keys = cli_keys(&store, cli)?;
-    let listener =
-        TcpListener::bind(&args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
+    // Lets the commands detect that they sign with another key.
+    let fingerprint = checks::key_fingerprint(&signing_secret(&store, cli.signing_key.as_deref())?);
+    store.transaction(|c| settings::put(c, settings::SIGNING_KEY_FINGERPRINT, &fingerprint))?;
+    let listener = TcpListener::bind(&bind[..])
+        .with_context(|| format!("cannot listen on {} (--bind)", args.bind))?;
     let addr = listener.local_addr()?;
-    let public_url = public_url(cli, Some(&addr.to_string()));
+    let public_url = match &explicit_url {
+        Some(url) => {
+            // What the commands print their Tenant URLs with.
+            store.transaction(|c| settings::put(c, settings::PUBLIC_URL, url))?;
+            url.clone()
+        }
+        None => {
+            tracing::warn!(
+                "--public-url is not set: Tenant URLs and activation links use http://{addr}, which Entra ID cannot reach; set --public-url to the HTTPS address clients use"
+            );
+            format!("http://{addr}")
+        }
+    };
 
     if store.transaction(tenants::list)?.is_empty() {
-        let (tenant, token) = create_tenant(&store, &keys, "default", "Default")?;
+        let (tenant, token) = create_tenant_as(
+            &store,
+            &keys,
+            "default",
+            "Default",
+            Some((CLI_ACTOR, "serve")),
+        )?;
         print_credentials(
             cli,
             &public_url,
@@ -267,12 +511,8 @@ pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
         );
     }
     let mail = mailer::MailSettings {
-        transport: args
-            .smtp_url
-            .as_deref()
-            .map(mailer::transport)
-            .transpose()?,
-        from: mailer::mailbox(args.mail_from.as_deref())?,
+        transport,
+        from,
         public_url: public_url.clone(),
         poll_interval: Duration::from_millis(args.outbox_poll_ms.max(50)),
         retry: store_diesel::outbox::RetryPolicy::default(),

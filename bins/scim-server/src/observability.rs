@@ -21,11 +21,21 @@ use store_diesel::Store;
 use crate::cli::LogFormat;
 
 /// Installs the global tracing subscriber (`RUST_LOG` filters; default `info`).
+///
+/// Logs go to stderr, so that stdout carries only what a command prints for
+/// the operator (the first tenant's Tenant URL and Secret Token, `--json`
+/// objects) and never mixes with the log stream. Colours only when stderr is a
+/// terminal and `NO_COLOR` is unset: a file or journald gets plain text.
 pub fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal as _;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .with_target(false);
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

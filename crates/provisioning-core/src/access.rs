@@ -1,6 +1,6 @@
 //! Can this user see this group's data, and can they store data in it?
 //!
-//! The rule (PRODUCT.md, Groups): the user **sees** the group's data when
+//! The rule (`docs/provisioning-core.md`, "Access decisions"): the user **sees** the group's data when
 //! they are a direct member, are neither suspended nor deleted, and either the
 //! group's effective "require mobile authentication" is off or they have a
 //! mobile device enrolled. **Storing** data additionally needs the group's

@@ -680,7 +680,7 @@ fn access_every_combination_of_facts() {
                                 "{member:?} {status} device={device} tenant={tenant_groups} {o:?} store={store}"
                             );
 
-                            // PRODUCT.md, written as the four conditions.
+                            // The access rule, written as the four conditions.
                             let is_member = member == Membership::DirectMember;
                             let not_blocked =
                                 !matches!(status, Status::Suspended | Status::Deleted);

@@ -1,7 +1,7 @@
 //! # scim-patch
 //!
 //! The RFC 7644 §3.5.2 PATCH engine, tolerant of what Microsoft Entra ID and Okta
-//! really send (the four dialects and the quirks of `ENTRA.md` §6 and §7).
+//! really send (the four dialects and the quirks listed in `docs/patch.md`).
 //!
 //! [`apply`] is a pure function: it takes the stored resource (a canonical JSON
 //! document, as `scim_model::resource::normalize` produces it, plus `id` and `meta`),

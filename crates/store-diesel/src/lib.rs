@@ -50,6 +50,7 @@ pub mod list;
 pub mod oauth;
 pub mod outbox;
 pub mod settings;
+pub mod status;
 pub mod tenants;
 pub mod tokens;
 pub mod user_pages;

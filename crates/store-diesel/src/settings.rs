@@ -13,6 +13,16 @@ use crate::{DbConnection, StoreError, hex};
 /// The `server_settings` name of the JWT signing key (32 random bytes, hex).
 pub const SIGNING_KEY: &str = "jwt_signing_key";
 
+/// The `server_settings` name of the public base URL the server last started
+/// with (`serve --public-url`): commands that print Tenant URLs use it when
+/// they are not given one themselves.
+pub const PUBLIC_URL: &str = "public_url";
+
+/// The `server_settings` name of the fingerprint (never the key) of the
+/// signing key the server last started with: a command that signs tokens with
+/// another key is refused instead of issuing tokens the server rejects.
+pub const SIGNING_KEY_FINGERPRINT: &str = "signing_key_fingerprint";
+
 /// The value stored under `name`, if any.
 ///
 /// # Errors
@@ -50,6 +60,30 @@ pub fn put_if_absent(
             .execute(conn)?;
     });
     get(conn, name)?.ok_or(StoreError::NotFound)
+}
+
+/// Stores `value` under `name`, replacing what was there (the last writer wins).
+///
+/// # Errors
+/// Database errors.
+pub fn put(conn: &mut DbConnection, name: &str, value: &str) -> Result<(), StoreError> {
+    let created_at = to_db(now());
+    db_run!(conn => {
+        diesel::insert_into(server_settings::table)
+            .values((
+                server_settings::name.eq(name),
+                server_settings::value.eq(value),
+                server_settings::created_at.eq(created_at),
+            ))
+            .on_conflict(server_settings::name)
+            .do_update()
+            .set((
+                server_settings::value.eq(value),
+                server_settings::created_at.eq(created_at),
+            ))
+            .execute(conn)?;
+    });
+    Ok(())
 }
 
 /// The server's JWT signing key (32 bytes), created on first use. Every replica

@@ -30,6 +30,24 @@ pub struct StoreOptions {
     /// How long a caller waits for a free connection before
     /// [`StoreError::Unavailable`] (r2d2's own default is 30 s).
     pub connection_timeout: Duration,
+    /// Idle connections the pool keeps open, replenished in the background as
+    /// connections are checked out. A server wants one warm; a short-lived
+    /// command wants 0 ([`StoreOptions::one_shot`]): otherwise a pool thread may
+    /// still be opening a connection when the process exits, and on PostgreSQL
+    /// the C library's exit-time cleanup races it (a crash after the output).
+    pub min_idle: u32,
+}
+
+impl StoreOptions {
+    /// Options for a command that runs a few queries and exits: one connection,
+    /// opened when first needed and never in the background.
+    pub fn one_shot() -> Self {
+        Self {
+            max_size: 1,
+            min_idle: 0,
+            ..Self::default()
+        }
+    }
 }
 
 impl Default for StoreOptions {
@@ -37,6 +55,7 @@ impl Default for StoreOptions {
         Self {
             max_size: 8,
             connection_timeout: Duration::from_secs(5),
+            min_idle: 1,
         }
     }
 }
@@ -110,7 +129,7 @@ impl Store {
 
         let mut builder = Pool::builder()
             .max_size(if memory { 1 } else { options.max_size.max(1) })
-            .min_idle(Some(1))
+            .min_idle(Some(if memory { 1 } else { options.min_idle }))
             // No `SELECT 1` on every checkout: a connection that broke is
             // dropped after the statement that found it broken (`has_broken`),
             // so a restarted PostgreSQL costs one failed request per pooled

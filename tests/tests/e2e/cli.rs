@@ -1,4 +1,4 @@
-//! The command line contract of API.md.
+//! The command line contract of `docs/configuration.md`.
 
 use clap::Parser;
 use scim_server::cli::{Cli, Command, TenantCommand, TokenCommand};
@@ -65,4 +65,11 @@ fn serve_has_the_documented_flags() {
     assert_eq!(args.bind, "0.0.0.0:9000");
     assert_eq!(args.smtp_url.as_deref(), Some("smtp://127.0.0.1:2525"));
     assert!(Cli::try_parse_from(["scim-server", "frobnicate"]).is_err());
+}
+
+#[test]
+fn status_is_a_command_with_json_output() {
+    let cli = Cli::try_parse_from(["scim-server", "status", "--json"]).unwrap();
+    assert!(matches!(cli.command, Command::Status));
+    assert!(cli.json);
 }

@@ -1,4 +1,5 @@
-//! The Entra ID request sequences of ENTRA.md §3 and §5, in the legacy dialect
+//! The Entra ID request sequences of `docs/entra-id.md` (Test connection, a
+//! provisioning cycle), in the legacy dialect
 //! (capitalised ops, string booleans, member removal by value array) and the
 //! compliant one (`aadOptscim062020`: lower-case ops, path-less replace with
 //! dotted and URN keys, member removal by filter path), on both backends.

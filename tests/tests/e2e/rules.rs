@@ -1,4 +1,4 @@
-//! Product rules from PRODUCT.md at the edges the dialect tests do not reach.
+//! Product rules (`docs/provisioning-core.md`) at the edges the dialect tests do not reach.
 
 use serde_json::{Value, json};
 

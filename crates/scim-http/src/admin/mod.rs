@@ -1,4 +1,4 @@
-//! The admin API (`/admin/v1`, API.md "Admin API"): everything the admin
+//! The admin API (`/admin/v1`, documented in `docs/admin-api.md`): everything the admin
 //! portal of the setup guide does — tenants, the Integrations view and its
 //! Generate button, SCIM settings, per-user and per-group overrides with their
 //! effective values, the group access check, invitations and admin check-ins,

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 pub const ENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 pub const PROV: &str = "urn:ietf:params:scim:schemas:extension:provisioning:2.0:User";
 
-/// A realistic stored user (ENTRA.md §5.1 response, plus product extension).
+/// A realistic stored user (what a create from Entra ID stores, plus the product extension).
 pub fn user() -> Value {
     json!({
         "id": "7f3a9d1e-5b2c-4e8f-a1d0-3c6b2e9f4a10",

@@ -1,4 +1,5 @@
-//! Every request body of ENTRA.md §5 and §6: tutorial, legacy, compliant and Okta.
+//! The PATCH bodies clients really send, in the four dialects: Microsoft's tutorial,
+//! Entra ID legacy (default), Entra ID compliant (`?aadOptscim062020`) and Okta.
 
 use scim_model::schema::{GROUP, USER};
 use serde_json::json;

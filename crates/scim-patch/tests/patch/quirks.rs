@@ -1,4 +1,5 @@
-//! One test per quirk of ENTRA.md §7 that reaches the PATCH engine (1–8, 10–15, 19).
+//! One test per Entra ID / Okta quirk that reaches the PATCH engine, numbered as in
+//! `docs/patch.md` ("Quirks").
 //! Each fails if the quirk handling is removed.
 
 use scim_model::ScimType;

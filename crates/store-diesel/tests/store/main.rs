@@ -12,6 +12,7 @@ mod oauth;
 mod outbox;
 mod races;
 mod settings;
+mod status;
 mod tenants;
 mod tokens;
 mod users_groups;

@@ -50,3 +50,23 @@ store_test!(signing_key_is_created_once_and_shared, |db| {
         "one key for every replica"
     );
 });
+
+store_test!(put_replaces_a_value, |db| {
+    {
+        let store = db.store();
+        let get = || {
+            store
+                .with_conn(|c| settings::get(c, settings::PUBLIC_URL))
+                .unwrap()
+        };
+        assert_eq!(get(), None);
+        store
+            .transaction(|c| settings::put(c, settings::PUBLIC_URL, "https://a.example.net"))
+            .unwrap();
+        assert_eq!(get().as_deref(), Some("https://a.example.net"));
+        store
+            .transaction(|c| settings::put(c, settings::PUBLIC_URL, "https://b.example.net"))
+            .unwrap();
+        assert_eq!(get().as_deref(), Some("https://b.example.net"));
+    }
+});
