@@ -163,13 +163,21 @@ pub async fn observe(
         .request()
         .match_pattern()
         .unwrap_or_else(|| "unmatched".to_owned());
-    // Only an authenticated tenant: the URL's segment is client input, and
-    // every distinct value would be a new metrics series kept forever.
-    let tenant = res
-        .request()
-        .extensions()
-        .get::<scim_http::auth::AuthenticatedTenant>()
-        .map_or_else(|| "-".to_owned(), |t| t.0.clone());
+    // Only a tenant that exists: the URL's segment is client input, and every
+    // distinct value would be a new metrics series kept forever. A refused
+    // request is labelled with the URL's tenant when that tenant exists (so
+    // after a rotation the failing directory is visible), `unknown` otherwise.
+    let tenant = {
+        let ext = res.request().extensions();
+        match (
+            ext.get::<scim_http::auth::AuthenticatedTenant>(),
+            ext.get::<scim_http::auth::RefusedAuthentication>(),
+        ) {
+            (Some(t), _) => t.0.clone(),
+            (None, Some(r)) => r.tenant.clone().unwrap_or_else(|| "unknown".to_owned()),
+            (None, None) => "-".to_owned(),
+        }
+    };
     let status = res.status().as_u16();
     let seconds = started.elapsed().as_secs_f64();
     tracing::info!(

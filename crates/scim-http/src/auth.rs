@@ -219,6 +219,18 @@ pub fn hashes_equal(a: &str, b: &str) -> bool {
 #[derive(Debug, Clone)]
 pub struct AuthenticatedTenant(pub String);
 
+/// Request extension set when a SCIM request is refused with 401: the URL's
+/// tenant when it exists (so logs and metrics can name which tenant's
+/// directory is failing; existing tenants are a closed set) and the reason,
+/// for the operator only. The client always gets the same 401.
+#[derive(Debug, Clone)]
+pub struct RefusedAuthentication {
+    /// The tenant of the URL, when such a tenant exists.
+    pub tenant: Option<String>,
+    /// Why the request was refused.
+    pub reason: &'static str,
+}
+
 /// Authenticates a SCIM request for the tenant `slug` of its URL; see the module
 /// docs. Runs its one indexed lookup (tenant and live token in one join) off
 /// the async workers. On success the request carries an [`AuthenticatedTenant`]

@@ -55,7 +55,7 @@ impl ApiError {
             ApiError::Scim(e) => e.clone(),
             ApiError::Unauthorized => ScimError::new(
                 401,
-                "authentication failed: send 'Authorization: Bearer <Secret Token>' with this tenant's current token",
+                "authentication failed: send 'Authorization: Bearer <token>' with this tenant's current Secret Token (or an OAuth access token of its client), and check that the tenant part of the Tenant URL is the token's tenant",
             ),
             ApiError::Unavailable(_) => {
                 ScimError::new(503, "the service is temporarily unavailable; retry later")

@@ -139,8 +139,13 @@ impl FromRequest for ScimRequest {
         ready(Self::from_http(req).and_then(|r| {
             if r.credential.is_some() {
                 Ok(r)
+            } else if bearer(req).is_none() {
+                Err(r.refuse(None, "no bearer token"))
             } else {
-                Err(ApiError::Unauthorized)
+                Err(r.refuse(
+                    None,
+                    "the bearer token is not one this server signed (another signing key?), or it expired",
+                ))
             }
         }))
     }
@@ -152,11 +157,12 @@ impl ScimRequest {
             .app_data::<web::Data<ScimState>>()
             .cloned()
             .ok_or_else(|| ApiError::internal("ScimState is not registered in the App"))?;
+        // Slugs are lower-case: `/scim/v2/ACME` is tenant `acme`.
         let slug = req
             .match_info()
             .get("tenant")
             .unwrap_or_default()
-            .to_owned();
+            .to_ascii_lowercase();
         let credential = bearer(req).and_then(|token| match state.keys.verify(token) {
             Some(claims) => Some(Credential::Secret {
                 claims,
@@ -271,16 +277,19 @@ impl ScimRequest {
         let state = self.state.clone();
         let slug = self.slug.clone();
         let now = Utc::now();
-        let (value, tenant) = web::block(move || {
+        let outcome = web::block(move || {
             let work = |conn: &mut DbConnection| {
-                let tenant = check_token(conn, &slug, &credential, now)?;
+                let tenant = match check_token(conn, &slug, &credential, now)? {
+                    Ok(tenant) => tenant,
+                    Err(rejection) => return Ok(Err(rejection)),
+                };
                 let value = f(&mut Tx {
                     conn,
                     tenant: &tenant,
                     now,
                     config: &state.config,
                 })?;
-                Ok::<_, ApiError>((value, tenant))
+                Ok::<_, ApiError>(Ok((value, tenant)))
             };
             let mut conn = state.store.conn()?;
             if write {
@@ -290,11 +299,40 @@ impl ScimRequest {
             }
         })
         .await??;
+        match outcome {
+            Ok((value, tenant)) => {
+                self.req
+                    .extensions_mut()
+                    .insert(AuthenticatedTenant(tenant.slug.clone()));
+                Ok((value, tenant))
+            }
+            Err(rejection) => Err(self.refuse(rejection.tenant, rejection.reason)),
+        }
+    }
+
+    /// The 401 of a refused request: the reason goes to the operator's log
+    /// (and, with the tenant when it exists, to the request's extensions for
+    /// logs and metrics), never to the client.
+    fn refuse(&self, tenant: Option<String>, reason: &'static str) -> ApiError {
+        tracing::warn!(
+            tenant = tenant.as_deref().unwrap_or("unknown"),
+            url_tenant = %self.slug,
+            reason,
+            "SCIM request refused (401)"
+        );
         self.req
             .extensions_mut()
-            .insert(AuthenticatedTenant(tenant.slug.clone()));
-        Ok((value, tenant))
+            .insert(crate::auth::RefusedAuthentication { tenant, reason });
+        ApiError::Unauthorized
     }
+}
+
+/// Why the database refused a signed token, for the operator's log.
+#[derive(Debug)]
+struct Rejection {
+    /// The URL's tenant, when it exists.
+    tenant: Option<String>,
+    reason: &'static str,
 }
 
 /// The database half of authentication: the tenant of the URL is the token's,
@@ -306,38 +344,68 @@ fn check_token(
     slug: &str,
     credential: &Credential,
     now: DateTime<Utc>,
-) -> Result<Tenant, ApiError> {
-    match credential {
+) -> Result<Result<Tenant, Rejection>, ApiError> {
+    if slug.contains('\0') {
+        return Ok(Err(Rejection {
+            tenant: None,
+            reason: "no such tenant",
+        }));
+    }
+    let (tenant_id, reason) = match credential {
         Credential::Secret { claims, hash } => {
             match tenants::with_live_token(conn, slug, &claims.tid, &claims.jti)? {
                 Some(live) if !live.oauth_only && hashes_equal(&live.token_hash, hash) => {
-                    Ok(live.tenant)
+                    return Ok(Ok(live.tenant));
                 }
-                _ => Err(ApiError::Unauthorized),
+                Some(live) if live.oauth_only => (
+                    claims.tid.as_str(),
+                    "the tenant accepts OAuth access tokens only, not its Secret Token",
+                ),
+                _ => (
+                    claims.tid.as_str(),
+                    "not the tenant's current Secret Token (regenerated or revoked)",
+                ),
             }
         }
         Credential::Access(claims) => {
-            if slug.contains('\0') {
-                return Err(ApiError::Unauthorized);
-            }
-            let tenant = match tenants::get_by_slug(conn, slug) {
-                Ok(t) => t,
-                Err(store_diesel::StoreError::NotFound) => return Err(ApiError::Unauthorized),
-                Err(e) => return Err(e.into()),
-            };
-            let current = hashes_equal(&tenant.id, &claims.tid)
-                && store_diesel::oauth::access_token_is_current(
+            if let Ok(tenant) = tenants::get_by_slug(conn, slug)
+                && hashes_equal(&tenant.id, &claims.tid)
+            {
+                if store_diesel::oauth::access_token_is_current(
                     conn,
                     &tenant.id,
                     &claims.sub,
                     claims.generation,
                     now,
-                )?;
-            if current {
-                Ok(tenant)
-            } else {
-                Err(ApiError::Unauthorized)
+                )? {
+                    return Ok(Ok(tenant));
+                }
+                return Ok(Err(Rejection {
+                    tenant: Some(tenant.slug),
+                    reason: "the access token's OAuth client was rotated or deleted",
+                }));
             }
+            (claims.tid.as_str(), "")
         }
-    }
+    };
+    // Refused: say which tenant (when the URL names one) and why, for the log.
+    let tenant = match tenants::get_by_slug(conn, slug) {
+        Ok(t) => t,
+        Err(store_diesel::StoreError::NotFound | store_diesel::StoreError::InvalidInput(_)) => {
+            return Ok(Err(Rejection {
+                tenant: None,
+                reason: "no such tenant (check the tenant part of the Tenant URL)",
+            }));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let reason = if !hashes_equal(&tenant.id, tenant_id) {
+        "a token of another tenant (check the tenant part of the Tenant URL)"
+    } else {
+        reason
+    };
+    Ok(Err(Rejection {
+        tenant: Some(tenant.slug),
+        reason,
+    }))
 }

@@ -277,7 +277,19 @@ fn health_readiness_and_metrics() {
         let text = String::from_utf8(s.request().get("/metrics").body).unwrap();
         assert!(!text.contains("probe-"), "{text}");
         assert!(
-            text.contains(r#"scim_http_requests_total{tenant="-",method="GET",route="/scim/v2/{tenant}/Users",status="401"} 21"#),
+            text.contains(r#"scim_http_requests_total{tenant="unknown",method="GET",route="/scim/v2/{tenant}/Users",status="401"} 21"#),
+            "{text}"
+        );
+        // A refused request for a tenant that exists is labelled with it, so
+        // after a rotation the failing directory shows on /metrics.
+        s.regenerate("acme");
+        s.request()
+            .bearer(&token)
+            .get("/scim/v2/acme/Users")
+            .assert_error(401, None);
+        let text = String::from_utf8(s.request().get("/metrics").body).unwrap();
+        assert!(
+            text.contains(r#"scim_http_requests_total{tenant="acme",method="GET",route="/scim/v2/{tenant}/Users",status="401"} 1"#),
             "{text}"
         );
     });
@@ -447,4 +459,32 @@ fn a_graceful_stop_finishes_requests_in_flight() {
         .with_conn(|c| store_diesel::users::find_by_user_name(c, &t.id, "in-flight@example.net"))
         .unwrap();
     assert!(found.is_some());
+}
+
+#[test]
+fn tenant_slugs_match_in_any_letter_case_and_401s_say_what_to_check() {
+    on_both(|s| {
+        let token = s.tenant("acme");
+        let r = s.request().bearer(&token).get("/scim/v2/ACME/Users");
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let r = s
+            .request()
+            .bearer(&token)
+            .get("/scim/v2/Acme/ServiceProviderConfig");
+        assert_eq!(r.status, 200);
+        // Another tenant's URL and no token at all: the same 401 for outsiders,
+        // whose detail tells the operator what to check.
+        let e = s
+            .request()
+            .bearer(&token)
+            .get("/scim/v2/globex/Users")
+            .assert_error(401, None);
+        let detail = e["detail"].as_str().unwrap();
+        assert!(detail.contains("tenant part of the Tenant URL"), "{detail}");
+        let e2 = s
+            .request()
+            .get("/scim/v2/acme/Users")
+            .assert_error(401, None);
+        assert_eq!(e, e2);
+    });
 }
