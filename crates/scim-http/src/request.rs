@@ -19,7 +19,7 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use chrono::{DateTime, Utc};
 use store_diesel::tenants::{self, Tenant};
-use store_diesel::{DbConnection, read_transaction_with, write_transaction_with};
+use store_diesel::{DbConnection, write_transaction_with};
 
 use crate::auth::{AuthenticatedTenant, TokenClaims, bearer, hashes_equal};
 use crate::respond::Query;
@@ -291,11 +291,10 @@ impl ScimRequest {
                 })?;
                 Ok::<_, ApiError>(Ok((value, tenant)))
             };
-            let mut conn = state.store.conn()?;
             if write {
-                write_transaction_with(&mut conn, work)
+                state.store.transaction_with(work)
             } else {
-                read_transaction_with(&mut conn, work)
+                state.store.read_with(work)
             }
         })
         .await??;
