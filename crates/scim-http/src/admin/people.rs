@@ -20,6 +20,7 @@ use super::{
     page, read, tenant, tri_state, ts, tx,
 };
 use crate::ScimState;
+use crate::change_events;
 use crate::invitations::{audit_events, lifecycle_of, record_events, release, store_lifecycle};
 use crate::users::tenant_settings;
 
@@ -30,7 +31,7 @@ fn user_overrides(u: &UserRecord) -> UserOverrides {
     }
 }
 
-fn group_settings(g: &GroupRecord) -> GroupSettings {
+pub(crate) fn group_settings(g: &GroupRecord) -> GroupSettings {
     GroupSettings {
         require_mobile_auth: Override::from(g.override_require_mobile_auth),
         members_can_store_data: g.members_can_store_data,
@@ -238,6 +239,13 @@ pub(super) async fn put_user_settings(
                 "effective": tenant_settings(&t).effective_for_user(&after),
             }),
         )?;
+        if before != after {
+            store_diesel::events::append(
+                c,
+                &t.id,
+                change_events::user_settings_changed(&t, &u, now),
+            )?;
+        }
         let lifecycle = lifecycle_of(&u)?;
         Ok(user_json(&t, &u, Some(&lifecycle)))
     })
@@ -266,6 +274,11 @@ pub(super) async fn invite(
         record_events(c, &t.id, &u.id, &events)?;
         audit_admin(c, &t.id, "user.invite", "User", Some(&u.id), &json!({}))?;
         audit_events(c, &t.id, &u.id, ADMIN_ACTOR, &events)?;
+        store_diesel::events::append_all(
+            c,
+            &t.id,
+            change_events::lifecycle(change_events::ADMIN, &t, &u, &events, now),
+        )?;
         Ok(user_json(&t, &u, Some(&lifecycle)))
     })
     .await?;
@@ -337,6 +350,13 @@ pub(super) async fn put_group_settings(
                 "effective": tenant_settings(&t).effective_for_group(&after),
             }),
         )?;
+        if before != after {
+            store_diesel::events::append(
+                c,
+                &t.id,
+                change_events::group_settings_changed(&t, &g, now),
+            )?;
+        }
         let count = groups::member_count(c, &t.id, &id)?;
         Ok(group_json(&t, &g, count))
     })
@@ -393,6 +413,11 @@ fn release_user(
     }
     store_lifecycle(c, &mut u, lifecycle, now)?;
     audit_events(c, &t.id, &u.id, ADMIN_ACTOR, events)?;
+    store_diesel::events::append_all(
+        c,
+        &t.id,
+        change_events::lifecycle(change_events::ADMIN, t, &u, events, now),
+    )?;
     Ok(true)
 }
 
