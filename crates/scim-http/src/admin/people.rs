@@ -387,7 +387,9 @@ pub(super) async fn access(
     Ok(HttpResponse::Ok().json(decision))
 }
 
-/// One released invitation, for the audit record and the response.
+/// One released invitation, for the audit record and the response; its
+/// change events go to `feed` (appended once, at the end of the check-in).
+#[allow(clippy::too_many_arguments)]
 fn release_user(
     c: &mut DbConnection,
     state: &ScimState,
@@ -396,6 +398,7 @@ fn release_user(
     lifecycle: &UserLifecycle,
     events: &[provisioning_core::Event],
     now: DateTime<Utc>,
+    feed: &mut Vec<store_diesel::events::NewEvent>,
 ) -> Result<bool, AdminError> {
     for event in events {
         if let provisioning_core::Event::InvitationReleased {
@@ -413,11 +416,13 @@ fn release_user(
     }
     store_lifecycle(c, &mut u, lifecycle, now)?;
     audit_events(c, &t.id, &u.id, ADMIN_ACTOR, events)?;
-    store_diesel::events::append_all(
-        c,
-        &t.id,
-        change_events::lifecycle(change_events::ADMIN, t, &u, events, now),
-    )?;
+    feed.extend(change_events::lifecycle(
+        change_events::ADMIN,
+        t,
+        &u,
+        events,
+        now,
+    ));
     Ok(true)
 }
 
@@ -457,11 +462,12 @@ pub(super) async fn check_in(
             .map(|(u, l)| (u.id.clone(), (u, l)))
             .collect();
         let mut released = Vec::new();
+        let mut feed = Vec::new();
         for (id, events) in &outcome.released {
             let Some((u, lifecycle)) = by_id.remove(id) else {
                 continue;
             };
-            if release_user(c, &st, &t, u, &lifecycle, events, now)? {
+            if release_user(c, &st, &t, u, &lifecycle, events, now, &mut feed)? {
                 released.push(id.clone());
             }
         }
@@ -473,6 +479,9 @@ pub(super) async fn check_in(
             Some(&t.id),
             &json!({"released": released.len(), "users": released}),
         )?;
+        // Last: the tenant's event lock is taken once, after every user row
+        // this check-in locks (no lock-order cycle with SCIM writes).
+        store_diesel::events::append_all(c, &t.id, feed)?;
         Ok(released.len())
     })
     .await?;
