@@ -461,3 +461,96 @@ fn a_long_poll_answers_soon_after_a_write() {
         });
     });
 }
+
+#[test]
+fn activation_emits_user_activated_and_a_deletion_cancels_the_invitation() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(db) = TestDb::of(backend) else {
+            continue;
+        };
+        let smtp = crate::smtp::SmtpServer::start();
+        let url = smtp.url();
+        let s = &Server::start(
+            db,
+            &[
+                "--admin-token",
+                ADMIN,
+                "--smtp-url",
+                &url,
+                "--outbox-poll-ms",
+                "100",
+            ],
+        );
+        let token = s.tenant("acme");
+        let req = s.request().bearer(&token);
+        let mut c = Cursor(0);
+        let alice = user(&req, "alice@acme.example");
+        let bob = user(&req, "bob@acme.example");
+        for u in [&alice, &bob] {
+            ok(
+                &admin(s, "POST", &format!("{A}/acme/users/{u}/invite"), None),
+                200,
+            );
+        }
+        ok(
+            &admin(s, "POST", &format!("{A}/acme/admin-checkins"), None),
+            200,
+        );
+        let mails = smtp.wait_for(2, Duration::from_secs(30));
+        let link = mails
+            .iter()
+            .find(|m| m.to.iter().any(|t| t == "alice@acme.example"))
+            .and_then(|m| m.activation_token())
+            .unwrap();
+        let (types, ev) = c.types(s);
+        assert_eq!(
+            types,
+            [
+                "user.provisioned",
+                "user.provisioned",
+                "user.invitation_queued",
+                "user.invitation_queued",
+                "user.invited",
+                "user.invited"
+            ]
+        );
+        assert!(
+            ev.iter().all(|e| !e.to_string().contains(&link)),
+            "no activation secret in the feed"
+        );
+
+        // Alice activates with her phone.
+        let r = s.request().json(
+            "POST",
+            "/activate",
+            &json!({"token": link, "mobileDevice": {"name": "Pixel"}}),
+        );
+        ok(&r, 200);
+        let (types, ev) = c.types(s);
+        assert_eq!(types, ["user.activated"]);
+        assert_eq!(ev[0]["actor"], "activation");
+        assert_eq!(ev[0]["data"]["status"], "Active");
+        assert_eq!(ev[0]["data"]["mobileDeviceEnrolled"], true);
+
+        // Bob is suspended before he activates: his invitation is cancelled.
+        let r = req.json(
+            "PATCH",
+            &format!("{T}/Users/{bob}"),
+            &json!({"Operations": [{"op": "replace", "value": {"active": false}}]}),
+        );
+        assert!(r.status == 200 || r.status == 204);
+        let (types, ev) = c.types(s);
+        assert_eq!(types, ["user.suspended"], "the invitation is held: {ev:?}");
+        assert_eq!(ev[0]["data"]["previousStatus"], "Invited");
+
+        // Deleted: his invitation is cancelled with him.
+        assert_eq!(req.delete(&format!("{T}/Users/{bob}")).status, 204);
+        let (types, ev) = c.types(s);
+        assert_eq!(
+            types,
+            ["user.invitation_cancelled", "user.deleted"],
+            "{ev:?}"
+        );
+        assert_eq!(ev[0]["data"]["reason"], "userDeleted");
+    }
+}
