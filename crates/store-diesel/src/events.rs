@@ -15,9 +15,9 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
-use crate::schema::{events, tenants};
-use crate::time::{from_db, to_db, truncate};
-use crate::{DbConnection, StoreError};
+use crate::schema::{event_consumers, events, tenants};
+use crate::time::{from_db, now, to_db, truncate};
+use crate::{DbConnection, StoreError, write_transaction};
 
 /// An event to append.
 #[derive(Debug, Clone, PartialEq)]
@@ -232,4 +232,120 @@ pub fn prune_before(conn: &mut DbConnection, cutoff: DateTime<Utc>) -> Result<us
         .execute(conn)?;
     }
     Ok(deleted)
+}
+
+/// A named consumer of one tenant's events with a durable cursor, for services
+/// that embed the crates: read a batch after the cursor, handle it, then
+/// [`Consumer::commit`] the last seq handled, so a restart resumes there instead
+/// of replaying everything. Delivery is at least once: events handled but not
+/// yet committed when the process stops are read again.
+///
+/// ```
+/// use store_diesel::events::{Consumer, NewEvent};
+/// use store_diesel::{Store, events, tenants};
+///
+/// # fn main() -> Result<(), store_diesel::StoreError> {
+/// let store = Store::connect_and_migrate("sqlite::memory:")?;
+/// let acme = store.transaction(|c| tenants::create(c, "acme", "Acme"))?;
+/// store.transaction(|c| {
+///     events::append(c, &acme.id, NewEvent {
+///         event_type: "user.suspended".into(),
+///         time: chrono::Utc::now(),
+///         actor: "directory".into(),
+///         resource_type: "User".into(),
+///         resource_id: Some("u1".into()),
+///         data: serde_json::json!({"id": "u1"}),
+///     })
+/// })?;
+/// let sessions = Consumer::new(&acme.id, "session-revoker");
+/// let batch = store.with_conn(|c| sessions.next_batch(c, 100, &[]))?;
+/// assert_eq!(batch.len(), 1);
+/// // ... revoke u1's sessions ...
+/// store.transaction(|c| sessions.commit(c, batch[0].seq))?;
+/// assert!(store.with_conn(|c| sessions.next_batch(c, 100, &[]))?.is_empty());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consumer {
+    tenant_id: String,
+    name: String,
+}
+
+impl Consumer {
+    /// The consumer `name` of the tenant's events (a new name starts before
+    /// the oldest kept event).
+    pub fn new(tenant_id: impl Into<String>, name: impl Into<String>) -> Self {
+        Consumer {
+            tenant_id: tenant_id.into(),
+            name: name.into(),
+        }
+    }
+
+    /// The last seq committed (0 when none).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn cursor(&self, conn: &mut DbConnection) -> Result<i64, StoreError> {
+        Ok(event_consumers::table
+            .find((&self.tenant_id, &self.name))
+            .select(event_consumers::last_seq)
+            .first(conn)
+            .optional()?
+            .unwrap_or(0))
+    }
+
+    /// Up to `limit` events after the cursor, in sequence order (only `types`
+    /// when not empty).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn next_batch(
+        &self,
+        conn: &mut DbConnection,
+        limit: u32,
+        types: &[String],
+    ) -> Result<Vec<Event>, StoreError> {
+        let after = self.cursor(conn)?;
+        list_after(conn, &self.tenant_id, after, limit, types)
+    }
+
+    /// Records that every event up to `seq` is handled. The cursor never
+    /// moves back: committing an older seq changes nothing.
+    ///
+    /// # Errors
+    /// [`StoreError::MissingReference`] for an unknown tenant; database errors.
+    pub fn commit(&self, conn: &mut DbConnection, seq: i64) -> Result<(), StoreError> {
+        let at = to_db(now());
+        write_transaction(conn, |conn| {
+            let key = (&self.tenant_id, &self.name);
+            let current: Option<i64> = event_consumers::table
+                .find(key)
+                .select(event_consumers::last_seq)
+                .first(conn)
+                .optional()?;
+            match current {
+                None => {
+                    diesel::insert_into(event_consumers::table)
+                        .values((
+                            event_consumers::tenant_id.eq(&self.tenant_id),
+                            event_consumers::consumer.eq(&self.name),
+                            event_consumers::last_seq.eq(seq),
+                            event_consumers::updated_at.eq(at),
+                        ))
+                        .execute(conn)?;
+                }
+                Some(last) if last < seq => {
+                    diesel::update(event_consumers::table.find(key))
+                        .set((
+                            event_consumers::last_seq.eq(seq),
+                            event_consumers::updated_at.eq(at),
+                        ))
+                        .execute(conn)?;
+                }
+                Some(_) => {}
+            }
+            Ok(())
+        })
+    }
 }

@@ -182,6 +182,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    event_consumers (tenant_id, consumer) {
+        tenant_id -> Text,
+        consumer -> Text,
+        last_seq -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     server_settings,
@@ -196,4 +205,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     oauth_clients,
     oauth_assertion_ids,
     events,
+    event_consumers,
 );

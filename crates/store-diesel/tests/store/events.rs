@@ -181,3 +181,36 @@ store_test!(
         assert_eq!(ids.len(), total);
     }
 );
+
+store_test!(events_consumer_cursor_survives_and_never_moves_back, |db| {
+    let store = db.store();
+    let a = new_tenant(store, "a");
+    let b = new_tenant(store, "b");
+    store
+        .transaction(|c| {
+            events::append_all(c, &a, (1..=5).map(|n| event("user.updated", n)).collect())
+        })
+        .unwrap();
+    let revoker = events::Consumer::new(&a, "session-revoker");
+    assert_eq!(store.with_conn(|c| revoker.cursor(c)).unwrap(), 0);
+    let batch = store.with_conn(|c| revoker.next_batch(c, 2, &[])).unwrap();
+    assert_eq!(batch.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2]);
+    store.transaction(|c| revoker.commit(c, 2)).unwrap();
+    // A new handle (a restarted process) resumes after 2.
+    let again = events::Consumer::new(&a, "session-revoker");
+    let batch = store.with_conn(|c| again.next_batch(c, 10, &[])).unwrap();
+    assert_eq!(batch.iter().map(|e| e.seq).collect::<Vec<_>>(), [3, 4, 5]);
+    store.transaction(|c| again.commit(c, 5)).unwrap();
+    store.transaction(|c| again.commit(c, 3)).unwrap();
+    assert_eq!(store.with_conn(|c| again.cursor(c)).unwrap(), 5);
+    // Consumers are independent, per name and per tenant.
+    let other = events::Consumer::new(&a, "folder-sharer");
+    assert_eq!(store.with_conn(|c| other.cursor(c)).unwrap(), 0);
+    let in_b = events::Consumer::new(&b, "session-revoker");
+    assert!(
+        store
+            .with_conn(|c| in_b.next_batch(c, 10, &[]))
+            .unwrap()
+            .is_empty()
+    );
+});
