@@ -89,6 +89,9 @@ pub struct ServeArgs {
     /// Milliseconds the invitation email worker waits between looks at the outbox when idle.
     #[arg(long, env = "SCIM_OUTBOX_POLL_MS", default_value_t = 1000)]
     pub outbox_poll_ms: u64,
+    /// Days change events stay in the events feed; older ones are pruned hourly.
+    #[arg(long, env = "SCIM_EVENT_RETENTION_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub event_retention_days: u32,
     /// Bearer token that `GET /metrics` requires; without it `/metrics` is open
     /// (it shows tenant slugs and request counts: restrict it at your proxy).
     #[arg(long, env = "SCIM_METRICS_TOKEN", hide_env_values = true)]

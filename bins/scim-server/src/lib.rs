@@ -17,6 +17,7 @@ pub mod checks;
 pub mod cli;
 pub mod mailer;
 pub mod observability;
+mod retention;
 
 use std::net::TcpListener;
 use std::time::Duration;
@@ -518,6 +519,7 @@ pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
         retry: store_diesel::outbox::RetryPolicy::default(),
     };
     let outbox = mailer::spawn(store.clone(), keys.clone(), mail);
+    retention::spawn(store.clone(), args.event_retention_days, outbox.stop_flag());
     let admin = web::Data::new(admin);
 
     let mut config = ScimConfig::new(public_url.clone());

@@ -192,6 +192,12 @@ impl WorkerHandle {
     pub fn stop(&self) {
         self.stop.store(true, Ordering::SeqCst);
     }
+
+    /// The flag [`WorkerHandle::stop`] sets, for the server's other
+    /// background tasks (event retention) to stop with the worker.
+    pub(crate) fn stop_flag(&self) -> Arc<AtomicBool> {
+        self.stop.clone()
+    }
 }
 
 /// Starts the outbox worker on the current actix system.

@@ -167,6 +167,17 @@ async fn activate(
         }
         store_lifecycle(c, &mut user, &lifecycle, now)?;
         audit_events(c, &tenant.id, &user.id, ACTIVATION_ACTOR, &events)?;
+        store_diesel::events::append_all(
+            c,
+            &tenant.id,
+            crate::change_events::lifecycle(
+                crate::change_events::ACTIVATION,
+                &tenant,
+                &user,
+                &events,
+                now,
+            ),
+        )?;
         Ok(json!({
             "status": lifecycle.status().as_str(),
             "mobileDeviceEnrolled": lifecycle.mobile_device_enrolled(),

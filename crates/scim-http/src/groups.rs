@@ -16,6 +16,7 @@ use store_diesel::groups::{self, GroupRecord};
 use store_diesel::{DbConnection, StoreError, audit, users};
 
 use crate::ApiError;
+use crate::change_events::{self, DIRECTORY};
 use crate::common::{ListParams, asks_for_representation, if_match};
 use crate::limits::{check_document, check_ids};
 use crate::request::{SCIM_ACTOR, Tx};
@@ -326,6 +327,21 @@ impl ScimResource for Groups {
             &rec.id,
             json!({"displayName": rec.display_name, "membersAdded": ids.len()}),
         )?;
+        tx.events.push(change_events::group_event(
+            "group.created",
+            DIRECTORY,
+            tx.tenant,
+            &rec,
+            tx.now,
+            json!({"memberCount": ids.len()}),
+        ));
+        tx.events.extend(change_events::membership(
+            DIRECTORY,
+            &rec.id,
+            &ids,
+            &[],
+            tx.now,
+        ));
         Ok(GroupWithMembers {
             group: rec,
             members: Some(ids),
@@ -365,6 +381,7 @@ impl ScimResource for Groups {
             id,
             json!({"membersAdded": added.len(), "membersRemoved": removed.len()}),
         )?;
+        group_written(tx, &current, &rec, &added, &removed);
         Ok(Written::ok(GroupWithMembers {
             group: rec,
             members,
@@ -396,6 +413,30 @@ impl ScimResource for Groups {
         let mut rec = current.clone();
         if changes.changed {
             check_member_ids(tx.conn, &tid, &changes.members_added)?;
+            // Who is a member before, among those this patch touches (all of
+            // them when it clears the list), so the events name real changes.
+            let present: BTreeSet<String> = if changes.members_cleared {
+                all_member_ids(tx.conn, &tid, id)?.into_iter().collect()
+            } else {
+                let touched: Vec<&str> = changes
+                    .members_added
+                    .iter()
+                    .chain(&changes.members_removed)
+                    .map(String::as_str)
+                    .collect();
+                groups::members_among(tx.conn, &tid, id, &touched)?
+            };
+            let added_ids: Vec<String> = changes
+                .members_added
+                .difference(&present)
+                .cloned()
+                .collect();
+            let removed_ids: Vec<String> = present
+                .iter()
+                .filter(|u| changes.members_cleared || changes.members_removed.contains(*u))
+                .filter(|u| !changes.members_added.contains(*u))
+                .cloned()
+                .collect();
             let mut removed = 0;
             if changes.members_cleared {
                 removed += groups::clear_members(tx.conn, &tid, id)?;
@@ -428,6 +469,7 @@ impl ScimResource for Groups {
                         "membersRemoved": removed,
                     }),
                 )?;
+                group_written(tx, &current, &rec, &added_ids, &removed_ids);
             }
         }
         let members = if want.includes("members") {
@@ -444,7 +486,16 @@ impl ScimResource for Groups {
     fn delete(tx: &mut Tx<'_>, id: &str, if_match_header: Option<&str>) -> Result<(), ApiError> {
         let current = load_for_write(tx, id)?;
         if_match(if_match_header, current.version)?;
+        let member_count = groups::member_count(tx.conn, &tx.tenant.id, id)?;
         groups::delete(tx.conn, &tx.tenant.id, id).map_err(|e| not_found(e, id))?;
+        tx.events.push(change_events::group_event(
+            "group.deleted",
+            DIRECTORY,
+            tx.tenant,
+            &current,
+            tx.now,
+            json!({"memberCount": member_count}),
+        ));
         audit_group(
             tx.conn,
             &tx.tenant.id,
@@ -458,6 +509,34 @@ impl ScimResource for Groups {
     fn patch_returns_resource(query: &Query) -> bool {
         asks_for_representation(query)
     }
+}
+
+/// `group.updated` when the group's own attributes changed, then one event per
+/// member removed and added.
+fn group_written(
+    tx: &mut Tx<'_>,
+    before: &GroupRecord,
+    after: &GroupRecord,
+    added: &[String],
+    removed: &[String],
+) {
+    let changed: Vec<String> = crate::users::changed_attributes(&before.document, &after.document)
+        .into_iter()
+        .filter(|a| !matches!(a.as_str(), "members" | "meta" | "schemas"))
+        .collect();
+    if !changed.is_empty() {
+        tx.events.push(change_events::group_event(
+            "group.updated",
+            DIRECTORY,
+            tx.tenant,
+            after,
+            tx.now,
+            json!({"changed": changed}),
+        ));
+    }
+    tx.events.extend(change_events::membership(
+        DIRECTORY, &after.id, added, removed, tx.now,
+    ));
 }
 
 fn strs(ids: &[String]) -> Vec<&str> {

@@ -40,6 +40,7 @@ pub mod activation;
 pub mod admin;
 pub mod auth;
 mod bulk;
+mod change_events;
 mod common;
 mod discovery;
 pub mod error;

@@ -18,6 +18,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use chrono::{DateTime, Utc};
+use store_diesel::events::NewEvent;
 use store_diesel::tenants::{self, Tenant};
 use store_diesel::{DbConnection, write_transaction_with};
 
@@ -59,6 +60,10 @@ pub(crate) struct Tx<'a> {
     pub now: DateTime<Utc>,
     /// Limits and URLs.
     pub config: &'a ScimConfig,
+    /// The change events of this request's writes so far, appended to the
+    /// feed just before commit (`change_events`); a failed savepoint drops its
+    /// own.
+    pub events: &'a mut Vec<NewEvent>,
 }
 
 impl std::fmt::Debug for Tx<'_> {
@@ -78,14 +83,21 @@ impl Tx<'_> {
         f: impl FnOnce(&mut Tx<'_>) -> Result<T, ApiError>,
     ) -> Result<T, ApiError> {
         let (tenant, now, config) = (self.tenant, self.now, self.config);
-        write_transaction_with(self.conn, |conn| {
+        let events = &mut *self.events;
+        let mark = events.len();
+        let result = write_transaction_with(self.conn, |conn| {
             f(&mut Tx {
                 conn,
                 tenant,
                 now,
                 config,
+                events: &mut *events,
             })
-        })
+        });
+        if result.is_err() {
+            events.truncate(mark);
+        }
+        result
     }
 
     /// Runs the read-modify-write `f` in a savepoint, again (from a fresh read)
@@ -283,12 +295,16 @@ impl ScimRequest {
                     Ok(tenant) => tenant,
                     Err(rejection) => return Ok(Err(rejection)),
                 };
+                let mut events = Vec::new();
                 let value = f(&mut Tx {
                     conn,
                     tenant: &tenant,
                     now,
                     config: &state.config,
+                    events: &mut events,
                 })?;
+                // Last, so the tenant's event lock is held only until commit.
+                store_diesel::events::append_all(conn, &tenant.id, events)?;
                 Ok::<_, ApiError>(Ok((value, tenant)))
             };
             if write {

@@ -4,7 +4,6 @@
 //! decided here, once, for PUT, PATCH and Bulk alike; [`build_record`] is the
 //! one writer that keeps a user's columns in agreement with its document.
 
-use chrono::{DateTime, Utc};
 use provisioning_core::{Event, LifecycleRecord, Rejection, TenantScimSettings, UserLifecycle};
 use scim_model::messages::{PatchRequest, ScimType};
 use scim_model::projection::Projection;
@@ -16,6 +15,7 @@ use store_diesel::users::{self, UserRecord};
 use store_diesel::{DbConnection, StoreError, audit};
 
 use crate::ApiError;
+use crate::change_events::{self, DIRECTORY};
 use crate::common::{ListParams, if_match};
 use crate::limits::check_document;
 use crate::request::{SCIM_ACTOR, Tx};
@@ -90,7 +90,7 @@ fn audit_write(
 }
 
 /// Top-level attribute names whose values differ between two documents.
-fn changed_attributes(before: &Value, after: &Value) -> Vec<String> {
+pub(crate) fn changed_attributes(before: &Value, after: &Value) -> Vec<String> {
     let empty = Map::new();
     let a = before.as_object().unwrap_or(&empty);
     let b = after.as_object().unwrap_or(&empty);
@@ -107,12 +107,8 @@ fn changed_attributes(before: &Value, after: &Value) -> Vec<String> {
 
 // ---- the operations (inside a transaction) -----------------------------------------
 
-fn create_tx(
-    conn: &mut DbConnection,
-    tenant: &Tenant,
-    doc: Value,
-    now: DateTime<Utc>,
-) -> Result<UserRecord, ApiError> {
+fn create_tx(tx: &mut Tx<'_>, doc: Value) -> Result<UserRecord, ApiError> {
+    let (conn, tenant, now) = (&mut *tx.conn, tx.tenant, tx.now);
     let effective = tenant_settings(tenant).effective_for_user(&overrides_of(&doc));
     let active = doc.get("active").and_then(Value::as_bool).unwrap_or(true);
     let (lifecycle, events) = UserLifecycle::provision(&effective, active, now);
@@ -127,6 +123,9 @@ fn create_tx(
         json!({"userName": rec.user_name, "status": rec.status}),
     )?;
     audit_events(conn, &tenant.id, &rec.id, &events)?;
+    tx.events.extend(change_events::lifecycle(
+        DIRECTORY, tenant, &rec, &events, now,
+    ));
     Ok(rec)
 }
 
@@ -147,14 +146,13 @@ fn conflict_user_name(e: StoreError, user_name: &str) -> ApiError {
 /// lifecycle transition its `active` asks for, rebuilds the record and writes it
 /// when anything changed. Returns the stored user and whether it was written.
 fn write_new_document(
-    conn: &mut DbConnection,
-    tenant: &Tenant,
+    tx: &mut Tx<'_>,
     current: &UserRecord,
     new_doc: Value,
     expected: Option<i64>,
     action: &str,
-    now: DateTime<Utc>,
 ) -> Result<(UserRecord, bool), ApiError> {
+    let (conn, tenant, now) = (&mut *tx.conn, tx.tenant, tx.now);
     let mut lifecycle = lifecycle_of(current)?;
     let wanted = new_doc
         .get("active")
@@ -196,14 +194,12 @@ fn write_new_document(
     let version = users::update(conn, &rec, Some(expected.unwrap_or(current.version)))
         .map_err(|e| conflict_user_name(e, &rec.user_name))?;
     rec.version = version;
-    audit_write(
-        conn,
-        &tenant.id,
-        action,
-        &rec,
-        json!({"changed": changed_attributes(&current.document, &rec.document)}),
-    )?;
+    let changed = changed_attributes(&current.document, &rec.document);
+    audit_write(conn, &tenant.id, action, &rec, json!({"changed": changed}))?;
     audit_events(conn, &tenant.id, &rec.id, &events)?;
+    tx.events.extend(change_events::user_written(
+        DIRECTORY, tenant, current, &rec, &events, now,
+    ));
     Ok((rec, true))
 }
 
@@ -312,15 +308,7 @@ fn suspend_rejected(
     if let Some(o) = doc.as_object_mut() {
         o.insert("active".into(), Value::Bool(false));
     }
-    let (rec, _) = write_new_document(
-        tx.conn,
-        tx.tenant,
-        current,
-        doc,
-        expected,
-        "user.deactivate",
-        tx.now,
-    )?;
+    let (rec, _) = write_new_document(tx, current, doc, expected, "user.deactivate")?;
     audit_rejected(tx, &rec, rejected_action, &error)?;
     Ok(Written {
         rec,
@@ -392,7 +380,7 @@ impl ScimResource for Users {
 
     fn create(tx: &mut Tx<'_>, input: &Value) -> Result<UserRecord, ApiError> {
         let doc = validated(tx, input)?;
-        create_tx(tx.conn, tx.tenant, doc, tx.now)
+        create_tx(tx, doc)
     }
 
     fn replace(
@@ -421,15 +409,7 @@ impl ScimResource for Users {
         let current = load_for_write(tx, id)?;
         let expected = if_match(if_match_header, current.version)?;
         let new_doc = merge_put(&current, doc);
-        match write_new_document(
-            tx.conn,
-            tx.tenant,
-            &current,
-            new_doc.clone(),
-            expected,
-            "user.replace",
-            tx.now,
-        ) {
+        match write_new_document(tx, &current, new_doc.clone(), expected, "user.replace") {
             Ok((rec, _)) => Ok(Written::ok(rec)),
             Err(err) => suspend_despite(
                 tx,
@@ -468,13 +448,11 @@ impl ScimResource for Users {
                     };
                 }
                 match write_new_document(
-                    tx.conn,
-                    tx.tenant,
+                    tx,
                     &current,
                     outcome.resource.clone(),
                     expected,
                     "user.patch",
-                    tx.now,
                 ) {
                     Ok((rec, _)) => Ok(Written::ok(rec)),
                     Err(err) => suspend_despite(
@@ -491,13 +469,11 @@ impl ScimResource for Users {
                 // Deactivation wins over the operations that were rejected.
                 Some(d) => {
                     let (rec, _) = write_new_document(
-                        tx.conn,
-                        tx.tenant,
+                        tx,
                         &current,
                         d.outcome.resource.clone(),
                         expected,
                         "user.deactivate",
-                        tx.now,
                     )?;
                     audit_rejected(tx, &rec, "user.patch.rejected", &(&err).into())?;
                     Ok(Written {
@@ -526,6 +502,9 @@ impl ScimResource for Users {
             json!({"userName": current.user_name}),
         )?;
         audit_events(tx.conn, &tx.tenant.id, id, &events)?;
+        tx.events.extend(change_events::lifecycle(
+            DIRECTORY, tx.tenant, &current, &events, tx.now,
+        ));
         Ok(())
     }
 

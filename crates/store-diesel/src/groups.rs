@@ -388,6 +388,30 @@ pub fn member_ids(
     Ok(query.load(conn)?)
 }
 
+/// Which of `user_ids` are members of the group now (one query per 500 ids),
+/// so a writer can tell the members it really adds or removes.
+///
+/// # Errors
+/// Database errors.
+pub fn members_among(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    group_id: &str,
+    user_ids: &[&str],
+) -> Result<std::collections::BTreeSet<String>, StoreError> {
+    let mut found = std::collections::BTreeSet::new();
+    for chunk in user_ids.chunks(BATCH) {
+        let ids: Vec<String> = group_members::table
+            .filter(group_members::tenant_id.eq(tenant_id))
+            .filter(group_members::group_id.eq(group_id))
+            .filter(group_members::user_id.eq_any(chunk))
+            .select(group_members::user_id)
+            .load(conn)?;
+        found.extend(ids);
+    }
+    Ok(found)
+}
+
 /// The member ids of each of `group_ids` (each list in id order): one query
 /// per 500 groups, however many groups a page holds. Groups without members
 /// are absent from the map.

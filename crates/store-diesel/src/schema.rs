@@ -14,6 +14,7 @@ diesel::table! {
         require_mobile_auth_users -> Bool,
         require_mobile_auth_groups -> Bool,
         oauth_only -> Bool,
+        event_seq -> BigInt,
     }
 }
 
@@ -167,6 +168,29 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    events (tenant_id, seq) {
+        tenant_id -> Text,
+        seq -> BigInt,
+        id -> Text,
+        event_type -> Text,
+        occurred_at -> Timestamp,
+        actor -> Text,
+        resource_type -> Text,
+        resource_id -> Nullable<Text>,
+        data -> Text,
+    }
+}
+
+diesel::table! {
+    event_consumers (tenant_id, consumer) {
+        tenant_id -> Text,
+        consumer -> Text,
+        last_seq -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     server_settings,
@@ -180,4 +204,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     oauth_clients,
     oauth_assertion_ids,
+    events,
+    event_consumers,
 );

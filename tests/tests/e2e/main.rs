@@ -6,6 +6,7 @@ mod admin;
 mod bulk;
 mod cli;
 mod entra;
+mod events;
 mod harness;
 mod isolation;
 mod limits;

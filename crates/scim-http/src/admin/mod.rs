@@ -11,8 +11,9 @@
 //! 403 saying how to enable it. Bodies and errors are `application/json`;
 //! errors are `{"error": "<message naming the field>"}`.
 
+mod events;
 mod oauth;
-mod people;
+pub(crate) mod people;
 mod tenants;
 
 use std::future::{Ready, ready};
@@ -265,6 +266,7 @@ pub fn configure_admin(cfg: &mut web::ServiceConfig) {
                     .route(web::get().to(tenants::list_invitations)),
             )
             .service(web::resource("/tenants/{t}/audit").route(web::get().to(tenants::audit_log)))
+            .service(web::resource("/tenants/{t}/events").route(web::get().to(events::list)))
             .default_service(web::to(not_found)),
     );
 }

@@ -20,6 +20,7 @@ use super::{
     page, read, tenant, tri_state, ts, tx,
 };
 use crate::ScimState;
+use crate::change_events;
 use crate::invitations::{audit_events, lifecycle_of, record_events, release, store_lifecycle};
 use crate::users::tenant_settings;
 
@@ -30,7 +31,7 @@ fn user_overrides(u: &UserRecord) -> UserOverrides {
     }
 }
 
-fn group_settings(g: &GroupRecord) -> GroupSettings {
+pub(crate) fn group_settings(g: &GroupRecord) -> GroupSettings {
     GroupSettings {
         require_mobile_auth: Override::from(g.override_require_mobile_auth),
         members_can_store_data: g.members_can_store_data,
@@ -238,6 +239,13 @@ pub(super) async fn put_user_settings(
                 "effective": tenant_settings(&t).effective_for_user(&after),
             }),
         )?;
+        if before != after {
+            store_diesel::events::append(
+                c,
+                &t.id,
+                change_events::user_settings_changed(&t, &u, now),
+            )?;
+        }
         let lifecycle = lifecycle_of(&u)?;
         Ok(user_json(&t, &u, Some(&lifecycle)))
     })
@@ -266,6 +274,11 @@ pub(super) async fn invite(
         record_events(c, &t.id, &u.id, &events)?;
         audit_admin(c, &t.id, "user.invite", "User", Some(&u.id), &json!({}))?;
         audit_events(c, &t.id, &u.id, ADMIN_ACTOR, &events)?;
+        store_diesel::events::append_all(
+            c,
+            &t.id,
+            change_events::lifecycle(change_events::ADMIN, &t, &u, &events, now),
+        )?;
         Ok(user_json(&t, &u, Some(&lifecycle)))
     })
     .await?;
@@ -337,6 +350,13 @@ pub(super) async fn put_group_settings(
                 "effective": tenant_settings(&t).effective_for_group(&after),
             }),
         )?;
+        if before != after {
+            store_diesel::events::append(
+                c,
+                &t.id,
+                change_events::group_settings_changed(&t, &g, now),
+            )?;
+        }
         let count = groups::member_count(c, &t.id, &id)?;
         Ok(group_json(&t, &g, count))
     })
@@ -367,7 +387,9 @@ pub(super) async fn access(
     Ok(HttpResponse::Ok().json(decision))
 }
 
-/// One released invitation, for the audit record and the response.
+/// One released invitation, for the audit record and the response; its
+/// change events go to `feed` (appended once, at the end of the check-in).
+#[allow(clippy::too_many_arguments)]
 fn release_user(
     c: &mut DbConnection,
     state: &ScimState,
@@ -376,6 +398,7 @@ fn release_user(
     lifecycle: &UserLifecycle,
     events: &[provisioning_core::Event],
     now: DateTime<Utc>,
+    feed: &mut Vec<store_diesel::events::NewEvent>,
 ) -> Result<bool, AdminError> {
     for event in events {
         if let provisioning_core::Event::InvitationReleased {
@@ -393,6 +416,13 @@ fn release_user(
     }
     store_lifecycle(c, &mut u, lifecycle, now)?;
     audit_events(c, &t.id, &u.id, ADMIN_ACTOR, events)?;
+    feed.extend(change_events::lifecycle(
+        change_events::ADMIN,
+        t,
+        &u,
+        events,
+        now,
+    ));
     Ok(true)
 }
 
@@ -432,11 +462,12 @@ pub(super) async fn check_in(
             .map(|(u, l)| (u.id.clone(), (u, l)))
             .collect();
         let mut released = Vec::new();
+        let mut feed = Vec::new();
         for (id, events) in &outcome.released {
             let Some((u, lifecycle)) = by_id.remove(id) else {
                 continue;
             };
-            if release_user(c, &st, &t, u, &lifecycle, events, now)? {
+            if release_user(c, &st, &t, u, &lifecycle, events, now, &mut feed)? {
                 released.push(id.clone());
             }
         }
@@ -448,6 +479,9 @@ pub(super) async fn check_in(
             Some(&t.id),
             &json!({"released": released.len(), "users": released}),
         )?;
+        // Last: the tenant's event lock is taken once, after every user row
+        // this check-in locks (no lock-order cycle with SCIM writes).
+        store_diesel::events::append_all(c, &t.id, feed)?;
         Ok(released.len())
     })
     .await?;

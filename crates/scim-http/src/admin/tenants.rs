@@ -13,6 +13,7 @@ use super::{
     tri_state, ts, tx,
 };
 use crate::ScimState;
+use crate::change_events;
 use crate::users::tenant_settings;
 
 fn tenant_json(state: &ScimState, t: &Tenant) -> Value {
@@ -122,6 +123,11 @@ pub(super) async fn generate_token(
             Some(&t.id),
             &json!({"tokenId": issued.token_id, "previousTokensRevoked": true}),
         )?;
+        store_diesel::events::append(
+            c,
+            &t.id,
+            change_events::token_regenerated(&t, issued.created_at, issued.created_at),
+        )?;
         Ok((t, issued))
     })
     .await?;
@@ -177,6 +183,14 @@ pub(super) async fn put_settings(
             Some(&t.id),
             &json!({"before": tenant_settings(&t), "after": tenant_settings(&updated)}),
         )?;
+        if t.settings != updated.settings {
+            // One tenant event, however many users and groups inherit.
+            store_diesel::events::append(
+                c,
+                &t.id,
+                change_events::tenant_settings_changed(&updated, Utc::now()),
+            )?;
+        }
         Ok(updated)
     })
     .await?;

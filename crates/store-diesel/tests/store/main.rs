@@ -4,6 +4,7 @@
 
 mod audit;
 mod connect;
+mod events;
 mod invitations;
 mod list_props;
 mod lists;

@@ -1,0 +1,13 @@
+-- Durable cursors of event consumers that embed the crates
+-- (`store_diesel::events::Consumer`), SQLite flavour. Keep it
+-- column-for-column identical to ../../postgres/2026-12-03-000002_event_consumers/up.sql.
+CREATE TABLE event_consumers (
+    tenant_id  TEXT NOT NULL,
+    -- The consumer's name, chosen by the embedding service.
+    consumer   TEXT NOT NULL,
+    -- The last seq the consumer has handled.
+    last_seq   BIGINT NOT NULL,
+    updated_at TIMESTAMP NOT NULL,
+    CONSTRAINT event_consumers_pkey PRIMARY KEY (tenant_id, consumer),
+    CONSTRAINT event_consumers_tenant_fk FOREIGN KEY (tenant_id) REFERENCES tenants (id) ON DELETE CASCADE
+);
