@@ -167,6 +167,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    console_sessions (id_hash) {
+        id_hash -> Text,
+        subject -> Text,
+        csrf_token -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     server_settings,
@@ -180,4 +190,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     oauth_clients,
     oauth_assertion_ids,
+    console_sessions,
 );
