@@ -519,6 +519,12 @@ pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
     };
     let outbox = mailer::spawn(store.clone(), keys.clone(), mail);
     let admin = web::Data::new(admin);
+    let mut console = scim_http::ConsoleConfig::new(
+        args.admin_token.as_deref(),
+        args.admin_token_sha256.as_deref(),
+    )?;
+    console.idle_timeout = chrono::TimeDelta::seconds(i64::from(args.console_idle_secs));
+    let console = web::Data::new(console);
 
     let mut config = ScimConfig::new(public_url.clone());
     config.max_body_bytes = args.max_body_bytes;
@@ -544,11 +550,13 @@ pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
             .app_data(metrics.clone())
             .app_data(metrics_access.clone())
             .app_data(admin.clone())
+            .app_data(console.clone())
             .app_data(web::PayloadConfig::new(max_body))
             .route("/healthz", web::get().to(observability::healthz))
             .route("/readyz", web::get().to(observability::readyz))
             .route("/metrics", web::get().to(observability::metrics))
             .configure(configure_admin)
+            .configure(scim_http::configure_console)
             .configure(configure_activation)
             .configure(scim_http::configure_oauth)
             .configure(configure)
