@@ -5,6 +5,7 @@
 mod admin;
 mod bulk;
 mod cli;
+mod console;
 mod entra;
 mod harness;
 mod isolation;
