@@ -6,6 +6,7 @@ mod admin;
 mod bulk;
 mod cli;
 mod console;
+mod console_browser;
 mod entra;
 mod harness;
 mod isolation;
