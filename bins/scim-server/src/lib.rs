@@ -459,6 +459,11 @@ pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
         .map(mailer::transport)
         .transpose()?;
     let from = mailer::mailbox(args.mail_from.as_deref())?;
+    let mut console = scim_http::ConsoleConfig::new(
+        args.admin_token.as_deref(),
+        args.admin_token_sha256.as_deref(),
+    )?;
+    console.idle_timeout = chrono::TimeDelta::seconds(i64::from(args.console_idle_secs));
     let store = open_migrated(&cli.database_url)?;
     let keys = cli_keys(&store, cli)?;
     // Lets the commands detect that they sign with another key.
@@ -519,11 +524,6 @@ pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
     };
     let outbox = mailer::spawn(store.clone(), keys.clone(), mail);
     let admin = web::Data::new(admin);
-    let mut console = scim_http::ConsoleConfig::new(
-        args.admin_token.as_deref(),
-        args.admin_token_sha256.as_deref(),
-    )?;
-    console.idle_timeout = chrono::TimeDelta::seconds(i64::from(args.console_idle_secs));
     let console = web::Data::new(console);
 
     let mut config = ScimConfig::new(public_url.clone());

@@ -419,3 +419,26 @@ fn the_admin_token_may_be_configured_as_its_sha256() {
     assert_eq!(r.status, 303);
     assert!(cookie_pair(&r, "scim_console").is_some());
 }
+
+#[test]
+fn a_malformed_admin_token_hash_stops_serve_before_anything_changes() {
+    use clap::Parser;
+    let db = TestDb::sqlite();
+    let cli = scim_server::cli::Cli::parse_from([
+        "scim-server",
+        "--database-url",
+        db.url(),
+        "serve",
+        "--bind",
+        "127.0.0.1:0",
+        "--admin-token-sha256",
+        "not-a-hash",
+    ]);
+    let scim_server::cli::Command::Serve(args) = &cli.command else {
+        unreachable!()
+    };
+    let err = scim_server::start(&cli, args).err().expect("refused");
+    assert!(err.to_string().contains("--admin-token-sha256"), "{err}");
+    let tenants = db.store().transaction(store_diesel::tenants::list).unwrap();
+    assert!(tenants.is_empty(), "no first tenant was created");
+}
