@@ -437,7 +437,9 @@ fn a_malformed_admin_token_hash_stops_serve_before_anything_changes() {
     let scim_server::cli::Command::Serve(args) = &cli.command else {
         unreachable!()
     };
-    let err = scim_server::start(&cli, args).err().expect("refused");
+    let Err(err) = scim_server::start(&cli, args) else {
+        panic!("a malformed hash must be refused")
+    };
     assert!(err.to_string().contains("--admin-token-sha256"), "{err}");
     let tenants = db.store().transaction(store_diesel::tenants::list).unwrap();
     assert!(tenants.is_empty(), "no first tenant was created");
