@@ -12,7 +12,7 @@
 //! errors are `{"error": "<message naming the field>"}`.
 
 mod oauth;
-mod people;
+pub(crate) mod people;
 pub(crate) mod tenants;
 
 use std::future::{Ready, ready};
