@@ -444,3 +444,52 @@ fn a_malformed_admin_token_hash_stops_serve_before_anything_changes() {
     let tenants = db.store().transaction(store_diesel::tenants::list).unwrap();
     assert!(tenants.is_empty(), "no first tenant was created");
 }
+
+#[test]
+fn users_page_lists_filters_and_pages_through_the_admin_code() {
+    on_both_with(&[], |s| {
+        let token = s.tenant("acme");
+        for name in ["ann", "bob", "cy"] {
+            let r = s.request().bearer(&token).json(
+                "POST",
+                "/scim/v2/acme/Users",
+                &serde_json::json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": format!("{name}@acme.example"),
+                    "displayName": format!("{name} <b>"),
+                }),
+            );
+            assert_eq!(r.status, 201);
+        }
+        let console = sign_in(s);
+        let page = text(&console.get("/console/tenants/acme/users"));
+        for name in ["ann", "bob", "cy"] {
+            assert!(page.contains(&format!("{name}@acme.example")), "{page}");
+        }
+        // Escaped, never markup.
+        assert!(page.contains("ann &#60;b&#62;") || page.contains("ann &lt;b&gt;"));
+        assert_eq!(page.matches("<td class=\"status\">Staged</td>").count(), 3);
+
+        let active = text(&console.get("/console/tenants/acme/users?status=Active"));
+        assert!(active.contains("id=\"no-users\""), "{active}");
+
+        // Keyset pages of two.
+        let first = text(&console.get("/console/tenants/acme/users?limit=2"));
+        assert_eq!(first.matches("<td class=\"status\">").count(), 2);
+        let marker = "id=\"next-page\" href=\"";
+        let start = first.find(marker).unwrap() + marker.len();
+        let href = first[start..start + first[start..].find('"').unwrap()].replace("&amp;", "&");
+        let second = text(&console.get(&href));
+        assert_eq!(
+            second.matches("<td class=\"status\">").count(),
+            1,
+            "{second}"
+        );
+        assert!(!second.contains("id=\"next-page\""));
+
+        let bad = console.get("/console/tenants/acme/users?status=Gone");
+        assert_eq!(bad.status, 400);
+        assert!(text(&bad).contains("status"));
+        assert_to_login(&s.request().get("/console/tenants/acme/users"));
+    });
+}

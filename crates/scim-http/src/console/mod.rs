@@ -6,7 +6,8 @@
 //!   type-checked with this crate; the CSS and the small copy-button script
 //!   (`assets/console/`) are compiled into the binary. Forms work without
 //!   JavaScript.
-//! * Every action calls the admin API's code (`admin::tenants`), audited
+//! * Every action calls the admin API's code (`admin::tenants`,
+//!   `admin::people`), audited
 //!   under the signed-in person (`console:operator`).
 //! * The operator signs in with the admin token (or a token whose SHA-256 the
 //!   configuration holds). Sessions live in the database
@@ -378,6 +379,7 @@ pub fn configure_console(cfg: &mut web::ServiceConfig) {
                     .route(web::get().to(pages::scim_settings))
                     .route(web::post().to(pages::save_scim_settings)),
             )
+            .service(web::resource("/tenants/{t}/users").route(web::get().to(pages::users)))
             .service(web::resource("/assets/console.css").route(web::get().to(pages::css)))
             .service(web::resource("/assets/console.js").route(web::get().to(pages::js)))
             .default_service(web::to(pages::not_found)),

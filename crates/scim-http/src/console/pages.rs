@@ -10,8 +10,9 @@ use super::{
     see_other, set_cookie,
 };
 use crate::ScimState;
-use crate::admin::AdminError;
+use crate::admin::people::{user_status_filter, users_page};
 use crate::admin::tenants::{generate_token_as, integration_of, list_tenants, update_settings_as};
+use crate::admin::{AdminError, PageParams};
 
 fn when(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
@@ -378,4 +379,76 @@ pub(super) async fn not_found() -> Result<HttpResponse, ConsoleError> {
     Err(ConsoleError::Admin(AdminError::NotFound(
         "There is no such console page.".to_owned(),
     )))
+}
+
+struct UserRow {
+    user_name: String,
+    display_name: String,
+    status: String,
+    active: bool,
+    created_at: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/users.html")]
+struct UsersPage {
+    csrf: Option<String>,
+    tab: &'static str,
+    slug: String,
+    tenant_name: String,
+    statuses: Vec<(&'static str, bool)>,
+    status: String,
+    users: Vec<UserRow>,
+    limit: u32,
+    after_given: bool,
+    next: Option<String>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct UsersQuery {
+    status: Option<String>,
+    #[serde(flatten)]
+    page: PageParams,
+}
+
+pub(super) async fn users(
+    state: web::Data<ScimState>,
+    signed: Signed,
+    path: web::Path<String>,
+    query: web::Query<UsersQuery>,
+) -> Result<HttpResponse, ConsoleError> {
+    let status = user_status_filter(query.status.as_deref())?;
+    let limit = query.page.limit()?;
+    let after = query.page.after()?.map(str::to_owned);
+    let after_given = after.is_some();
+    let (t, rows) = users_page(&state, path.into_inner(), status, after, limit).await?;
+    let full = u32::try_from(rows.len()).is_ok_and(|n| n >= limit);
+    let next = rows.last().filter(|_| full).map(|u| u.id.clone());
+    let users = rows
+        .into_iter()
+        .map(|u| UserRow {
+            display_name: u.display_name.unwrap_or_default(),
+            user_name: u.user_name,
+            status: u.status,
+            active: u.active,
+            created_at: when(u.created_at),
+        })
+        .collect();
+    let body = UsersPage {
+        csrf: Some(signed.csrf_token),
+        tab: "users",
+        slug: t.slug,
+        tenant_name: t.name,
+        statuses: ["Staged", "Invited", "Active", "Suspended"]
+            .into_iter()
+            .map(|s| (s, status == Some(s)))
+            .collect(),
+        status: status.unwrap_or_default().to_owned(),
+        users,
+        limit,
+        after_given,
+        next,
+    }
+    .render()?;
+    Ok(html(StatusCode::OK, body))
 }
