@@ -220,6 +220,23 @@ fn sign_in_generate_and_use_the_token_over_scim() {
     b.click("#confirm");
     b.click("#generate");
 
+    // The script ran under the CSP: it shows the copy buttons.
+    let copy = b.find("button[data-copy='secret-token']");
+    assert_eq!(
+        b.cmd("GET", &format!("/element/{copy}/displayed"), None),
+        true,
+        "the copy button is shown (console.js loaded)"
+    );
+    // ... and the stylesheet applies (body background from console.css).
+    let body = b.find("body");
+    assert_eq!(
+        b.cmd(
+            "GET",
+            &format!("/element/{body}/css/background-color"),
+            None
+        ),
+        "rgba(246, 247, 249, 1)"
+    );
     let tenant_url = b.text("#tenant-url");
     let token = b.text("#secret-token");
     assert_ne!(token, old);

@@ -159,8 +159,13 @@ pub(super) async fn login(
     }
     config.record(addr, true);
     let store = state.store.clone();
+    let idle = config.idle_timeout;
     let new = web::block(move || {
-        store.transaction(|c| store_diesel::console_sessions::create(c, OPERATOR))
+        store.transaction(|c| {
+            // Sessions nobody signed out of are pruned here, at the next sign-in.
+            store_diesel::console_sessions::delete_idle(c, idle)?;
+            store_diesel::console_sessions::create(c, OPERATOR)
+        })
     })
     .await??;
     Ok(HttpResponse::SeeOther()
