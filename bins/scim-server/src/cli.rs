@@ -77,6 +77,12 @@ pub struct ServeArgs {
     /// Bearer token for the admin API; without it the admin API answers 403.
     #[arg(long, env = "SCIM_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// Hex SHA-256 of the admin token: web console sign-in without the plain token in the configuration.
+    #[arg(long, env = "SCIM_ADMIN_TOKEN_SHA256")]
+    pub admin_token_sha256: Option<String>,
+    /// Seconds a web console session may stay unused before it expires.
+    #[arg(long, env = "SCIM_CONSOLE_IDLE_SECS", default_value_t = 1800, value_parser = clap::value_parser!(u32).range(1..))]
+    pub console_idle_secs: u32,
     /// SMTP relay for invitations, e.g. `smtp://127.0.0.1:2525` or `smtps://user:pass@host:465`.
     #[arg(long, env = "SCIM_SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<String>,

@@ -460,6 +460,11 @@ pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
         .map(mailer::transport)
         .transpose()?;
     let from = mailer::mailbox(args.mail_from.as_deref())?;
+    let mut console = scim_http::ConsoleConfig::new(
+        args.admin_token.as_deref(),
+        args.admin_token_sha256.as_deref(),
+    )?;
+    console.idle_timeout = chrono::TimeDelta::seconds(i64::from(args.console_idle_secs));
     let store = open_migrated(&cli.database_url)?;
     let keys = cli_keys(&store, cli)?;
     // Lets the commands detect that they sign with another key.
@@ -521,6 +526,7 @@ pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
     let outbox = mailer::spawn(store.clone(), keys.clone(), mail);
     retention::spawn(store.clone(), args.event_retention_days, outbox.stop_flag());
     let admin = web::Data::new(admin);
+    let console = web::Data::new(console);
 
     let mut config = ScimConfig::new(public_url.clone());
     config.max_body_bytes = args.max_body_bytes;
@@ -546,11 +552,13 @@ pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
             .app_data(metrics.clone())
             .app_data(metrics_access.clone())
             .app_data(admin.clone())
+            .app_data(console.clone())
             .app_data(web::PayloadConfig::new(max_body))
             .route("/healthz", web::get().to(observability::healthz))
             .route("/readyz", web::get().to(observability::readyz))
             .route("/metrics", web::get().to(observability::metrics))
             .configure(configure_admin)
+            .configure(scim_http::configure_console)
             .configure(configure_activation)
             .configure(scim_http::configure_oauth)
             .configure(configure)

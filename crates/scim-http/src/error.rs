@@ -160,12 +160,18 @@ pub fn scim_error_bodies<B: 'static>() -> ErrorHandlers<B> {
 
 fn scimify<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
     // SCIM errors pass unchanged, and so do other JSON error bodies (the admin
-    // API's `{"error": ...}`): only bodies that are not JSON are rewritten.
+    // API's `{"error": ...}`) and HTML pages (the console): only other bodies
+    // are rewritten.
     let is_json = res
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with(SCIM_CONTENT_TYPE) || v.starts_with("application/json"));
+        .is_some_and(|v| {
+            v.starts_with(SCIM_CONTENT_TYPE)
+                || v.starts_with("application/json")
+                // The console's own HTML error pages.
+                || v.starts_with("text/html")
+        });
     if is_json {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }

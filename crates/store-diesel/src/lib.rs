@@ -44,6 +44,7 @@ mod time;
 mod url;
 
 pub mod audit;
+pub mod console_sessions;
 pub mod events;
 pub mod groups;
 pub mod invitations;

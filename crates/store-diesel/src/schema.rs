@@ -169,6 +169,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    console_sessions (id_hash) {
+        id_hash -> Text,
+        subject -> Text,
+        csrf_token -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     events (tenant_id, seq) {
         tenant_id -> Text,
         seq -> BigInt,
@@ -204,6 +214,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     oauth_clients,
     oauth_assertion_ids,
+    console_sessions,
     events,
     event_consumers,
 );

@@ -5,6 +5,8 @@
 mod admin;
 mod bulk;
 mod cli;
+mod console;
+mod console_browser;
 mod entra;
 mod events;
 mod harness;

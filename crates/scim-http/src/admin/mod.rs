@@ -14,7 +14,7 @@
 mod events;
 mod oauth;
 pub(crate) mod people;
-mod tenants;
+pub(crate) mod tenants;
 
 use std::future::{Ready, ready};
 
@@ -323,11 +323,33 @@ pub(crate) fn audit_admin(
     target_id: Option<&str>,
     details: &Value,
 ) -> Result<(), StoreError> {
+    audit_as(
+        conn,
+        ADMIN_ACTOR,
+        tenant_id,
+        action,
+        target_type,
+        target_id,
+        details,
+    )
+}
+
+/// Appends an action of `actor` (the admin API, or a console user) to the
+/// tenant's audit log.
+pub(crate) fn audit_as(
+    conn: &mut DbConnection,
+    actor: &str,
+    tenant_id: &str,
+    action: &str,
+    target_type: &str,
+    target_id: Option<&str>,
+    details: &Value,
+) -> Result<(), StoreError> {
     audit::append(
         conn,
         tenant_id,
         &audit::NewAuditRecord {
-            actor: ADMIN_ACTOR,
+            actor,
             action,
             target_type,
             target_id,

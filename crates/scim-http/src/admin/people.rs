@@ -129,9 +129,21 @@ pub(super) async fn list_users(
     path: web::Path<String>,
     query: web::Query<UserQuery>,
 ) -> Result<HttpResponse, AdminError> {
-    let status = match query.status.as_deref() {
-        None | Some("") => None,
-        Some(s) => Some(
+    let status = user_status_filter(query.status.as_deref())?;
+    let limit = query.page.limit()?;
+    let after = query.page.after()?.map(str::to_owned);
+    let (t, rows) = users_page(&state, path.into_inner(), status, after, limit).await?;
+    let next = rows.last().map(|u| u.id.clone());
+    let items = rows.iter().map(|u| user_json(&t, u, None)).collect();
+    Ok(page(items, limit, next))
+}
+
+/// The `status` filter of a users list: one of the product statuses (any
+/// case), none, or 400.
+pub(crate) fn user_status_filter(s: Option<&str>) -> Result<Option<&'static str>, AdminError> {
+    match s {
+        None | Some("") => Ok(None),
+        Some(s) => Ok(Some(
             ["Staged", "Invited", "Active", "Suspended"]
                 .into_iter()
                 .find(|known| known.eq_ignore_ascii_case(s))
@@ -140,20 +152,25 @@ pub(super) async fn list_users(
                         "status: {s:?} is not one of Staged, Invited, Active, Suspended"
                     ))
                 })?,
-        ),
-    };
-    let limit = query.page.limit()?;
-    let after = query.page.after()?.map(str::to_owned);
-    let slug = path.into_inner();
-    let (t, rows) = read(&state, move |c| {
+        )),
+    }
+}
+
+/// A page of the tenant's users (keyset paging by id, after `after`), with
+/// `status` when given: the admin API's list and the console's Users page.
+pub(crate) async fn users_page(
+    state: &ScimState,
+    slug: String,
+    status: Option<&'static str>,
+    after: Option<String>,
+    limit: u32,
+) -> Result<(Tenant, Vec<UserRecord>), AdminError> {
+    read(state, move |c| {
         let t = tenant(c, &slug)?;
         let rows = user_pages::by_status(c, &t.id, status, after.as_deref(), limit)?;
         Ok((t, rows))
     })
-    .await?;
-    let next = rows.last().map(|u| u.id.clone());
-    let items = rows.iter().map(|u| user_json(&t, u, None)).collect();
-    Ok(page(items, limit, next))
+    .await
 }
 
 pub(super) async fn get_user(

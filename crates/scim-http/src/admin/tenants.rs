@@ -9,8 +9,8 @@ use store_diesel::tenants::{self as store_tenants, Tenant, TenantSettings};
 use store_diesel::{StoreError, audit, tokens};
 
 use super::{
-    Admin, AdminError, PageParams, audit_admin, object_body, only_keys, page, read, tenant,
-    tri_state, ts, tx,
+    ADMIN_ACTOR, Admin, AdminError, PageParams, audit_admin, audit_as, object_body, only_keys,
+    page, read, tenant, tri_state, ts, tx,
 };
 use crate::ScimState;
 use crate::change_events;
@@ -30,9 +30,14 @@ pub(super) async fn list(
     _: Admin,
     state: web::Data<ScimState>,
 ) -> Result<HttpResponse, AdminError> {
-    let all = read(&state, |c| Ok(store_tenants::list(c)?)).await?;
+    let all = list_tenants(&state).await?;
     let items: Vec<Value> = all.iter().map(|t| tenant_json(&state, t)).collect();
     Ok(HttpResponse::Ok().json(json!({ "items": items, "next": null })))
+}
+
+/// Every tenant (the admin API's list and the console's Tenants page).
+pub(crate) async fn list_tenants(state: &ScimState) -> Result<Vec<Tenant>, AdminError> {
+    read(state, |c| Ok(store_tenants::list(c)?)).await
 }
 
 pub(super) async fn create(
@@ -91,13 +96,7 @@ pub(super) async fn integration(
     state: web::Data<ScimState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
-    let slug = path.into_inner();
-    let (t, live) = read(&state, move |c| {
-        let t = tenant(c, &slug)?;
-        let live = tokens::live(c, &t.id)?;
-        Ok((t, live))
-    })
-    .await?;
+    let (t, live) = integration_of(&state, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(json!({
         "tenantUrl": state.config.tenant_url(&t.slug),
         "tokenCreatedAt": live.map(|l| ts(l.created_at)),
@@ -109,14 +108,45 @@ pub(super) async fn generate_token(
     state: web::Data<ScimState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
-    let slug = path.into_inner();
+    let (t, issued) = generate_token_as(&state, path.into_inner(), ADMIN_ACTOR.to_owned()).await?;
+    Ok(HttpResponse::Created().json(json!({
+        "tenantUrl": state.config.tenant_url(&t.slug),
+        "secretToken": issued.token,
+        "createdAt": ts(issued.created_at),
+        "message": "The previous Secret Token no longer works. Give Entra ID the new one: Enterprise applications > your app > Provisioning > Admin Credentials > Secret Token, then Test connection. It is shown only once.",
+    })))
+}
+
+/// The tenant `slug` and its live Secret Token's record (no secret), if any:
+/// what the Integrations view shows.
+pub(crate) async fn integration_of(
+    state: &ScimState,
+    slug: String,
+) -> Result<(Tenant, Option<tokens::TokenRecord>), AdminError> {
+    read(state, move |c| {
+        let t = tenant(c, &slug)?;
+        let live = tokens::live(c, &t.id)?;
+        Ok((t, live))
+    })
+    .await
+}
+
+/// Generate: a new Secret Token for the tenant `slug`; every earlier token
+/// stops working at once. Audited under `actor`. The admin API and the console
+/// both call this.
+pub(crate) async fn generate_token_as(
+    state: &ScimState,
+    slug: String,
+    actor: String,
+) -> Result<(Tenant, tokens::IssuedToken), AdminError> {
     let keys = state.keys.clone();
-    let (t, issued) = tx(&state, move |c| {
+    tx(state, move |c| {
         let t = tenant(c, &slug)?;
         let issued = tokens::issue_with(c, &t.id, |jti, now| keys.issue(&t.id, jti, now))?;
         // The token id only: never the secret.
-        audit_admin(
+        audit_as(
             c,
+            &actor,
             &t.id,
             "token.generate",
             "Tenant",
@@ -130,13 +160,7 @@ pub(super) async fn generate_token(
         )?;
         Ok((t, issued))
     })
-    .await?;
-    Ok(HttpResponse::Created().json(json!({
-        "tenantUrl": state.config.tenant_url(&t.slug),
-        "secretToken": issued.token,
-        "createdAt": ts(issued.created_at),
-        "message": "The previous Secret Token no longer works. Give Entra ID the new one: Enterprise applications > your app > Provisioning > Admin Credentials > Secret Token, then Test connection. It is shown only once.",
-    })))
+    .await
 }
 
 pub(super) async fn get_settings(
@@ -165,8 +189,27 @@ pub(super) async fn put_settings(
     let automatic = tri_state(&map, KEYS[0], false)?.flatten();
     let users = tri_state(&map, KEYS[1], false)?.flatten();
     let groups = tri_state(&map, KEYS[2], false)?.flatten();
-    let slug = path.into_inner();
-    let t = tx(&state, move |c| {
+    let t = update_settings_as(
+        &state,
+        path.into_inner(),
+        ADMIN_ACTOR.to_owned(),
+        [automatic, users, groups],
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(tenant_settings(&t)))
+}
+
+/// Sets the SCIM settings given (`[automaticInvitation,
+/// requireMobileAuthForUsers, requireMobileAuthForGroups]`, `None` = leave
+/// alone) of the tenant `slug`, audited under `actor`. The admin API's `PUT`
+/// and the console both call this.
+pub(crate) async fn update_settings_as(
+    state: &ScimState,
+    slug: String,
+    actor: String,
+    [automatic, users, groups]: [Option<bool>; 3],
+) -> Result<Tenant, AdminError> {
+    tx(state, move |c| {
         let t = tenant(c, &slug)?;
         let before = t.settings;
         let after = TenantSettings {
@@ -175,8 +218,9 @@ pub(super) async fn put_settings(
             require_mobile_auth_groups: groups.unwrap_or(before.require_mobile_auth_groups),
         };
         let updated = store_tenants::update_settings(c, &t.id, &after)?;
-        audit_admin(
+        audit_as(
             c,
+            &actor,
             &t.id,
             "tenant.settings.update",
             "Tenant",
@@ -193,8 +237,7 @@ pub(super) async fn put_settings(
         }
         Ok(updated)
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(tenant_settings(&t)))
+    .await
 }
 
 #[derive(Debug, serde::Deserialize)]

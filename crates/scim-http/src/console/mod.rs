@@ -1,0 +1,387 @@
+//! The web console (`/console`, documented in `docs/console.md`): the admin
+//! portal of the setup guide as server-rendered pages, on the same port as
+//! the SCIM and admin APIs.
+//!
+//! * Pages are askama templates (`templates/console/`), compiled and
+//!   type-checked with this crate; the CSS and the small copy-button script
+//!   (`assets/console/`) are compiled into the binary. Forms work without
+//!   JavaScript.
+//! * Every action calls the admin API's code (`admin::tenants`,
+//!   `admin::people`), audited
+//!   under the signed-in person (`console:operator`).
+//! * The operator signs in with the admin token (or a token whose SHA-256 the
+//!   configuration holds). Sessions live in the database
+//!   (`store_diesel::console_sessions`), expire when idle, and end at sign-out.
+//! * Every response carries a strict Content-Security-Policy and
+//!   `Cache-Control: no-store`; every form carries a CSRF token (per session;
+//!   the sign-in form's is bound to a pre-session cookie) checked on every
+//!   POST; cookies are `HttpOnly; SameSite=Strict; Path=/console`, and
+//!   `Secure` when the public URL is https.
+//! * Failed sign-ins from one address are slowed down: each attempt waits
+//!   longer the more recent failures that address has.
+
+mod pages;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix_web::dev::Payload;
+use actix_web::http::{StatusCode, header};
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
+use askama::Template;
+use chrono::TimeDelta;
+
+use crate::ScimState;
+use crate::admin::AdminError;
+use crate::auth::hashes_equal;
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "scim_console";
+/// The sign-in form's pre-session CSRF cookie.
+pub const LOGIN_COOKIE: &str = "scim_console_login";
+/// The subject of the operator's sessions; the audit actor is `console:operator`.
+pub const OPERATOR: &str = "operator";
+/// Default idle timeout of a session.
+pub const DEFAULT_IDLE: TimeDelta = TimeDelta::minutes(30);
+
+/// The Content-Security-Policy of every console response: only this origin's
+/// stylesheet and script, no inline code, no framing, forms post here only.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+                       connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// A console configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsoleConfigError {
+    /// `--admin-token-sha256` is not 64 hex characters.
+    #[error("--admin-token-sha256: expected the SHA-256 of the admin token as 64 hex characters")]
+    BadHash,
+}
+
+/// Configuration and sign-in throttle of the console, shared as `web::Data`.
+#[derive(Clone)]
+pub struct ConsoleConfig {
+    /// Hex SHA-256 of every accepted admin token (empty: nobody can sign in).
+    token_hashes: Vec<String>,
+    /// A session unused for longer than this is refused.
+    pub idle_timeout: TimeDelta,
+    throttle: Arc<Mutex<HashMap<IpAddr, Failures>>>,
+}
+
+impl std::fmt::Debug for ConsoleConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsoleConfig")
+            .field("token_hashes", &self.token_hashes.len())
+            .field("idle_timeout", &self.idle_timeout)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Failures {
+    count: u32,
+    last: Instant,
+}
+
+/// Failures older than this are forgotten.
+const FAILURE_MEMORY: Duration = Duration::from_secs(15 * 60);
+/// Delay per recent failure before a sign-in attempt is checked.
+const DELAY_PER_FAILURE: Duration = Duration::from_millis(500);
+/// The longest delay.
+const MAX_DELAY: Duration = Duration::from_secs(5);
+
+impl ConsoleConfig {
+    /// Sign-in with `admin_token` and/or the token whose hex SHA-256 is
+    /// `admin_token_sha256`; sessions expire after [`DEFAULT_IDLE`].
+    ///
+    /// # Errors
+    /// [`ConsoleConfigError::BadHash`] when the hash is not 64 hex characters.
+    pub fn new(
+        admin_token: Option<&str>,
+        admin_token_sha256: Option<&str>,
+    ) -> Result<Self, ConsoleConfigError> {
+        let mut token_hashes = Vec::new();
+        if let Some(t) = admin_token.filter(|t| !t.is_empty()) {
+            token_hashes.push(store_diesel::invitations::hash_secret(t));
+        }
+        if let Some(h) = admin_token_sha256.map(str::trim).filter(|h| !h.is_empty()) {
+            if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(ConsoleConfigError::BadHash);
+            }
+            token_hashes.push(h.to_ascii_lowercase());
+        }
+        Ok(ConsoleConfig {
+            token_hashes,
+            idle_timeout: DEFAULT_IDLE,
+            throttle: Arc::default(),
+        })
+    }
+
+    /// Whether anybody can sign in.
+    pub fn enabled(&self) -> bool {
+        !self.token_hashes.is_empty()
+    }
+
+    /// Whether `presented` is an accepted admin token (constant time per hash).
+    fn token_ok(&self, presented: &str) -> bool {
+        let h = store_diesel::invitations::hash_secret(presented);
+        self.token_hashes
+            .iter()
+            .fold(false, |ok, want| hashes_equal(&h, want) | ok)
+    }
+
+    /// How long a sign-in attempt from `addr` waits before it is checked.
+    fn delay_for(&self, addr: Option<IpAddr>) -> Duration {
+        let Some(addr) = addr else {
+            return Duration::ZERO;
+        };
+        let Ok(mut map) = self.throttle.lock() else {
+            return MAX_DELAY;
+        };
+        let now = Instant::now();
+        map.retain(|_, f| now.duration_since(f.last) < FAILURE_MEMORY);
+        map.get(&addr)
+            .map(|f| DELAY_PER_FAILURE.saturating_mul(f.count).min(MAX_DELAY))
+            .unwrap_or(Duration::ZERO)
+    }
+
+    fn record(&self, addr: Option<IpAddr>, success: bool) {
+        let (Some(addr), Ok(mut map)) = (addr, self.throttle.lock()) else {
+            return;
+        };
+        if success {
+            map.remove(&addr);
+        } else {
+            let f = map.entry(addr).or_insert(Failures {
+                count: 0,
+                last: Instant::now(),
+            });
+            f.count = f.count.saturating_add(1);
+            f.last = Instant::now();
+        }
+    }
+}
+
+/// A console request that cannot be answered with its page.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsoleError {
+    /// No (live) session: go to the sign-in page.
+    #[error("sign in first")]
+    SignIn,
+    /// A POST without this session's CSRF token.
+    #[error(
+        "The form is out of date or was not sent by this console; reload the page and try again"
+    )]
+    Csrf,
+    /// What the admin API's code refused.
+    #[error(transparent)]
+    Admin(#[from] AdminError),
+    /// A template failed to render.
+    #[error("rendering failed: {0}")]
+    Render(#[from] askama::Error),
+}
+
+impl From<store_diesel::StoreError> for ConsoleError {
+    fn from(e: store_diesel::StoreError) -> Self {
+        ConsoleError::Admin(e.into())
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ConsoleError {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        ConsoleError::Admin(e.into())
+    }
+}
+
+impl ResponseError for ConsoleError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ConsoleError::SignIn => StatusCode::SEE_OTHER,
+            ConsoleError::Csrf => StatusCode::FORBIDDEN,
+            ConsoleError::Admin(e) => e.status_code(),
+            ConsoleError::Render(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if matches!(self, ConsoleError::SignIn) {
+            return see_other("/console/login");
+        }
+        let message = match self {
+            ConsoleError::Admin(AdminError::Internal(detail)) => {
+                tracing::error!(%detail, "console internal error");
+                "Something went wrong on the server; it has been logged.".to_owned()
+            }
+            ConsoleError::Admin(AdminError::Unavailable(detail)) => {
+                tracing::warn!(%detail, "database unavailable");
+                "The service is temporarily unavailable; try again shortly.".to_owned()
+            }
+            ConsoleError::Render(e) => {
+                tracing::error!(error = %e, "console template failed");
+                "Something went wrong on the server; it has been logged.".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let status = self.status_code();
+        let page = pages::MessagePage {
+            csrf: None,
+            heading: status.canonical_reason().unwrap_or("Error").to_owned(),
+            message,
+        };
+        match page.render() {
+            Ok(body) => html(status, body),
+            Err(_) => HttpResponse::build(status).finish(),
+        }
+    }
+}
+
+/// An HTML response.
+pub(crate) fn html(status: StatusCode, body: String) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(body)
+}
+
+/// A `303 See Other` to `to`.
+pub(crate) fn see_other(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to.to_owned()))
+        .finish()
+}
+
+/// The value of cookie `name` in the request.
+pub(crate) fn cookie(req: &HttpRequest, name: &str) -> Option<String> {
+    req.headers()
+        .get_all(header::COOKIE)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// A `Set-Cookie` value: `HttpOnly; SameSite=Strict`, `Secure` when the
+/// public URL is https; `max_age` 0 deletes the cookie.
+pub(crate) fn set_cookie(
+    state: &ScimState,
+    name: &str,
+    value: &str,
+    path: &str,
+    max_age: Option<i64>,
+) -> (header::HeaderName, String) {
+    let mut c = format!("{name}={value}; Path={path}; HttpOnly; SameSite=Strict");
+    if let Some(age) = max_age {
+        c.push_str(&format!("; Max-Age={age}"));
+    }
+    if state.config.public_url.starts_with("https://") {
+        c.push_str("; Secure");
+    }
+    (header::SET_COOKIE, c)
+}
+
+/// The signed-in person of a console request: an extractor that refuses
+/// (sign-in page) without a live session, and records the request as the
+/// session's latest use.
+#[derive(Debug, Clone)]
+pub struct Signed {
+    /// The session id from the cookie.
+    session_id: String,
+    /// Who signed in.
+    pub subject: String,
+    /// The session's CSRF token.
+    pub csrf_token: String,
+}
+
+impl Signed {
+    /// The audit log's actor for this person's actions.
+    pub fn actor(&self) -> String {
+        format!("console:{}", self.subject)
+    }
+
+    /// Refuses a form whose CSRF token is not this session's.
+    pub fn check_csrf(&self, presented: &str) -> Result<(), ConsoleError> {
+        if !presented.is_empty() && hashes_equal(presented, &self.csrf_token) {
+            Ok(())
+        } else {
+            Err(ConsoleError::Csrf)
+        }
+    }
+}
+
+impl FromRequest for Signed {
+    type Error = ConsoleError;
+    type Future = Pin<Box<dyn Future<Output = Result<Signed, ConsoleError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let id = cookie(req, SESSION_COOKIE);
+        let state = req.app_data::<web::Data<ScimState>>().cloned();
+        let config = req.app_data::<web::Data<ConsoleConfig>>().cloned();
+        Box::pin(async move {
+            let (Some(id), Some(state), Some(config)) = (id, state, config) else {
+                return Err(ConsoleError::SignIn);
+            };
+            if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(ConsoleError::SignIn);
+            }
+            let idle = config.idle_timeout;
+            let store = state.store.clone();
+            let sid = id.clone();
+            let session = web::block(move || {
+                store.transaction(|c| store_diesel::console_sessions::touch(c, &sid, idle))
+            })
+            .await??;
+            let session = session.ok_or(ConsoleError::SignIn)?;
+            Ok(Signed {
+                session_id: id,
+                subject: session.subject,
+                csrf_token: session.csrf_token,
+            })
+        })
+    }
+}
+
+/// Registers the console under `/console`. Needs `web::Data<ScimState>`,
+/// `web::Data<AdminConfig>` and `web::Data<ConsoleConfig>` in the app.
+pub fn configure_console(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/console")
+            .wrap(
+                DefaultHeaders::new()
+                    .add((header::CONTENT_SECURITY_POLICY, CSP))
+                    .add((header::X_FRAME_OPTIONS, "DENY"))
+                    .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                    .add((header::REFERRER_POLICY, "no-referrer"))
+                    .add((header::CACHE_CONTROL, "no-store")),
+            )
+            .service(web::resource("").route(web::get().to(pages::home)))
+            .service(web::resource("/").route(web::get().to(pages::home)))
+            .service(
+                web::resource("/login")
+                    .route(web::get().to(pages::login_form))
+                    .route(web::post().to(pages::login)),
+            )
+            .service(web::resource("/logout").route(web::post().to(pages::logout)))
+            .service(web::resource("/tenants").route(web::get().to(pages::tenants)))
+            .service(
+                web::resource("/tenants/{t}/settings/integrations")
+                    .route(web::get().to(pages::integrations)),
+            )
+            .service(
+                web::resource("/tenants/{t}/settings/integrations/token")
+                    .route(web::post().to(pages::generate)),
+            )
+            .service(
+                web::resource("/tenants/{t}/settings/scim")
+                    .route(web::get().to(pages::scim_settings))
+                    .route(web::post().to(pages::save_scim_settings)),
+            )
+            .service(web::resource("/tenants/{t}/users").route(web::get().to(pages::users)))
+            .service(web::resource("/assets/console.css").route(web::get().to(pages::css)))
+            .service(web::resource("/assets/console.js").route(web::get().to(pages::js)))
+            .default_service(web::to(pages::not_found)),
+    );
+}
