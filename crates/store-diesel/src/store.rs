@@ -195,9 +195,10 @@ impl Store {
     /// On SQLite, waits for this process's turn to write (see `write_gate`);
     /// nothing on PostgreSQL, where writers lock rows, not the database.
     fn write_turn(&self) -> Option<std::sync::MutexGuard<'_, ()>> {
-        self.write_gate
-            .as_ref()
-            .map(|gate| gate.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+        self.write_gate.as_ref().map(|gate| {
+            gate.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        })
     }
 
     /// Applies every pending embedded migration of this backend; returns the
