@@ -156,7 +156,9 @@ pub async fn observe(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
     let request_id = uuid::Uuid::new_v4().simple().to_string();
-    let method = req.method().to_string();
+    // A closed set: any other method (clients may send `XYZ /healthz`) is
+    // `other`, so every metrics label comes from a bounded set.
+    let method = metric_method(req.method()).to_owned();
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
     let mut res = next.call(req).await?;
     let route = res
@@ -197,6 +199,21 @@ pub async fn observe(
             .insert(HeaderName::from_static("x-request-id"), v);
     }
     Ok(res)
+}
+
+/// The method as a metrics label: the standard methods, else `other`.
+fn metric_method(m: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }
 
 /// `GET /healthz`: the process is up.

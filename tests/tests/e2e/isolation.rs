@@ -488,3 +488,18 @@ fn tenant_slugs_match_in_any_letter_case_and_401s_say_what_to_check() {
         assert_eq!(e, e2);
     });
 }
+
+#[test]
+fn arbitrary_methods_do_not_grow_the_metrics() {
+    let s = Server::start(store_diesel::testing::TestDb::sqlite(), &[]);
+    for i in 0..200 {
+        s.request().send(&format!("X{i}ZZY"), "/healthz", None);
+    }
+    let text = String::from_utf8(s.request().get("/metrics").body).unwrap();
+    assert!(!text.contains("ZZY"), "{text}");
+    assert!(
+        text.contains(r#"method="other",route="/healthz""#),
+        "{text}"
+    );
+    assert!(text.len() < 20_000, "{} bytes", text.len());
+}
