@@ -274,8 +274,20 @@ impl Engine<'_> {
             }
         };
         for (key, v) in obj {
-            if schema.is_none() && key.eq_ignore_ascii_case("schemas") {
-                continue;
+            if key.eq_ignore_ascii_case("schemas") {
+                match schema {
+                    None => continue,
+                    // How generic client libraries serialise an extension
+                    // object: its own `schemas` names it. Ignored; naming
+                    // anything else is an error.
+                    Some(s) if names_only(v, s.id) => continue,
+                    Some(s) => {
+                        return Err(OpError::value(format!(
+                            "'schemas' inside the value of '{}' may name only that schema",
+                            s.id
+                        )));
+                    }
+                }
             }
             let target = resolve_key(self.rt, schema, key)?;
             self.write(kind, target, v)?;
@@ -1114,6 +1126,21 @@ fn deactivation(
         operations: indices,
         outcome,
     })
+}
+
+/// Whether `v` (a `schemas` value: an array of strings, or one string) names
+/// `urn` and nothing else (URNs compare case-insensitively).
+fn names_only(v: &Value, urn: &str) -> bool {
+    match v {
+        Value::String(s) => s.eq_ignore_ascii_case(urn),
+        Value::Array(items) => {
+            !items.is_empty()
+                && items
+                    .iter()
+                    .all(|i| i.as_str().is_some_and(|s| s.eq_ignore_ascii_case(urn)))
+        }
+        _ => false,
+    }
 }
 
 fn find_active(rt: &ResourceType, target: Target, value: &Value, depth: u8, out: &mut Vec<bool>) {

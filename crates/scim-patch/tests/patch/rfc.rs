@@ -319,3 +319,31 @@ fn ops_apply_in_order_and_atomically() {
     ]));
     assert_eq!(out.resource["nickName"], "B");
 }
+
+/// Generic SCIM client libraries serialise an extension object with its own
+/// `schemas` member when the path is the extension's URN: accepted and
+/// ignored for add and replace, on both extensions of users and on groups; a
+/// `schemas` naming anything else is a clear 400.
+#[test]
+fn extension_urn_paths_accept_a_schemas_member_naming_the_extension() {
+    const GRP_EXT: &str = "urn:ietf:params:scim:schemas:extension:provisioning:2.0:Group";
+    for op in ["add", "replace"] {
+        let out = ok_user(json!([{"op": op, "path": ENT,
+            "value": {"schemas": [ENT], "employeeNumber": "1"}}]));
+        assert_eq!(out.resource[ENT]["employeeNumber"], "1", "{op}");
+        assert!(out.resource[ENT].get("schemas").is_none());
+        let out = ok_user(json!([{"op": op, "path": PROV,
+            "value": {"schemas": [PROV.to_ascii_lowercase()], "requireMobileAuth": false}}]));
+        assert_eq!(out.resource[PROV]["requireMobileAuth"], false, "{op}");
+        let out = ok_group(json!([{"op": op, "path": GRP_EXT,
+            "value": {"schemas": GRP_EXT, "membersCanStoreData": false}}]));
+        assert_eq!(out.resource[GRP_EXT]["membersCanStoreData"], false, "{op}");
+        let e = err_user(json!([{"op": op, "path": ENT,
+            "value": {"schemas": [ENT, PROV], "employeeNumber": "2"}}]));
+        assert_eq!(e.scim_type(), ScimType::InvalidValue, "{e}");
+        assert!(e.to_string().contains("'schemas'"), "{e}");
+        let e = err_user(json!([{"op": op, "path": ENT,
+            "value": {"schemas": ["urn:example:other"], "employeeNumber": "2"}}]));
+        assert_eq!(e.scim_type(), ScimType::InvalidValue, "{e}");
+    }
+}
