@@ -4,7 +4,8 @@
 //! atomic (a failed one leaves nothing), the token is checked once, and the
 //! whole request costs one commit. A POST's `bulkId` can be referenced later as
 //! `bulkId:<id>` in a `path` segment or as a string value anywhere in `data`; a
-//! reference to an unknown or failed bulkId fails that operation with 409.
+//! reference to an unknown or failed bulkId fails that operation with 409; an
+//! operation referring to a POST later in the request waits for it.
 //! `failOnErrors` stops the run after that many errors.
 
 use std::collections::HashMap;
@@ -62,30 +63,100 @@ pub(crate) async fn bulk(r: ScimRequest, body: web::Bytes) -> Result<HttpRespons
     Ok(scim_json(StatusCode::OK, &BulkResponse::new(results)))
 }
 
-/// Runs the operations in order, each in its own savepoint.
+/// Runs the operations, each in its own savepoint, in request order except
+/// that an operation referring to a `bulkId` that a later POST declares waits
+/// until that POST has run (RFC 7644 §3.7.3: a group may name users created
+/// later in the same request). What can never resolve (a cycle, a reference
+/// to a POST that failed) runs last and fails with 409. Results are reported
+/// in request order; `failOnErrors` counts errors in the order they happen.
 fn run_all(tx: &mut Tx<'_>, request: &BulkRequest) -> Vec<BulkOperationResponse> {
     let base = tx.base_url();
+    let ops = &request.operations;
+    let declared: std::collections::HashSet<&str> = ops
+        .iter()
+        .filter(|op| op.method.eq_ignore_ascii_case("POST"))
+        .filter_map(|op| op.bulk_id.as_deref())
+        .collect();
     let mut ids = BulkIds::new();
     let mut errors: u32 = 0;
-    let mut results = Vec::with_capacity(request.operations.len());
-    for op in &request.operations {
-        let (result, created) = run_operation(tx, &base, &ids, op);
-        if op.method.eq_ignore_ascii_case("POST")
-            && let Some(bulk_id) = &op.bulk_id
-            && !ids.contains_key(bulk_id)
-        {
-            ids.insert(bulk_id.clone(), created);
-        }
-        let failed = result.status >= 400;
-        results.push(result);
-        if failed {
-            errors = errors.saturating_add(1);
-            if request.fail_on_errors.is_some_and(|limit| errors >= limit) {
-                break;
+    let mut results: Vec<Option<BulkOperationResponse>> = vec![None; ops.len()];
+    let waiting = |op: &BulkOperation, ids: &BulkIds| {
+        references(op)
+            .iter()
+            .any(|r| declared.contains(r.as_str()) && !ids.contains_key(r))
+    };
+    // Operations waiting for a later POST, in request order. Each time a POST
+    // runs, the waiting operations it unblocks run next, before the request
+    // goes on (so they see the state they would have seen in order).
+    let mut deferred: Vec<usize> = Vec::new();
+    let mut queue: std::collections::VecDeque<usize> = (0..ops.len()).collect();
+    let mut draining_rest = false;
+    while let Some(i) = queue.pop_front() {
+        let Some(op) = ops.get(i) else { continue };
+        if !draining_rest && waiting(op, &ids) {
+            deferred.push(i);
+        } else {
+            let (result, created) = run_operation(tx, &base, &ids, op);
+            let declares = op.method.eq_ignore_ascii_case("POST")
+                && op.bulk_id.as_ref().is_some_and(|b| !ids.contains_key(b));
+            if declares && let Some(bulk_id) = &op.bulk_id {
+                ids.insert(bulk_id.clone(), created);
+            }
+            let failed = result.status >= 400;
+            if let Some(slot) = results.get_mut(i) {
+                *slot = Some(result);
+            }
+            if failed {
+                errors = errors.saturating_add(1);
+                if request.fail_on_errors.is_some_and(|limit| errors >= limit) {
+                    break;
+                }
+            }
+            if declares {
+                // Unblocked operations go first, in request order.
+                let (ready, still): (Vec<usize>, Vec<usize>) = deferred
+                    .iter()
+                    .partition(|&&d| ops.get(d).is_some_and(|o| !waiting(o, &ids)));
+                deferred = still;
+                for d in ready.into_iter().rev() {
+                    queue.push_front(d);
+                }
             }
         }
+        if queue.is_empty() && !deferred.is_empty() && !draining_rest {
+            // What still waits can never resolve (a cycle): it runs and fails.
+            draining_rest = true;
+            queue.extend(deferred.drain(..));
+        }
     }
-    results
+    results.into_iter().flatten().collect()
+}
+
+/// The bulkIds an operation refers to (`bulkId:<id>` in its path or anywhere
+/// in its data).
+fn references(op: &BulkOperation) -> Vec<String> {
+    fn walk(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::String(s) => {
+                if let Some(id) = s.strip_prefix(BULK_ID_PREFIX) {
+                    out.push(id.to_owned());
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
+            Value::Object(map) => map.values().for_each(|v| walk(v, out)),
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+    let mut out: Vec<String> = op
+        .path
+        .split('/')
+        .filter_map(|seg| seg.strip_prefix(BULK_ID_PREFIX))
+        .map(str::to_owned)
+        .collect();
+    if let Some(data) = &op.data {
+        walk(data, &mut out);
+    }
+    out
 }
 
 /// What a successful operation answers.

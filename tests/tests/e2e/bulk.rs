@@ -222,8 +222,10 @@ fn unknown_and_failed_bulk_ids_are_409() {
             }),
         );
         let statuses: Vec<&str> = ops.iter().map(|o| o["status"].as_str().unwrap()).collect();
-        assert_eq!(statuses, ["409", "409", "409", "409", "201"], "{ops:?}");
-        for i in [0, 2, 3] {
+        // The DELETE of `later` waits for the POST that declares it (RFC 7644
+        // §3.7.3), so it succeeds; the others refer to nothing or to a failure.
+        assert_eq!(statuses, ["409", "409", "409", "204", "201"], "{ops:?}");
+        for i in [0, 2] {
             assert_eq!(ops[i]["response"]["status"], "409", "{}", ops[i]);
             assert!(
                 ops[i]["response"]["detail"]
@@ -236,7 +238,81 @@ fn unknown_and_failed_bulk_ids_are_409() {
         }
         let groups = req.get(&format!("{T}/Groups")).json();
         assert_eq!(groups["totalResults"], 0, "{groups}");
-        assert_eq!(users_named(&req, "later@example.net"), 1);
+        assert_eq!(
+            users_named(&req, "later@example.net"),
+            0,
+            "created, then deleted"
+        );
+    });
+}
+
+#[test]
+fn forward_bulk_id_references_resolve_and_only_cycles_fail() {
+    on_both(|s| {
+        let token = s.tenant("acme");
+        let req = s.request().bearer(&token);
+        let ops = bulk(
+            &req,
+            &json!({
+                "schemas": [BULK_URN],
+                "Operations": [
+                    // A group naming two users that come later.
+                    {
+                        "method": "POST",
+                        "path": "/Groups",
+                        "bulkId": "g",
+                        "data": {"displayName": "Early", "members": [{"value": "bulkId:u1"}, {"value": "bulkId:u2"}]},
+                    },
+                    // A PATCH of the group and of a later user, before either exists.
+                    {
+                        "method": "PATCH",
+                        "path": "/Users/bulkId:u2",
+                        "data": {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                                 "Operations": [{"op": "replace", "path": "title", "value": "Late"}]},
+                    },
+                    user_op("u1", "u1@example.net"),
+                    user_op("u2", "u2@example.net"),
+                    // A true cycle: two groups naming each other can never resolve.
+                    {
+                        "method": "POST", "path": "/Groups", "bulkId": "c1",
+                        "data": {"displayName": "C1", "members": [{"value": "bulkId:c2"}]},
+                    },
+                    {
+                        "method": "POST", "path": "/Groups", "bulkId": "c2",
+                        "data": {"displayName": "C2", "members": [{"value": "bulkId:c1"}]},
+                    },
+                ],
+            }),
+        );
+        let statuses: Vec<&str> = ops.iter().map(|o| o["status"].as_str().unwrap()).collect();
+        assert_eq!(
+            statuses,
+            ["201", "200", "201", "201", "409", "409"],
+            "{ops:?}"
+        );
+        assert_eq!(ops[0]["bulkId"], "g");
+        let gid = ops[0]["location"]
+            .as_str()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_owned();
+        let g = req.get(&format!("{T}/Groups/{gid}")).json();
+        assert_eq!(g["members"].as_array().unwrap().len(), 2, "{g}");
+        let u2 = ops[3]["location"]
+            .as_str()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_owned();
+        assert_eq!(req.get(&format!("{T}/Users/{u2}")).json()["title"], "Late");
+        let groups = req.get(&format!("{T}/Groups")).json();
+        assert_eq!(
+            groups["totalResults"], 1,
+            "the cycle created nothing: {groups}"
+        );
     });
 }
 
