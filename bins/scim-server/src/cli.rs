@@ -105,6 +105,17 @@ pub struct ServeArgs {
     /// Largest request body in bytes; larger bodies get 413.
     #[arg(long, env = "SCIM_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Longest value, in characters, of an indexed attribute (userName,
+    /// displayName, externalId, emails.value, member ids); longer is 400.
+    #[arg(long, env = "SCIM_MAX_INDEXED_CHARS", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=600))]
+    pub max_indexed_chars: u32,
+    /// Longest value, in characters, of any other string attribute.
+    #[arg(long, env = "SCIM_MAX_STRING_CHARS", default_value_t = 16_384, value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
+    pub max_string_chars: u32,
+    /// Most values of one multi-valued attribute (emails, phoneNumbers, ...;
+    /// a group's members are not counted here).
+    #[arg(long, env = "SCIM_MAX_VALUES", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_values: u32,
     /// Seconds a client may take to send a request's headers (then 408).
     #[arg(long, env = "SCIM_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,

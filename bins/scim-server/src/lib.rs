@@ -530,6 +530,10 @@ pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
 
     let mut config = ScimConfig::new(public_url.clone());
     config.max_body_bytes = args.max_body_bytes;
+    config.limits = scim_http::limits::InputLimits::default()
+        .with_max_indexed_chars(args.max_indexed_chars as usize)
+        .with_max_string_chars(args.max_string_chars as usize)
+        .with_max_values(args.max_values as usize);
     let state = web::Data::new(ScimState {
         store: store.clone(),
         keys,

@@ -183,3 +183,27 @@ fn deactivation_wins_over_a_value_the_store_cannot_take() {
         assert_eq!(u["active"], false, "{u}");
     });
 }
+
+#[test]
+fn the_limits_are_operator_settings() {
+    let s = Server::start(
+        store_diesel::testing::TestDb::sqlite(),
+        &["--max-indexed-chars", "10", "--max-values", "2"],
+    );
+    let token = s.tenant("acme");
+    let post = |body: Value| {
+        s.request()
+            .bearer(&token)
+            .json("POST", "/scim/v2/acme/Users", &body)
+    };
+    assert_eq!(
+        post(json!({"schemas": [USER], "userName": "a@b.cd"})).status,
+        201
+    );
+    let e = post(json!({"schemas": [USER], "userName": "abcdefghijk"}))
+        .assert_error(400, Some("invalidValue"));
+    assert!(e["detail"].as_str().unwrap().contains("at most 10"), "{e}");
+    let e = post(json!({"schemas": [USER], "userName": "c@d", "emails": [{"value": "1@x"}, {"value": "2@x"}, {"value": "3@x"}]}))
+        .assert_error(400, Some("invalidValue"));
+    assert!(e["detail"].as_str().unwrap().contains("at most 2"), "{e}");
+}
