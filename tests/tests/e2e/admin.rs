@@ -11,10 +11,9 @@ use serde_json::{Value, json};
 use store_diesel::Backend;
 use store_diesel::testing::TestDb;
 
-use crate::harness::{Response, Server};
+use crate::harness::{ADMIN, Response, Server, admin};
 use crate::smtp::SmtpServer;
 
-const ADMIN: &str = "admin-token-for-tests-0123456789";
 const A: &str = "/admin/v1/tenants";
 const EXT: &str = "urn:ietf:params:scim:schemas:extension:provisioning:2.0:User";
 
@@ -40,14 +39,6 @@ fn on_both_with_mail(body: impl Fn(&Server, &SmtpServer)) {
             ],
         );
         body(&server, &smtp);
-    }
-}
-
-fn admin(s: &Server, method: &str, path: &str, body: Option<&Value>) -> Response {
-    let r = s.request().bearer(ADMIN);
-    match body {
-        Some(b) => r.json(method, path, b),
-        None => r.send(method, path, None),
     }
 }
 

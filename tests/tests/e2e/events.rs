@@ -10,29 +10,10 @@ use serde_json::{Value, json};
 use store_diesel::Backend;
 use store_diesel::testing::TestDb;
 
-use crate::harness::{Request, Response, Server};
+use crate::harness::{ADMIN, Request, Response, Server, admin, on_both_with_admin};
 
-const ADMIN: &str = "admin-token-for-tests-0123456789";
 const A: &str = "/admin/v1/tenants";
 const T: &str = "/scim/v2/acme";
-
-fn on_both_with_admin(body: impl Fn(&Server)) {
-    for backend in [Backend::Sqlite, Backend::Postgres] {
-        let Some(db) = TestDb::of(backend) else {
-            continue;
-        };
-        let server = Server::start(db, &["--admin-token", ADMIN]);
-        body(&server);
-    }
-}
-
-fn admin(s: &Server, method: &str, path: &str, body: Option<&Value>) -> Response {
-    let r = s.request().bearer(ADMIN);
-    match body {
-        Some(b) => r.json(method, path, b),
-        None => r.send(method, path, None),
-    }
-}
 
 fn ok(r: &Response, status: u16) -> Value {
     let body = r.json();

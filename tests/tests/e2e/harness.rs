@@ -40,6 +40,29 @@ impl Server {
     }
 }
 
+/// The admin token of [`on_both_with_admin`]'s servers.
+pub const ADMIN: &str = "admin-token-for-tests-0123456789";
+
+/// [`on_both`] with the admin API enabled (`--admin-token ADMIN`).
+pub fn on_both_with_admin(body: impl Fn(&Server)) {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(db) = TestDb::of(backend) else {
+            continue;
+        };
+        let server = Server::start(db, &["--admin-token", ADMIN]);
+        body(&server);
+    }
+}
+
+/// An admin API request with the [`ADMIN`] token.
+pub fn admin(s: &Server, method: &str, path: &str, body: Option<&Value>) -> Response {
+    let r = s.request().bearer(ADMIN);
+    match body {
+        Some(b) => r.json(method, path, b),
+        None => r.send(method, path, None),
+    }
+}
+
 /// Runs `body` on SQLite, and on PostgreSQL when it is configured (see
 /// store_diesel::testing: skips loudly without SCIM_TEST_PG_URL, fails in CI).
 pub fn on_both(body: impl Fn(&Server)) {

@@ -11,12 +11,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
-use store_diesel::Backend;
-use store_diesel::testing::TestDb;
 
-use crate::harness::{Response, Server};
+use crate::harness::{Response, Server, admin, on_both_with_admin};
 
-const ADMIN: &str = "admin-token-for-tests-0123456789";
 const PUBLIC: &str = "https://scim.example.net";
 const TOKEN: &str = "/oauth/token";
 
@@ -27,25 +24,6 @@ const RSA_N: &str = "1Ugqx4TL9ytFmS6r4rnm_Yg_h81W-AaFgNln19vKNk3Aiqq94H0MDbXPeVQ
 const EC_DER_B64: &str = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgts65ogFmZp6iSVrcV1GsaihdVaGFhUY3fJBAkYv4xtihRANCAATsY4htST57tXc1PFWIyx6xU9z4zougNTKwUhNbDVi7YM9BSGxOZjiEskeHp2CIRtQNro/QWZqwLFjeYcjvPpUx";
 const EC_X: &str = "7GOIbUk-e7V3NTxViMsesVPc-M6LoDUysFITWw1Yu2A";
 const EC_Y: &str = "z0FIbE5mOISyR4enYIhG1A2uj9BZmrAsWN5hyO8-lTE";
-
-/// Runs `body` on SQLite and PostgreSQL with the admin API enabled.
-fn on_both_with_admin(body: impl Fn(&Server)) {
-    for backend in [Backend::Sqlite, Backend::Postgres] {
-        let Some(db) = TestDb::of(backend) else {
-            continue;
-        };
-        let server = Server::start(db, &["--admin-token", ADMIN]);
-        body(&server);
-    }
-}
-
-fn admin(s: &Server, method: &str, path: &str, body: Option<&Value>) -> Response {
-    let r = s.request().bearer(ADMIN);
-    match body {
-        Some(b) => r.json(method, path, b),
-        None => r.send(method, path, None),
-    }
-}
 
 fn client_path(slug: &str) -> String {
     format!("/admin/v1/tenants/{slug}/integration/oauth-client")
