@@ -289,23 +289,39 @@ impl ScimRequest {
         let state = self.state.clone();
         let slug = self.slug.clone();
         let now = Utc::now();
+        let request_line = format!("{} {}", self.req.method(), self.req.path());
         let outcome = web::block(move || {
             let work = |conn: &mut DbConnection| {
                 let tenant = match check_token(conn, &slug, &credential, now)? {
                     Ok(tenant) => tenant,
-                    Err(rejection) => return Ok(Err(rejection)),
+                    Err(rejection) => return Ok(Outcome::Refused(rejection)),
                 };
                 let mut events = Vec::new();
-                let value = f(&mut Tx {
+                let mut tx = Tx {
                     conn,
                     tenant: &tenant,
                     now,
                     config: &state.config,
                     events: &mut events,
-                })?;
+                };
+                let value = if write {
+                    // The work runs in a savepoint: a write the client made
+                    // fail (4xx) is undone, and then audited in the same
+                    // transaction, which commits only that record.
+                    match tx.savepoint(f) {
+                        Ok(value) => value,
+                        Err(ApiError::Scim(e)) if (400..500).contains(&e.status) => {
+                            audit_rejected(tx.conn, &tenant.id, &request_line, &e)?;
+                            return Ok(Outcome::Rejected(e));
+                        }
+                        Err(other) => return Err(other),
+                    }
+                } else {
+                    f(&mut tx)?
+                };
                 // Last, so the tenant's event lock is held only until commit.
                 store_diesel::events::append_all(conn, &tenant.id, events)?;
-                Ok::<_, ApiError>(Ok((value, tenant)))
+                Ok::<_, ApiError>(Outcome::Done(value, tenant))
             };
             if write {
                 state.store.transaction_with(work)
@@ -315,13 +331,14 @@ impl ScimRequest {
         })
         .await??;
         match outcome {
-            Ok((value, tenant)) => {
+            Outcome::Done(value, tenant) => {
                 self.req
                     .extensions_mut()
                     .insert(AuthenticatedTenant(tenant.slug.clone()));
                 Ok((value, tenant))
             }
-            Err(rejection) => Err(self.refuse(rejection.tenant, rejection.reason)),
+            Outcome::Refused(rejection) => Err(self.refuse(rejection.tenant, rejection.reason)),
+            Outcome::Rejected(e) => Err(ApiError::Scim(e)),
         }
     }
 
@@ -340,6 +357,60 @@ impl ScimRequest {
             .insert(crate::auth::RefusedAuthentication { tenant, reason });
         ApiError::Unauthorized
     }
+}
+
+/// How a request's transaction ended.
+enum Outcome<T> {
+    /// The work succeeded (committed for a write).
+    Done(T, Tenant),
+    /// The token was refused (nothing ran).
+    Refused(Rejection),
+    /// An authenticated write the client made fail: undone, and audited.
+    Rejected(scim_model::ScimError),
+}
+
+/// Audits a write the client made fail (its changes were rolled back): who
+/// can see in the audit log what the directory tried and why it was refused.
+fn audit_rejected(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    request_line: &str,
+    e: &scim_model::ScimError,
+) -> Result<(), ApiError> {
+    let (target_type, target_id) = rejected_target(request_line);
+    store_diesel::audit::append(
+        conn,
+        tenant_id,
+        &store_diesel::audit::NewAuditRecord {
+            actor: SCIM_ACTOR,
+            action: "request.rejected",
+            target_type,
+            target_id,
+            details: &serde_json::json!({
+                "request": request_line,
+                "status": e.status,
+                "scimType": e.scim_type,
+                "detail": e.detail,
+            }),
+        },
+    )?;
+    Ok(())
+}
+
+/// The resource a request line names: (`User`/`Group`/`Bulk`, its id if any).
+fn rejected_target(request_line: &str) -> (&'static str, Option<&str>) {
+    let path = request_line.split_once(' ').map_or("", |(_, p)| p);
+    let mut segments = path
+        .split('/')
+        .skip_while(|s| !s.eq_ignore_ascii_case("v2"))
+        .skip(2);
+    let kind = match segments.next() {
+        Some(s) if s.eq_ignore_ascii_case("Users") => "User",
+        Some(s) if s.eq_ignore_ascii_case("Groups") => "Group",
+        Some(s) if s.eq_ignore_ascii_case("Bulk") => "Bulk",
+        _ => "Request",
+    };
+    (kind, segments.next().filter(|s| !s.is_empty()))
 }
 
 /// Why the database refused a signed token, for the operator's log.

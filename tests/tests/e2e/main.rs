@@ -16,6 +16,7 @@ mod loadgen;
 mod oauth;
 mod protocol;
 mod races;
+mod rejected;
 mod rules;
 mod smtp;
 mod sweep;
