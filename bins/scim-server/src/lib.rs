@@ -119,8 +119,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let token = issue_token_as(&store, &keys, &tenant.id, Some(CLI_ACTOR))?;
             print_credentials(&cli, &url, &tenant.slug, &token, "New Secret Token for");
             if !cli.json {
-                println!(
-                    "The previous token no longer works: paste this one into Entra ID (Provisioning > Admin Credentials) and run Test connection."
+                say(
+                    "The previous token no longer works: paste this one into Entra ID (Provisioning > Admin Credentials) and run Test connection.",
                 );
             }
             Ok(())
@@ -207,11 +207,19 @@ fn age(d: chrono::TimeDelta) -> String {
     }
 }
 
+/// Writes a line to stdout. A closed stdout (`scim-server tenant list | head
+/// -1`) is not an error: the command has done its work, and `println!` would
+/// panic on the broken pipe.
+fn say(text: impl std::fmt::Display) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
+}
+
 fn print_out(cli: &Cli, value: serde_json::Value, text: &str) {
     if cli.json {
-        println!("{value}");
+        say(value);
     } else if !text.is_empty() {
-        println!("{text}");
+        say(text);
     }
 }
 
@@ -503,8 +511,8 @@ pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
             "Created the first tenant,",
         );
         if !cli.json {
-            println!(
-                "In Entra ID: Enterprise applications > your app > Provisioning > Bearer authentication; paste the Tenant URL and Secret Token and press Test connection."
+            say(
+                "In Entra ID: Enterprise applications > your app > Provisioning > Bearer authentication; paste the Tenant URL and Secret Token and press Test connection.",
             );
         }
     }

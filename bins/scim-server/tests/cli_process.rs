@@ -483,3 +483,34 @@ fn status_reports_the_last_scim_write_invitations_and_the_outbox() {
     assert!(text_out.contains("1 pending, oldest written"), "{text_out}");
     assert!(text_out.contains("(1h ago)"), "{text_out}");
 }
+
+/// A reader that stops early (`scim-server tenant list | head -1`) closes the
+/// CLI's stdout: the command still exits 0 instead of panicking on the
+/// broken pipe (`println!` did, with exit code 101).
+#[test]
+fn a_closed_stdout_is_not_a_crash() {
+    let db = TestDb::sqlite();
+    assert_clean_exit(&scim_server(&db, &["migrate"]), "migrate");
+    for i in 0..5 {
+        assert_clean_exit(
+            &scim_server(&db, &["tenant", "create", &format!("t{i}")]),
+            "tenant create",
+        );
+    }
+    for _ in 0..3 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_scim-server"))
+            .env("DATABASE_URL", db.url())
+            .env_remove("SCIM_SIGNING_KEY")
+            .args(["tenant", "list"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the binary runs");
+        drop(child.stdout.take());
+        let status = child.wait().expect("it ends");
+        assert!(
+            status.success(),
+            "tenant list with a closed stdout: {status:?}"
+        );
+    }
+}
