@@ -208,6 +208,16 @@ pub fn bearer(req: &HttpRequest) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// Whether a Secret Token whose SHA-256 is `presented_hash` opens the tenant
+/// of `live`: it is the live token (constant-time comparison) and the tenant
+/// does not accept OAuth access tokens only.
+pub(crate) fn secret_token_opens(
+    live: &store_diesel::tenants::LiveToken,
+    presented_hash: &str,
+) -> bool {
+    !live.oauth_only && hashes_equal(&live.token_hash, presented_hash)
+}
+
 /// Compares two hashes in constant time.
 pub fn hashes_equal(a: &str, b: &str) -> bool {
     a.as_bytes().ct_eq(b.as_bytes()).into()

@@ -16,13 +16,12 @@ use scim_model::ScimError;
 use scim_model::messages::{
     BulkOperation, BulkOperationResponse, BulkRequest, BulkResponse, PatchRequest, ScimType,
 };
-use scim_model::projection::Projection;
 use serde_json::Value;
 
 use crate::ApiError;
 use crate::groups::Groups;
 use crate::request::{ScimRequest, Tx};
-use crate::resource::{ScimResource, location};
+use crate::resource::{ScimResource, location, without_members};
 use crate::respond::{Query, scim_json};
 use crate::users::Users;
 
@@ -163,6 +162,8 @@ fn references(op: &BulkOperation) -> Vec<String> {
 #[derive(Debug)]
 struct Done {
     status: u16,
+    /// `Users` or `Groups`.
+    endpoint: &'static str,
     id: String,
     version: Option<i64>,
     /// "Deactivation wins": the suspension was kept, the rest rejected.
@@ -197,16 +198,9 @@ fn run_operation(
             rejected: Some(e), ..
         }) => ApiError::Scim(e),
         Ok(done) => {
-            let kind = parse_path(&op.path).ok().map(|t| match t {
-                Target::Collection(k) | Target::Resource(k, _) => k,
-            });
-            let endpoint = match kind {
-                Some(Kind::Groups) => Groups::ENDPOINT,
-                _ => Users::ENDPOINT,
-            };
             out.status = done.status;
             out.version = done.version.map(scim_model::version_tag);
-            out.location = Some(location(base, endpoint, &done.id));
+            out.location = Some(location(base, done.endpoint, &done.id));
             let created = (method == "POST").then_some(done.id);
             return (out, created);
         }
@@ -284,12 +278,19 @@ fn dispatch(
             }
         }
         ("DELETE", Target::Resource(kind, id)) => {
-            match kind {
-                Kind::Users => Users::delete(tx, &id, version)?,
-                Kind::Groups => Groups::delete(tx, &id, version)?,
-            }
+            let endpoint = match kind {
+                Kind::Users => {
+                    Users::delete(tx, &id, version)?;
+                    Users::ENDPOINT
+                }
+                Kind::Groups => {
+                    Groups::delete(tx, &id, version)?;
+                    Groups::ENDPOINT
+                }
+            };
             Ok(Done {
                 status: 204,
+                endpoint,
                 id,
                 version: None,
                 rejected: None,
@@ -322,6 +323,7 @@ fn required(data: Option<Value>) -> Result<Value, ApiError> {
 fn created<R: ScimResource>(rec: R::Rec) -> Result<Done, ApiError> {
     Ok(Done {
         status: 201,
+        endpoint: R::ENDPOINT,
         id: R::id(&rec).to_owned(),
         version: Some(R::version(&rec)),
         rejected: None,
@@ -334,6 +336,7 @@ fn written<R: ScimResource>(
 ) -> Result<Done, ApiError> {
     Ok(Done {
         status,
+        endpoint: R::ENDPOINT,
         id: R::id(&w.rec).to_owned(),
         version: Some(R::version(&w.rec)),
         rejected: w.rejected,
@@ -348,9 +351,7 @@ fn patched<R: ScimResource>(
     patch: &PatchRequest,
     version: Option<&str>,
 ) -> Result<Done, ApiError> {
-    let no_members = Projection::new::<&str>(R::TYPE, &[], &["members"])
-        .map_err(|e| ApiError::internal(format!("projection: {e}")))?;
-    let w = R::patch(tx, id, patch, version, &no_members)?;
+    let w = R::patch(tx, id, patch, version, &without_members(R::TYPE)?)?;
     let status = if R::patch_returns_resource(&Query::default()) {
         200
     } else {

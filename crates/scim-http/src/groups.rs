@@ -209,19 +209,26 @@ pub(crate) struct GroupWithMembers {
 pub(crate) struct Groups;
 
 fn load(tx: &mut Tx<'_>, id: &str) -> Result<GroupRecord, ApiError> {
-    if id.contains('\0') {
-        return Err(not_found(StoreError::NotFound, id));
-    }
-    groups::get(tx.conn, &tx.tenant.id, id).map_err(|e| not_found(e, id))
+    fetch(tx, id, groups::get)
 }
 
 /// The group, locked for this write (PostgreSQL: concurrent writers queue on
 /// the row instead of losing a version race).
 fn load_for_write(tx: &mut Tx<'_>, id: &str) -> Result<GroupRecord, ApiError> {
+    fetch(tx, id, groups::get_for_update)
+}
+
+/// `get` of the tenant's `id`; an id with a NUL (which no resource has, and
+/// PostgreSQL cannot even compare) is not found.
+fn fetch(
+    tx: &mut Tx<'_>,
+    id: &str,
+    get: fn(&mut DbConnection, &str, &str) -> Result<GroupRecord, StoreError>,
+) -> Result<GroupRecord, ApiError> {
     if id.contains('\0') {
         return Err(not_found(StoreError::NotFound, id));
     }
-    groups::get_for_update(tx.conn, &tx.tenant.id, id).map_err(|e| not_found(e, id))
+    get(tx.conn, &tx.tenant.id, id).map_err(|e| not_found(e, id))
 }
 
 /// Normalizes and checks a POST/PUT body, limits included; returns the

@@ -22,7 +22,7 @@ use store_diesel::events::NewEvent;
 use store_diesel::tenants::{self, Tenant};
 use store_diesel::{DbConnection, write_transaction_with};
 
-use crate::auth::{AuthenticatedTenant, TokenClaims, bearer, hashes_equal};
+use crate::auth::{AuthenticatedTenant, TokenClaims, bearer, hashes_equal, secret_token_opens};
 use crate::respond::Query;
 use crate::{ApiError, ScimConfig, ScimState};
 
@@ -289,7 +289,14 @@ impl ScimRequest {
         let state = self.state.clone();
         let slug = self.slug.clone();
         let now = Utc::now();
-        let request_line = format!("{} {}", self.req.method(), self.req.path());
+        // What a refused write's audit record names (writes only: no work on
+        // the read path).
+        let rejected = write.then(|| {
+            (
+                format!("{} {}", self.req.method(), self.req.path()),
+                rejected_target(&self.req),
+            )
+        });
         let outcome = web::block(move || {
             let work = |conn: &mut DbConnection| {
                 let tenant = match check_token(conn, &slug, &credential, now)? {
@@ -311,7 +318,9 @@ impl ScimRequest {
                     match tx.savepoint(f) {
                         Ok(value) => value,
                         Err(ApiError::Scim(e)) if (400..500).contains(&e.status) => {
-                            audit_rejected(tx.conn, &tenant.id, &request_line, &e)?;
+                            if let Some((line, target)) = &rejected {
+                                audit_rejected(tx.conn, &tenant.id, line, target, &e)?;
+                            }
                             return Ok(Outcome::Rejected(e));
                         }
                         Err(other) => return Err(other),
@@ -375,9 +384,9 @@ fn audit_rejected(
     conn: &mut DbConnection,
     tenant_id: &str,
     request_line: &str,
+    (target_type, target_id): &(&'static str, Option<String>),
     e: &scim_model::ScimError,
 ) -> Result<(), ApiError> {
-    let (target_type, target_id) = rejected_target(request_line);
     store_diesel::audit::append(
         conn,
         tenant_id,
@@ -385,7 +394,7 @@ fn audit_rejected(
             actor: SCIM_ACTOR,
             action: "request.rejected",
             target_type,
-            target_id,
+            target_id: target_id.as_deref(),
             details: &serde_json::json!({
                 "request": request_line,
                 "status": e.status,
@@ -397,20 +406,19 @@ fn audit_rejected(
     Ok(())
 }
 
-/// The resource a request line names: (`User`/`Group`/`Bulk`, its id if any).
-fn rejected_target(request_line: &str) -> (&'static str, Option<&str>) {
-    let path = request_line.split_once(' ').map_or("", |(_, p)| p);
-    let mut segments = path
-        .split('/')
-        .skip_while(|s| !s.eq_ignore_ascii_case("v2"))
-        .skip(2);
-    let kind = match segments.next() {
-        Some(s) if s.eq_ignore_ascii_case("Users") => "User",
-        Some(s) if s.eq_ignore_ascii_case("Groups") => "Group",
-        Some(s) if s.eq_ignore_ascii_case("Bulk") => "Bulk",
-        _ => "Request",
+/// The resource a refused write names: its type from the route, its id.
+fn rejected_target(req: &HttpRequest) -> (&'static str, Option<String>) {
+    let pattern = req.match_pattern().unwrap_or_default();
+    let kind = if pattern.contains("/Users") {
+        "User"
+    } else if pattern.contains("/Groups") {
+        "Group"
+    } else if pattern.contains("/Bulk") {
+        "Bulk"
+    } else {
+        "Request"
     };
-    (kind, segments.next().filter(|s| !s.is_empty()))
+    (kind, req.match_info().get("id").map(str::to_owned))
 }
 
 /// Why the database refused a signed token, for the operator's log.
@@ -437,12 +445,10 @@ fn check_token(
             reason: "no such tenant",
         }));
     }
-    let (tenant_id, reason) = match credential {
+    let (token_tenant_id, reason) = match credential {
         Credential::Secret { claims, hash } => {
             match tenants::with_live_token(conn, slug, &claims.tid, &claims.jti)? {
-                Some(live) if !live.oauth_only && hashes_equal(&live.token_hash, hash) => {
-                    return Ok(Ok(live.tenant));
-                }
+                Some(live) if secret_token_opens(&live, hash) => return Ok(Ok(live.tenant)),
                 Some(live) if live.oauth_only => (
                     claims.tid.as_str(),
                     "the tenant accepts OAuth access tokens only, not its Secret Token",
@@ -453,28 +459,13 @@ fn check_token(
                 ),
             }
         }
-        Credential::Access(claims) => {
-            if let Ok(tenant) = tenants::get_by_slug(conn, slug)
-                && hashes_equal(&tenant.id, &claims.tid)
-            {
-                if store_diesel::oauth::access_token_is_current(
-                    conn,
-                    &tenant.id,
-                    &claims.sub,
-                    claims.generation,
-                    now,
-                )? {
-                    return Ok(Ok(tenant));
-                }
-                return Ok(Err(Rejection {
-                    tenant: Some(tenant.slug),
-                    reason: "the access token's OAuth client was rotated or deleted",
-                }));
-            }
-            (claims.tid.as_str(), "")
-        }
+        Credential::Access(claims) => (
+            claims.tid.as_str(),
+            "the access token's OAuth client was rotated or deleted",
+        ),
     };
-    // Refused: say which tenant (when the URL names one) and why, for the log.
+    // The URL's tenant: for an access token the check itself, for a refused
+    // Secret Token what the operator's log says about it.
     let tenant = match tenants::get_by_slug(conn, slug) {
         Ok(t) => t,
         Err(store_diesel::StoreError::NotFound | store_diesel::StoreError::InvalidInput(_)) => {
@@ -485,11 +476,23 @@ fn check_token(
         }
         Err(e) => return Err(e.into()),
     };
-    let reason = if !hashes_equal(&tenant.id, tenant_id) {
-        "a token of another tenant (check the tenant part of the Tenant URL)"
-    } else {
-        reason
-    };
+    if !hashes_equal(&tenant.id, token_tenant_id) {
+        return Ok(Err(Rejection {
+            tenant: Some(tenant.slug),
+            reason: "a token of another tenant (check the tenant part of the Tenant URL)",
+        }));
+    }
+    if let Credential::Access(claims) = credential
+        && store_diesel::oauth::access_token_is_current(
+            conn,
+            &tenant.id,
+            &claims.sub,
+            claims.generation,
+            now,
+        )?
+    {
+        return Ok(Ok(tenant));
+    }
     Ok(Err(Rejection {
         tenant: Some(tenant.slug),
         reason,

@@ -18,6 +18,7 @@ use crate::ApiError;
 use crate::common::{ListParams, projection_from_query};
 use crate::request::{ScimRequest, Tx};
 use crate::respond::{Query, scim_json};
+use store_diesel::tenants::Tenant;
 
 /// A page of a list: the total over all pages and the page's records.
 #[derive(Debug)]
@@ -247,25 +248,12 @@ pub(crate) async fn replace<R: ScimResource>(
 ) -> Result<HttpResponse, ApiError> {
     let input: Value = r.parse_body(&body).await?;
     let projection = r.checked(projection_from_query(R::TYPE, r.query())).await?;
-    let (id, hdr) = (r.id(), r.if_match().map(str::to_owned));
-    let has_if_match = hdr.is_some();
-    let (written, tenant) = r
-        .write(move |tx| {
-            tx.retrying(has_if_match, |tx| {
-                R::replace(tx, &id, &input, hdr.as_deref())
-            })
-        })
-        .await?;
-    if let Some(e) = written.rejected {
-        return Err(ApiError::Scim(e));
-    }
+    let (rec, tenant) = modify::<R, _>(&r, move |tx, id, if_match| {
+        R::replace(tx, id, &input, if_match)
+    })
+    .await?;
     let base = r.config().tenant_url(&tenant.slug);
-    Ok(respond::<R>(
-        &base,
-        &written.rec,
-        &projection,
-        StatusCode::OK,
-    ))
+    Ok(respond::<R>(&base, &rec, &projection, StatusCode::OK))
 }
 
 pub(crate) async fn patch<R: ScimResource>(
@@ -278,32 +266,45 @@ pub(crate) async fn patch<R: ScimResource>(
     let want = if with_body {
         projection.clone()
     } else {
-        Projection::new::<&str>(R::TYPE, &[], &["members"]).unwrap_or_else(|_| projection.clone())
+        without_members(R::TYPE)?
     };
-    let (id, hdr) = (r.id(), r.if_match().map(str::to_owned));
-    let has_if_match = hdr.is_some();
-    let (written, tenant) = r
-        .write(move |tx| {
-            tx.retrying(has_if_match, |tx| {
-                R::patch(tx, &id, &patch, hdr.as_deref(), &want)
-            })
-        })
-        .await?;
-    if let Some(e) = written.rejected {
-        return Err(ApiError::Scim(e));
-    }
+    let (rec, tenant) = modify::<R, _>(&r, move |tx, id, if_match| {
+        R::patch(tx, id, &patch, if_match, &want)
+    })
+    .await?;
     if !with_body {
         return Ok(HttpResponse::NoContent()
-            .insert_header((header::ETAG, version_tag(R::version(&written.rec))))
+            .insert_header((header::ETAG, version_tag(R::version(&rec))))
             .finish());
     }
     let base = r.config().tenant_url(&tenant.slug);
-    Ok(respond::<R>(
-        &base,
-        &written.rec,
-        &projection,
-        StatusCode::OK,
-    ))
+    Ok(respond::<R>(&base, &rec, &projection, StatusCode::OK))
+}
+
+/// A read-modify-write of the route's resource, retried (inside the
+/// transaction, from a fresh read) when another writer won a race and the
+/// client sent no `If-Match`; a rejection that "deactivation wins" kept beside
+/// a committed suspension goes back as the error.
+async fn modify<R, F>(r: &ScimRequest, f: F) -> Result<(R::Rec, Tenant), ApiError>
+where
+    R: ScimResource,
+    F: Fn(&mut Tx<'_>, &str, Option<&str>) -> Result<Written<R::Rec>, ApiError> + Send + 'static,
+{
+    let (id, hdr) = (r.id(), r.if_match().map(str::to_owned));
+    let (written, tenant) = r
+        .write(move |tx| tx.retrying(hdr.is_some(), |tx| f(tx, &id, hdr.as_deref())))
+        .await?;
+    match written.rejected {
+        Some(e) => Err(ApiError::Scim(e)),
+        None => Ok((written.rec, tenant)),
+    }
+}
+
+/// The projection of a write whose response has no body: everything but
+/// `members`, so a group's members are never read for it.
+pub(crate) fn without_members(rt: &'static ResourceType) -> Result<Projection, ApiError> {
+    Projection::new::<&str>(rt, &[], &["members"])
+        .map_err(|e| ApiError::internal(format!("projection without members: {e}")))
 }
 
 pub(crate) async fn delete<R: ScimResource>(r: ScimRequest) -> Result<HttpResponse, ApiError> {

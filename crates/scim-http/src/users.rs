@@ -265,19 +265,26 @@ fn suspend_despite(
 pub(crate) struct Users;
 
 fn load(tx: &mut Tx<'_>, id: &str) -> Result<UserRecord, ApiError> {
-    if id.contains('\0') {
-        return Err(not_found(StoreError::NotFound, id));
-    }
-    users::get_document(tx.conn, &tx.tenant.id, id).map_err(|e| not_found(e, id))
+    fetch(tx, id, users::get_document)
 }
 
 /// The user, locked for this write (PostgreSQL: concurrent writers queue on
 /// the row instead of losing a version race).
 fn load_for_write(tx: &mut Tx<'_>, id: &str) -> Result<UserRecord, ApiError> {
+    fetch(tx, id, users::get_document_for_update)
+}
+
+/// `get` of the tenant's `id`; an id with a NUL (which no resource has, and
+/// PostgreSQL cannot even compare) is not found.
+fn fetch(
+    tx: &mut Tx<'_>,
+    id: &str,
+    get: fn(&mut DbConnection, &str, &str) -> Result<UserRecord, StoreError>,
+) -> Result<UserRecord, ApiError> {
     if id.contains('\0') {
         return Err(not_found(StoreError::NotFound, id));
     }
-    users::get_document_for_update(tx.conn, &tx.tenant.id, id).map_err(|e| not_found(e, id))
+    get(tx.conn, &tx.tenant.id, id).map_err(|e| not_found(e, id))
 }
 
 fn not_found(e: StoreError, id: &str) -> ApiError {
