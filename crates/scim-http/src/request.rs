@@ -418,7 +418,9 @@ fn rejected_target(req: &HttpRequest) -> (&'static str, Option<String>) {
     } else {
         "Request"
     };
-    (kind, req.match_info().get("id").map(str::to_owned))
+    // An id with a NUL names nothing (and PostgreSQL cannot store it).
+    let id = req.match_info().get("id").filter(|id| !id.contains('\0'));
+    (kind, id.map(str::to_owned))
 }
 
 /// Why the database refused a signed token, for the operator's log.
