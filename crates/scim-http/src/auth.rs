@@ -41,6 +41,7 @@ pub struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     ttl: Option<chrono::TimeDelta>,
+    sealer: std::sync::Arc<crate::sealed::Sealer>,
 }
 
 impl std::fmt::Debug for TokenKeys {
@@ -64,7 +65,16 @@ impl TokenKeys {
             encoding: EncodingKey::from_secret(secret).map_err(|e| KeyError(e.to_string()))?,
             decoding: DecodingKey::from_secret(secret).map_err(|e| KeyError(e.to_string()))?,
             ttl: None,
+            sealer: std::sync::Arc::new(
+                crate::sealed::Sealer::new(secret).map_err(|e| KeyError(e.to_string()))?,
+            ),
         })
+    }
+
+    /// Encrypts and decrypts stored secrets (webhook signing secrets, TOTP
+    /// seeds) with a key derived from the same server key.
+    pub fn sealer(&self) -> &crate::sealed::Sealer {
+        &self.sealer
     }
 
     /// Secret Tokens issued with [`TokenKeys::issue`] expire after `ttl`

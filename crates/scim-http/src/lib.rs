@@ -52,6 +52,7 @@ pub mod oauth;
 mod request;
 mod resource;
 pub mod respond;
+pub mod sealed;
 mod search;
 mod state;
 mod user_record;
