@@ -20,7 +20,7 @@ fi
 psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $PG_DB" -c "CREATE DATABASE $PG_DB"
 DB_URL="${PG_ADMIN_URL%/*}/$PG_DB"
 echo "==> date $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg); output in $OUT"
-"$BIN/scim-server" --database-url "$DB_URL" --json serve --bind "127.0.0.1:$SERVER_PORT" >"$OUT/server.log" 2>&1 &
+"$BIN/scim-server" --database-url "$DB_URL" --json serve --bind "127.0.0.1:$SERVER_PORT" --tenant-rate-limit 0 --max-connections-per-address 0 >"$OUT/server.log" 2>&1 &
 server_pid=$!
 trap 'kill $server_pid 2>/dev/null || true' EXIT
 for _ in $(seq 1 600); do curl -s -o /dev/null "http://127.0.0.1:$SERVER_PORT/healthz" && break; sleep 0.1; done

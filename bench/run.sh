@@ -74,7 +74,7 @@ echo "==> date $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load average $(
 echo "==> scim-server on a fresh SQLite file, 127.0.0.1:$SERVER_PORT"
 rm -f "$OUT"/scim.db*
 "$BIN/scim-server" --database-url "sqlite://$OUT/scim.db" --json \
-    serve --bind "127.0.0.1:$SERVER_PORT" >"$OUT/server.log" 2>&1 &
+    serve --bind "127.0.0.1:$SERVER_PORT" --tenant-rate-limit 0 --max-connections-per-address 0 >"$OUT/server.log" 2>&1 &
 server_pid=$!
 pids+=("$server_pid")
 wait_http "http://127.0.0.1:$SERVER_PORT/healthz"

@@ -53,6 +53,8 @@ pub enum LogFormat {
 
 /// The commands.
 #[derive(Debug, Subcommand)]
+// Parsed once per process: the size of `serve`'s flags costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Migrate the database and serve SCIM and the admin API.
     Serve(ServeArgs),
@@ -117,8 +119,36 @@ pub struct ServeArgs {
     #[arg(long, env = "SCIM_MAX_VALUES", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_values: u32,
     /// Seconds a client may take to send a request's headers (then 408).
-    #[arg(long, env = "SCIM_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    #[arg(long, env = "SCIM_REQUEST_TIMEOUT_SECS", default_value_t = 10)]
     pub request_timeout_secs: u64,
+    /// Seconds a client may take to send a request's body, counted from the
+    /// request's arrival (then 408 and the connection is closed).
+    #[arg(long, env = "SCIM_BODY_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_timeout_secs: u64,
+    /// Seconds a request may take until its response is ready (then 503);
+    /// the events feed's long poll is bounded by its own `wait` instead.
+    #[arg(long, env = "SCIM_REQUEST_DEADLINE_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_deadline_secs: u64,
+    /// Most open connections in total (0: no cap); more get 503.
+    #[arg(long, env = "SCIM_MAX_CONNECTIONS", default_value_t = 512)]
+    pub max_connections: usize,
+    /// Most open connections from one client address (0: no cap); more get 503.
+    #[arg(long, env = "SCIM_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 64)]
+    pub max_connections_per_address: usize,
+    /// SCIM requests per second per tenant (burst: twice as many; 0: no limit;
+    /// a tenant's own limit, set with the admin API, replaces it); more get 429.
+    #[arg(long, env = "SCIM_TENANT_RATE_LIMIT", default_value_t = 500)]
+    pub tenant_rate_limit: u32,
+    /// Requests per minute per client address without a credential the server
+    /// can check without the database (public routes, failed sign-ins, console
+    /// pages; 0: no limit); more get 429.
+    #[arg(long, env = "SCIM_UNAUTHENTICATED_RATE_LIMIT", default_value_t = 300)]
+    pub unauthenticated_rate_limit: u32,
+    /// Proxies (addresses or CIDR networks, comma-separated) whose
+    /// `X-Forwarded-For` names the client address for rate limits, and whose
+    /// connections count toward the total cap only.
+    #[arg(long, env = "SCIM_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_network)]
+    pub trusted_proxy: Vec<ipnet::IpNet>,
     /// Seconds in-flight requests get to finish on SIGTERM/SIGINT.
     #[arg(long, env = "SCIM_SHUTDOWN_TIMEOUT_SECS", default_value_t = 30)]
     pub shutdown_timeout_secs: u64,
@@ -150,4 +180,12 @@ pub enum TokenCommand {
         /// The tenant's slug.
         slug: String,
     },
+}
+
+/// An address (`10.0.0.1`) or a CIDR network (`10.0.0.0/8`).
+fn parse_network(s: &str) -> Result<ipnet::IpNet, String> {
+    let s = s.trim();
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{s:?} is neither an IP address nor a CIDR network like 10.0.0.0/8"))
 }

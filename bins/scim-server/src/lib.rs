@@ -15,6 +15,7 @@
 
 pub mod checks;
 pub mod cli;
+pub mod connections;
 pub mod mailer;
 pub mod observability;
 mod retention;
@@ -33,7 +34,10 @@ use serde_json::json;
 use store_diesel::{Store, StoreError, StoreOptions, audit, settings, tenants, tokens};
 
 use crate::cli::{Cli, Command, ServeArgs, TenantCommand, TokenCommand};
+use crate::connections::ConnectionCaps;
 use crate::observability::Metrics;
+use scim_http::deadline::Deadlines;
+use scim_http::throttle::{Throttle, ThrottleConfig};
 
 /// Runs a parsed command line to completion.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -555,10 +559,31 @@ pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
     ));
     let max_body = args.max_body_bytes;
     let workers = args.workers;
+    let throttle = web::Data::new(Throttle::new(throttle_config(args)));
+    let deadlines = web::Data::new(Deadlines::new(
+        Duration::from_secs(args.body_timeout_secs),
+        Duration::from_secs(args.request_deadline_secs),
+    ));
+    let caps = ConnectionCaps::new(
+        args.max_connections_per_address,
+        args.max_connections,
+        args.trusted_proxy.clone(),
+    );
+    let caps_data = web::Data::from(caps.clone());
     let mut server = HttpServer::new(move || {
         App::new()
+            // Innermost first: the caps, rate limits and deadlines answer
+            // bare statuses that `scim_error_bodies` (outermost) dresses.
+            .wrap(middleware::from_fn(scim_http::deadline::enforce_deadlines))
+            .wrap(middleware::from_fn(
+                scim_http::throttle::limit_unauthenticated,
+            ))
+            .wrap(middleware::from_fn(connections::enforce_caps))
             .wrap(middleware::from_fn(observability::observe))
             .wrap(scim_error_bodies())
+            .app_data(throttle.clone())
+            .app_data(caps_data.clone())
+            .app_data(deadlines.clone())
             .app_data(state.clone())
             .app_data(store_data.clone())
             .app_data(metrics.clone())
@@ -575,10 +600,27 @@ pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
             .configure(scim_http::configure_oauth)
             .configure(configure)
     })
+    .on_connect(move |conn, data| {
+        if let Some(peer) = conn
+            .downcast_ref::<actix_web::rt::net::TcpStream>()
+            .and_then(|tcp| tcp.peer_addr().ok())
+        {
+            data.insert(caps.admit(peer.ip()));
+        }
+    })
     .client_request_timeout(Duration::from_secs(args.request_timeout_secs))
     .shutdown_timeout(args.shutdown_timeout_secs);
     if let Some(w) = workers {
         server = server.workers(w.max(1));
+    }
+    if args.max_connections > 0 {
+        // Stop accepting a little above the cap (per worker), so connections
+        // beyond it are answered 503 rather than left in the backlog, and
+        // file descriptors stay bounded.
+        let per_worker = args
+            .max_connections
+            .div_ceil(workers.unwrap_or_else(num_workers).max(1));
+        server = server.max_connections(per_worker + per_worker / 4 + 1);
     }
     let server = server.listen(listener)?;
     tracing::info!(%addr, public_url = %public_url, backend = %backend, "scim-server listening");
@@ -597,4 +639,18 @@ impl std::fmt::Debug for Running {
             .field("public_url", &self.public_url)
             .finish_non_exhaustive()
     }
+}
+
+/// The rate limits of `serve`'s flags.
+fn throttle_config(args: &ServeArgs) -> ThrottleConfig {
+    let mut config = ThrottleConfig::default();
+    config.tenant_per_second = args.tenant_rate_limit;
+    config.unauthenticated_per_minute = args.unauthenticated_rate_limit;
+    config.trusted_proxies = args.trusted_proxy.clone();
+    config
+}
+
+/// actix-web's default number of workers: one per core.
+fn num_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }

@@ -242,6 +242,8 @@ pub async fn metrics(
     req: actix_web::HttpRequest,
     m: web::Data<Metrics>,
     access: web::Data<MetricsAccess>,
+    throttle: Option<web::Data<scim_http::throttle::Throttle>>,
+    caps: Option<web::Data<crate::connections::ConnectionCaps>>,
 ) -> HttpResponse {
     if let Some(expected) = &access.0 {
         let presented = scim_http::auth::bearer(&req).unwrap_or_default();
@@ -256,9 +258,33 @@ pub async fn metrics(
                 .json(serde_json::json!({"error": "GET /metrics needs the metrics token (--metrics-token)"}));
         }
     }
+    let mut text = m.render();
+    if let Some(t) = throttle {
+        use scim_http::throttle::LimitKind;
+        text.push_str(&format!(
+            "# HELP scim_rate_limited_total Requests answered 429 by a rate limit.\n\
+             # TYPE scim_rate_limited_total counter\n\
+             scim_rate_limited_total{{limit=\"tenant\"}} {}\n\
+             scim_rate_limited_total{{limit=\"unauthenticated\"}} {}\n",
+            t.refused(LimitKind::Tenant),
+            t.refused(LimitKind::Unauthenticated)
+        ));
+    }
+    if let Some(c) = caps {
+        text.push_str(&format!(
+            "# HELP scim_open_connections Open client connections.\n\
+             # TYPE scim_open_connections gauge\n\
+             scim_open_connections {}\n\
+             # HELP scim_connections_refused_total Connections answered 503 for being over a cap.\n\
+             # TYPE scim_connections_refused_total counter\n\
+             scim_connections_refused_total {}\n",
+            c.total_open(),
+            c.refused()
+        ));
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(m.render())
+        .body(text)
 }
 
 /// The token `/metrics` requires, if any.

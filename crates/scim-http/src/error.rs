@@ -25,6 +25,12 @@ pub enum ApiError {
     /// tenant: all look the same to the client (401 with `WWW-Authenticate`).
     #[error("unauthorized")]
     Unauthorized,
+    /// A rate limit was reached (429 with `Retry-After`); nothing ran.
+    #[error("too many requests: retry after {retry_after_secs} s")]
+    TooManyRequests {
+        /// Whole seconds until a request would be allowed again.
+        retry_after_secs: u64,
+    },
     /// The database cannot be reached or is overloaded (503).
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -56,6 +62,12 @@ impl ApiError {
             ApiError::Unauthorized => ScimError::new(
                 401,
                 "authentication failed: send 'Authorization: Bearer <token>' with this tenant's current Secret Token (or an OAuth access token of its client), and check that the tenant part of the Tenant URL is the token's tenant",
+            ),
+            ApiError::TooManyRequests { retry_after_secs } => ScimError::new(
+                429,
+                format!(
+                    "too many requests: this client's rate limit was reached; retry after {retry_after_secs} s"
+                ),
             ),
             ApiError::Unavailable(_) => {
                 ScimError::new(503, "the service is temporarily unavailable; retry later")
@@ -120,6 +132,14 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::throttle::TooManyRequests> for ApiError {
+    fn from(t: crate::throttle::TooManyRequests) -> Self {
+        ApiError::TooManyRequests {
+            retry_after_secs: t.retry_after_secs(),
+        }
+    }
+}
+
 impl From<actix_web::error::BlockingError> for ApiError {
     fn from(e: actix_web::error::BlockingError) -> Self {
         ApiError::Internal(format!("blocking task failed: {e}"))
@@ -145,6 +165,9 @@ impl ResponseError for ApiError {
         }
         if matches!(self, ApiError::Unavailable(_)) {
             res.insert_header((header::RETRY_AFTER, "5"));
+        }
+        if let ApiError::TooManyRequests { retry_after_secs } = self {
+            res.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
         }
         res.json(body)
     }
@@ -179,27 +202,15 @@ fn scimify<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse
     let detail = match status.as_u16() {
         404 => "no such endpoint or resource".to_owned(),
         405 => "this method is not allowed on this endpoint".to_owned(),
+        408 => "the request body did not arrive in time; send it faster or in a smaller request"
+            .to_owned(),
         413 => "the request body is too large".to_owned(),
+        429 => "too many requests from this client address: retry after the number of seconds in Retry-After".to_owned(),
+        503 => "the service is temporarily unavailable or the request took too long; a write may still complete: read the resource before retrying".to_owned(),
         s if s >= 500 => "internal server error".to_owned(),
         _ => status.canonical_reason().unwrap_or("error").to_owned(),
     };
-    // The admin API and activation speak `{"error": ...}`, not SCIM.
-    let admin = {
-        let path = res.request().path();
-        path.starts_with("/admin/") || path == "/activate"
-    };
-    let (body, content_type) = if admin {
-        (
-            serde_json::json!({"error": detail}).to_string(),
-            "application/json",
-        )
-    } else {
-        (
-            serde_json::to_string(&ScimError::new(status.as_u16(), detail))
-                .unwrap_or_else(|_| String::from("{}")),
-            SCIM_CONTENT_TYPE,
-        )
-    };
+    let (body, content_type) = error_body_for(res.request().path(), status, &detail);
     let (req, mut old) = res.into_parts();
     let mut new = HttpResponse::build(status);
     for name in [header::ALLOW, header::WWW_AUTHENTICATE, header::RETRY_AFTER] {
@@ -210,6 +221,33 @@ fn scimify<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse
     new.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(content_type)));
     let res = ServiceResponse::new(req, new.body(body)).map_into_right_body();
     Ok(ErrorHandlerResponse::Response(res))
+}
+
+/// The error body of a route family: the admin API and activation speak
+/// `{"error": ...}`, everything else SCIM's error schema.
+fn error_body_for(path: &str, status: StatusCode, detail: &str) -> (String, &'static str) {
+    if path.starts_with("/admin/") || path == "/activate" {
+        (
+            serde_json::json!({"error": detail}).to_string(),
+            "application/json",
+        )
+    } else {
+        (
+            serde_json::to_string(&ScimError::new(status.as_u16(), detail))
+                .unwrap_or_else(|_| String::from("{}")),
+            SCIM_CONTENT_TYPE,
+        )
+    }
+}
+
+/// A complete error response for a request to `path`: `{"error": detail}`
+/// under `/admin/` and for `/activate`, a SCIM error body elsewhere. For
+/// middleware that answers before a request reaches its route.
+pub fn error_response_for(path: &str, status: StatusCode, detail: &str) -> HttpResponse {
+    let (body, content_type) = error_body_for(path, status, detail);
+    HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(content_type)))
+        .body(body)
 }
 
 /// The body type [`scim_error_bodies`] produces.

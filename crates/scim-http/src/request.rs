@@ -49,6 +49,16 @@ pub(crate) enum Credential {
     Access(Box<crate::oauth::AccessClaims>),
 }
 
+impl Credential {
+    /// The tenant the (verified) token names.
+    fn tenant_id(&self) -> &str {
+        match self {
+            Credential::Secret { claims, .. } => &claims.tid,
+            Credential::Access(claims) => &claims.tid,
+        }
+    }
+}
+
 /// The work of one transaction: the connection, the authenticated tenant, the
 /// request's clock and the service's limits.
 pub(crate) struct Tx<'a> {
@@ -149,7 +159,13 @@ impl FromRequest for ScimRequest {
         // No bearer value, or one this server did not sign: 401 before the
         // body is even read.
         ready(Self::from_http(req).and_then(|r| {
-            if r.credential.is_some() {
+            let throttle = req.app_data::<web::Data<crate::throttle::Throttle>>();
+            if let Some(credential) = &r.credential {
+                // Counted against the tenant the verified token names, before
+                // any database work.
+                if let Some(throttle) = throttle {
+                    throttle.check_tenant(credential.tenant_id())?;
+                }
                 Ok(r)
             } else if bearer(req).is_none() {
                 Err(r.refuse(None, "no bearer token"))
@@ -161,6 +177,17 @@ impl FromRequest for ScimRequest {
             }
         }))
     }
+}
+
+/// Whether `token` carries this server's signature as a Secret Token or an
+/// OAuth access token (no database: whether it is still current is checked in
+/// the request's transaction).
+pub(crate) fn signed_by_this_server(state: &ScimState, token: &str) -> bool {
+    state.keys.verify(token).is_some()
+        || crate::oauth::AccessTokenKeys::derive(&state.keys)
+            .ok()
+            .and_then(|keys| crate::oauth::verify_access_token(&keys, token))
+            .is_some()
 }
 
 impl ScimRequest {
@@ -341,6 +368,10 @@ impl ScimRequest {
         .await??;
         match outcome {
             Outcome::Done(value, tenant) => {
+                if let Some(throttle) = self.req.app_data::<web::Data<crate::throttle::Throttle>>()
+                {
+                    throttle.learn_tenant_limit(&tenant.id, tenant.rate_limit);
+                }
                 self.req
                     .extensions_mut()
                     .insert(AuthenticatedTenant(tenant.slug.clone()));

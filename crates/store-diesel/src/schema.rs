@@ -15,6 +15,7 @@ diesel::table! {
         require_mobile_auth_groups -> Bool,
         oauth_only -> Bool,
         event_seq -> BigInt,
+        rate_limit -> Nullable<Integer>,
     }
 }
 

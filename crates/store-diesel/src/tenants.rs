@@ -43,6 +43,9 @@ pub struct Tenant {
     pub created_at: DateTime<Utc>,
     /// SCIM settings.
     pub settings: TenantSettings,
+    /// The tenant's own rate limit in requests per second (`None`: the
+    /// server's default; `Some(0)`: unlimited).
+    pub rate_limit: Option<i32>,
 }
 
 #[derive(Queryable, Selectable)]
@@ -55,6 +58,7 @@ struct TenantRow {
     automatic_invitation: bool,
     require_mobile_auth_users: bool,
     require_mobile_auth_groups: bool,
+    rate_limit: Option<i32>,
 }
 
 impl From<TenantRow> for Tenant {
@@ -69,6 +73,7 @@ impl From<TenantRow> for Tenant {
                 require_mobile_auth_users: row.require_mobile_auth_users,
                 require_mobile_auth_groups: row.require_mobile_auth_groups,
             },
+            rate_limit: row.rate_limit,
         }
     }
 }
@@ -112,6 +117,7 @@ pub fn create(conn: &mut DbConnection, slug: &str, name: &str) -> Result<Tenant,
         name: name.to_owned(),
         created_at: now(),
         settings: TenantSettings::default(),
+        rate_limit: None,
     };
     diesel::insert_into(tenants::table)
         .values((
@@ -228,6 +234,30 @@ pub fn update_settings(
             tenants::require_mobile_auth_users.eq(settings.require_mobile_auth_users),
             tenants::require_mobile_auth_groups.eq(settings.require_mobile_auth_groups),
         ))
+        .execute(conn)?;
+    if updated == 0 {
+        return Err(StoreError::NotFound);
+    }
+    get(conn, id)
+}
+
+/// Sets the tenant's own rate limit (`None`: the server's default; `Some(0)`:
+/// unlimited); returns the updated tenant.
+///
+/// # Errors
+/// [`StoreError::NotFound`]; [`StoreError::InvalidInput`] for a negative limit.
+pub fn set_rate_limit(
+    conn: &mut DbConnection,
+    id: &str,
+    per_second: Option<i32>,
+) -> Result<Tenant, StoreError> {
+    if per_second.is_some_and(|n| n < 0) {
+        return Err(StoreError::InvalidInput(
+            "rate limit: must be 0 (unlimited) or more".to_owned(),
+        ));
+    }
+    let updated = diesel::update(tenants::table.filter(tenants::id.eq(id)))
+        .set(tenants::rate_limit.eq(per_second))
         .execute(conn)?;
     if updated == 0 {
         return Err(StoreError::NotFound);

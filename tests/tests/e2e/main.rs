@@ -9,6 +9,7 @@ mod console;
 mod console_browser;
 mod entra;
 mod events;
+mod hardening;
 mod harness;
 mod isolation;
 mod limits;

@@ -12,6 +12,7 @@
 //! errors are `{"error": "<message naming the field>"}`.
 
 mod events;
+mod limits;
 mod oauth;
 pub(crate) mod people;
 pub(crate) mod tenants;
@@ -186,6 +187,11 @@ impl FromRequest for Admin {
     }
 }
 
+/// Whether the request carries the operator's admin token (no database).
+pub(crate) fn presents_admin_token(req: &HttpRequest) -> bool {
+    authorize(req).is_ok()
+}
+
 fn authorize(req: &HttpRequest) -> Result<Admin, AdminError> {
     let config = req
         .app_data::<web::Data<AdminConfig>>()
@@ -228,6 +234,11 @@ pub fn configure_admin(cfg: &mut web::ServiceConfig) {
                     .route(web::post().to(oauth::create_or_rotate))
                     .route(web::put().to(oauth::update))
                     .route(web::delete().to(oauth::delete)),
+            )
+            .service(
+                web::resource("/tenants/{t}/rate-limit")
+                    .route(web::get().to(limits::get))
+                    .route(web::put().to(limits::put)),
             )
             .service(
                 web::resource("/tenants/{t}/scim-settings")
