@@ -28,19 +28,78 @@ use crate::cli::LogFormat;
 /// terminal and `NO_COLOR` is unset: a file or journald gets plain text.
 pub fn init_logging(format: LogFormat) {
     use std::io::IsTerminal as _;
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::filter::FilterExt as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let colour = std::io::stderr().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(colour)
         .with_target(false);
-    let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Text => builder.try_init(),
+    let fmt = match format {
+        LogFormat::Json => fmt.json().flatten_event(true).boxed(),
+        LogFormat::Text => fmt.boxed(),
     };
+    let not_client_errors =
+        tracing_subscriber::filter::filter_fn(|meta| !is_client_protocol_error(meta));
+    let _ = tracing_subscriber::registry()
+        .with(ClientProtocolErrors {
+            json: matches!(format, LogFormat::Json),
+        })
+        .with(fmt.with_filter(filter.and(not_client_errors)))
+        .try_init();
+}
+
+/// actix-http reports a request it cannot parse (URI too long, an invalid
+/// header, an absurd `Content-Length`) or a connection the client broke as an
+/// ERROR of its own. Those are the client's fault, not the server's.
+fn is_client_protocol_error(meta: &tracing::Metadata<'_>) -> bool {
+    *meta.level() == tracing::Level::ERROR && meta.target().starts_with("actix_http::h1")
+}
+
+/// Writes actix-http's client protocol errors as WARN lines, so an
+/// operator's ERROR alerts fire on server faults only. (It writes them
+/// itself: an event cannot be re-dispatched from inside the subscriber.)
+struct ClientProtocolErrors {
+    json: bool,
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for ClientProtocolErrors {
+    fn on_event(
+        &self,
+        event: &tracing::Event<'_>,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        if !is_client_protocol_error(event.metadata()) {
+            return;
+        }
+        struct Message(String);
+        impl tracing::field::Visit for Message {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    self.0 = format!("{value:?}");
+                }
+            }
+        }
+        let mut message = Message(String::new());
+        event.record(&mut message);
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let what = "client protocol error (request refused or connection closed)";
+        let line = if self.json {
+            serde_json::json!({
+                "timestamp": now, "level": "WARN", "message": what, "error": message.0,
+            })
+            .to_string()
+        } else {
+            format!("{now}  WARN {what} error={}", message.0)
+        };
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
+    }
 }
 
 /// Upper bounds (seconds) of the latency histogram buckets.

@@ -514,3 +514,37 @@ fn a_closed_stdout_is_not_a_crash() {
         );
     }
 }
+
+#[test]
+fn client_protocol_errors_are_warnings_not_errors() {
+    use std::io::{Read, Write};
+    let db = TestDb::sqlite();
+    let served = Served::start(db.url(), &["--public-url", "https://scim.example.net"]);
+    let logs = served.stderr_with("listening");
+    let addr = logs
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("addr="))
+        .expect("the listening line names the address")
+        .to_owned();
+    for raw in [
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n".to_owned(),
+        "POST /scim/v2/default/Users HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n"
+            .to_owned(),
+        format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(70_000)),
+    ] {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let _ = s.write_all(raw.as_bytes());
+        let mut answer = Vec::new();
+        let _ = s.read_to_end(&mut answer);
+    }
+    let logs = served.stderr_with("client protocol error");
+    assert!(
+        !logs.lines().any(|l| l.contains(" ERROR ")),
+        "a client's malformed request is logged as a server error:\n{logs}"
+    );
+    assert!(
+        logs.lines()
+            .any(|l| l.contains(" WARN ") && l.contains("client protocol error"))
+    );
+}
