@@ -118,6 +118,10 @@ pub struct ServeArgs {
     /// a group's members are not counted here).
     #[arg(long, env = "SCIM_MAX_VALUES", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_values: u32,
+    /// About how many bytes of resources one list response may hold; a page
+    /// that would be larger ends early with fewer results than `count`.
+    #[arg(long, env = "SCIM_MAX_LIST_BYTES", default_value_t = 8 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(65_536..))]
+    pub max_list_bytes: u64,
     /// Seconds a client may take to send a request's headers (then 408).
     #[arg(long, env = "SCIM_REQUEST_TIMEOUT_SECS", default_value_t = 10)]
     pub request_timeout_secs: u64,

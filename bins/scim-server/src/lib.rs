@@ -542,6 +542,7 @@ pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
 
     let mut config = ScimConfig::new(public_url.clone());
     config.max_body_bytes = args.max_body_bytes;
+    config.max_list_bytes = usize::try_from(args.max_list_bytes).unwrap_or(usize::MAX);
     config.limits = scim_http::limits::InputLimits::default()
         .with_max_indexed_chars(args.max_indexed_chars as usize)
         .with_max_string_chars(args.max_string_chars as usize)

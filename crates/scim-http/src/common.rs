@@ -70,7 +70,7 @@ pub fn asks_for_representation(q: &Query) -> bool {
 }
 
 /// A validated list request.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct ListParams {
     /// The filter, compiled successfully against the resource type.
     pub filter: Option<Filter>,

@@ -318,6 +318,16 @@ impl ScimResource for Groups {
         })
     }
 
+    fn weight(rec: &GroupWithMembers) -> usize {
+        let g = &rec.group;
+        256 + g.display_name.len()
+            + g.external_id.as_ref().map_or(0, String::len)
+            + rec
+                .members
+                .as_ref()
+                .map_or(0, |m| m.iter().map(|id| 96 + id.len()).sum::<usize>())
+    }
+
     fn create(tx: &mut Tx<'_>, input: &Value) -> Result<GroupWithMembers, ApiError> {
         let (doc, members) = validated(tx, input)?;
         let tid = tx.tenant.id.clone();

@@ -68,6 +68,9 @@ pub(crate) trait ScimResource: 'static {
     fn get(tx: &mut Tx<'_>, id: &str, want: &Projection) -> Result<Self::Rec, ApiError>;
     /// A page of resources.
     fn list(tx: &mut Tx<'_>, params: &ListParams) -> Result<Listed<Self::Rec>, ApiError>;
+    /// About how many bytes the record takes in memory and in a response
+    /// (lists stop adding records past `ScimConfig::max_list_bytes`).
+    fn weight(rec: &Self::Rec) -> usize;
     /// Creates a resource from a client body (validated here).
     fn create(tx: &mut Tx<'_>, input: &Value) -> Result<Self::Rec, ApiError>;
     /// Replaces the resource `id` with a client body (PUT).
@@ -92,6 +95,75 @@ pub(crate) trait ScimResource: 'static {
     /// 204): groups answer 204 unless the query asks for attributes, as Entra
     /// ID expects for large groups.
     fn patch_returns_resource(query: &Query) -> bool;
+}
+
+/// Rows read in the first round of a large page: a bound on what one round
+/// can load before the byte budget is first checked.
+const FIRST_ROUND: u64 = 20;
+
+/// A page of at most `params.count` records that stops adding records once
+/// they weigh `budget` bytes (at least one record is returned when there is
+/// one): RFC 7644 lets a server return fewer results than asked, and the
+/// client continues from `startIndex + itemsPerPage`. Large pages are read in
+/// rounds inside the caller's transaction (one snapshot): a first round of
+/// [`FIRST_ROUND`] rows, then as many rows as the rest of the budget holds at
+/// the rows' average weight, so what one request holds in memory stays near
+/// the budget however large the stored documents are. Returns the page, the
+/// bytes used and whether the budget cut it short.
+pub(crate) fn list_bounded<R: ScimResource>(
+    tx: &mut Tx<'_>,
+    params: &ListParams,
+    budget: usize,
+) -> Result<(Listed<R::Rec>, usize, bool), ApiError> {
+    if params.count <= FIRST_ROUND {
+        let page = R::list(tx, params)?;
+        let used = page.items.iter().map(R::weight).sum();
+        return Ok((page, used, false));
+    }
+    let mut items = Vec::new();
+    let mut used = 0usize;
+    let mut round = params.clone();
+    round.count = FIRST_ROUND;
+    loop {
+        let page = R::list(tx, &round)?;
+        let total = page.total;
+        let got = page.items.len() as u64;
+        for rec in page.items {
+            if used >= budget && !items.is_empty() {
+                return Ok((Listed { total, items }, used, true));
+            }
+            used += R::weight(&rec);
+            items.push(rec);
+        }
+        let left = params.count.saturating_sub(items.len() as u64);
+        if got < round.count || left == 0 {
+            return Ok((Listed { total, items }, used, false));
+        }
+        if used >= budget {
+            return Ok((Listed { total, items }, used, true));
+        }
+        let average = (used / items.len().max(1)).max(1);
+        let fits = ((budget - used) / average).max(1) as u64;
+        round.start_index = params.start_index.max(1) + items.len() as u64;
+        round.count = left.min(fits.saturating_add(1));
+    }
+}
+
+/// About how many bytes a JSON value takes: its strings and numbers plus a
+/// little per node (for [`ScimResource::weight`]).
+pub(crate) fn json_weight(v: &Value) -> usize {
+    match v {
+        Value::Null | Value::Bool(_) => 8,
+        Value::Number(_) => 16,
+        Value::String(s) => 24 + s.len(),
+        Value::Array(a) => 24 + a.iter().map(json_weight).sum::<usize>(),
+        Value::Object(o) => {
+            48 + o
+                .iter()
+                .map(|(k, v)| 32 + k.len() + json_weight(v))
+                .sum::<usize>()
+        }
+    }
 }
 
 /// `attr eq "value"` on the top-level attribute `name` of `rt` (any letter case,
@@ -226,7 +298,10 @@ async fn list_with<R: ScimResource>(
 ) -> Result<HttpResponse, ApiError> {
     let params = std::sync::Arc::new(params);
     let p = params.clone();
-    let (page, tenant) = r.read(move |tx| R::list(tx, &p)).await?;
+    let budget = r.config().max_list_bytes;
+    let (page, tenant) = r
+        .read(move |tx| Ok(list_bounded::<R>(tx, &p, budget)?.0))
+        .await?;
     let base = r.config().tenant_url(&tenant.slug);
     Ok(list_response::<R>(&base, &page, &params))
 }

@@ -14,7 +14,7 @@ use crate::ApiError;
 use crate::common::ListParams;
 use crate::groups::Groups;
 use crate::request::ScimRequest;
-use crate::resource::ScimResource;
+use crate::resource::{ScimResource, list_bounded};
 use crate::respond::scim_json;
 use crate::users::Users;
 
@@ -34,24 +34,36 @@ pub(crate) async fn root(r: ScimRequest, body: web::Bytes) -> Result<HttpRespons
         .as_ref()
         .or(group_params.as_ref())
         .map_or(0, |p| p.count);
+    let budget = r.config().max_list_bytes;
     let ((user_total, users, group_total, groups, user_params, group_params), tenant) = r
         .read(move |tx| {
             let mut users = Vec::new();
             let mut user_total = 0;
             let mut user_params = user_params;
+            let mut used = 0;
+            let mut cut = false;
             if let Some(p) = &mut user_params {
                 p.count = count;
-                let page = Users::list(tx, p)?;
+                let (page, bytes, short) = list_bounded::<Users>(tx, p, budget)?;
                 user_total = page.total;
                 users = page.items;
+                used = bytes;
+                cut = short;
             }
             let mut groups = Vec::new();
             let mut group_total = 0;
             let mut group_params = group_params;
             if let Some(p) = &mut group_params {
                 p.start_index = start.saturating_sub(user_total).max(1);
-                p.count = count.saturating_sub(users.len() as u64);
-                let page = Groups::list(tx, p)?;
+                // A page the byte budget cut short among the users asks for no
+                // groups yet (the client continues after the last user).
+                p.count = if cut {
+                    0
+                } else {
+                    count.saturating_sub(users.len() as u64)
+                };
+                let rest = budget.saturating_sub(used).max(1);
+                let (page, _, _) = list_bounded::<Groups>(tx, p, rest)?;
                 group_total = page.total;
                 groups = page.items;
             }

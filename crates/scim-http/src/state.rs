@@ -26,11 +26,16 @@ pub struct ScimConfig {
     /// Limits on stored values (NUL characters, lengths, values per
     /// attribute), the same on every backend.
     pub limits: crate::limits::InputLimits,
+    /// About how many bytes of resources one list response may hold; a page
+    /// that would be larger ends early (fewer results than `count`, as RFC
+    /// 7644 allows), so a list's memory stays bounded however large the
+    /// stored resources are. At least one resource is always returned.
+    pub max_list_bytes: usize,
 }
 
 impl ScimConfig {
     /// Defaults: 100 results per page, at most 1,000; 1 MiB bodies; 1,000 bulk
-    /// operations.
+    /// operations; 8 MiB of resources per list response.
     pub fn new(public_url: impl Into<String>) -> Self {
         let mut public_url = public_url.into();
         while public_url.ends_with('/') {
@@ -44,6 +49,7 @@ impl ScimConfig {
             patch_limits: scim_patch::PatchLimits::default(),
             max_bulk_operations: 1000,
             limits: crate::limits::InputLimits::default(),
+            max_list_bytes: 8 * 1024 * 1024,
         }
     }
 

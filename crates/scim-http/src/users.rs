@@ -385,6 +385,11 @@ impl ScimResource for Users {
         })
     }
 
+    fn weight(rec: &UserRecord) -> usize {
+        256 + crate::resource::json_weight(&rec.document)
+            + crate::resource::json_weight(&rec.lifecycle)
+    }
+
     fn create(tx: &mut Tx<'_>, input: &Value) -> Result<UserRecord, ApiError> {
         let doc = validated(tx, input)?;
         create_tx(tx, doc)

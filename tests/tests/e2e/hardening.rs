@@ -240,3 +240,61 @@ fn forwarded_for_is_ignored_without_a_trusted_proxy() {
         spoofed.assert_error(429, None);
     });
 }
+
+#[test]
+fn a_list_stops_at_its_byte_budget_and_paging_still_reaches_every_resource() {
+    on_both_with(&["--max-list-bytes", "65536"], |s| {
+        let token = s.tenant("acme");
+        let req = s.request().bearer(&token);
+        // 30 users of about 8 KB each: about 240 KB, four times the budget.
+        let filler = "x".repeat(8000);
+        for i in 0..30 {
+            let r = req.json(
+                "POST",
+                &format!("{T}/Users"),
+                &json!({"userName": format!("big{i:02}@example.net"), "title": filler}),
+            );
+            assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        }
+        let first = req.get(&format!("{T}/Users?count=30")).json();
+        assert_eq!(first["totalResults"], 30);
+        let per_page = first["itemsPerPage"].as_u64().unwrap();
+        assert!(
+            (1..30).contains(&per_page),
+            "the budget did not shorten the page: {per_page}"
+        );
+        assert_eq!(
+            first["Resources"].as_array().unwrap().len() as u64,
+            per_page
+        );
+
+        // Paging from startIndex + itemsPerPage reaches every user once.
+        let mut seen = std::collections::BTreeSet::new();
+        let mut start = 1;
+        while start <= 30 {
+            let page = req
+                .get(&format!(
+                    "{T}/Users?count=30&startIndex={start}&sortBy=userName"
+                ))
+                .json();
+            let items = page["Resources"].as_array().unwrap();
+            assert!(!items.is_empty(), "an empty page at {start}: {page}");
+            for u in items {
+                assert!(seen.insert(u["userName"].as_str().unwrap().to_owned()));
+            }
+            start += items.len();
+        }
+        assert_eq!(seen.len(), 30);
+
+        // The root .search is bounded the same way.
+        let search = req
+            .json(
+                "POST",
+                &format!("{T}/.search"),
+                &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "count": 30}),
+            )
+            .json();
+        let n = search["Resources"].as_array().unwrap().len();
+        assert!((1..30).contains(&n), "{n}");
+    });
+}
