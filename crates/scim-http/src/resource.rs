@@ -68,6 +68,18 @@ pub(crate) trait ScimResource: 'static {
     fn get(tx: &mut Tx<'_>, id: &str, want: &Projection) -> Result<Self::Rec, ApiError>;
     /// A page of resources.
     fn list(tx: &mut Tx<'_>, params: &ListParams) -> Result<Listed<Self::Rec>, ApiError>;
+    /// Adds to `recs` what their representation shows beyond the stored
+    /// resource, when `want` returns it (a user's `groups`), in one query
+    /// for all of them. Called on every read and on the result of PUT and
+    /// PATCH, never on what is stored.
+    fn decorate(
+        tx: &mut Tx<'_>,
+        recs: &mut [Self::Rec],
+        want: &Projection,
+    ) -> Result<(), ApiError> {
+        let _ = (tx, recs, want);
+        Ok(())
+    }
     /// About how many bytes the record takes in memory and in a response
     /// (lists stop adding records past `ScimConfig::max_list_bytes`).
     fn weight(rec: &Self::Rec) -> usize;
@@ -263,7 +275,13 @@ pub(crate) async fn get<R: ScimResource>(r: ScimRequest) -> Result<HttpResponse,
     let id = r.id();
     let projection = r.checked(projection_from_query(R::TYPE, r.query())).await?;
     let want = projection.clone();
-    let (rec, tenant) = r.read(move |tx| R::get(tx, &id, &want)).await?;
+    let (rec, tenant) = r
+        .read(move |tx| {
+            let mut rec = R::get(tx, &id, &want)?;
+            R::decorate(tx, std::slice::from_mut(&mut rec), &want)?;
+            Ok(rec)
+        })
+        .await?;
     let version = R::version(&rec);
     if not_modified(&r, version) {
         return Ok(HttpResponse::NotModified()
@@ -300,7 +318,11 @@ async fn list_with<R: ScimResource>(
     let p = params.clone();
     let budget = r.config().max_list_bytes;
     let (page, tenant) = r
-        .read(move |tx| Ok(list_bounded::<R>(tx, &p, budget)?.0))
+        .read(move |tx| {
+            let mut page = list_bounded::<R>(tx, &p, budget)?.0;
+            R::decorate(tx, &mut page.items, &p.projection)?;
+            Ok(page)
+        })
         .await?;
     let base = r.config().tenant_url(&tenant.slug);
     Ok(list_response::<R>(&base, &page, &params))
@@ -323,7 +345,7 @@ pub(crate) async fn replace<R: ScimResource>(
 ) -> Result<HttpResponse, ApiError> {
     let input: Value = r.parse_body(&body).await?;
     let projection = r.checked(projection_from_query(R::TYPE, r.query())).await?;
-    let (rec, tenant) = modify::<R, _>(&r, move |tx, id, if_match| {
+    let (rec, tenant) = modify::<R, _>(&r, projection.clone(), move |tx, id, if_match| {
         R::replace(tx, id, &input, if_match)
     })
     .await?;
@@ -343,7 +365,8 @@ pub(crate) async fn patch<R: ScimResource>(
     } else {
         without_members(R::TYPE)?
     };
-    let (rec, tenant) = modify::<R, _>(&r, move |tx, id, if_match| {
+    let decorate = want.clone();
+    let (rec, tenant) = modify::<R, _>(&r, decorate, move |tx, id, if_match| {
         R::patch(tx, id, &patch, if_match, &want)
     })
     .await?;
@@ -360,14 +383,20 @@ pub(crate) async fn patch<R: ScimResource>(
 /// transaction, from a fresh read) when another writer won a race and the
 /// client sent no `If-Match`; a rejection that "deactivation wins" kept beside
 /// a committed suspension goes back as the error.
-async fn modify<R, F>(r: &ScimRequest, f: F) -> Result<(R::Rec, Tenant), ApiError>
+async fn modify<R, F>(r: &ScimRequest, want: Projection, f: F) -> Result<(R::Rec, Tenant), ApiError>
 where
     R: ScimResource,
     F: Fn(&mut Tx<'_>, &str, Option<&str>) -> Result<Written<R::Rec>, ApiError> + Send + 'static,
 {
     let (id, hdr) = (r.id(), r.if_match().map(str::to_owned));
     let (written, tenant) = r
-        .write(move |tx| tx.retrying(hdr.is_some(), |tx| f(tx, &id, hdr.as_deref())))
+        .write(move |tx| {
+            let mut written = tx.retrying(hdr.is_some(), |tx| f(tx, &id, hdr.as_deref()))?;
+            if written.rejected.is_none() {
+                R::decorate(tx, std::slice::from_mut(&mut written.rec), &want)?;
+            }
+            Ok(written)
+        })
         .await?;
     match written.rejected {
         Some(e) => Err(ApiError::Scim(e)),

@@ -47,6 +47,7 @@ pub(crate) async fn root(r: ScimRequest, body: web::Bytes) -> Result<HttpRespons
                 let (page, bytes, short) = list_bounded::<Users>(tx, p, budget)?;
                 user_total = page.total;
                 users = page.items;
+                Users::decorate(tx, &mut users, &p.projection)?;
                 used = bytes;
                 cut = short;
             }

@@ -385,6 +385,39 @@ impl ScimResource for Users {
         })
     }
 
+    fn decorate(
+        tx: &mut Tx<'_>,
+        recs: &mut [UserRecord],
+        want: &Projection,
+    ) -> Result<(), ApiError> {
+        if recs.is_empty() || !want.includes("groups") {
+            return Ok(());
+        }
+        let ids: Vec<&str> = recs.iter().map(|r| r.id.as_str()).collect();
+        let mut of_user = store_diesel::groups::groups_of_users(tx.conn, &tx.tenant.id, &ids)?;
+        let base = tx.base_url();
+        for rec in recs {
+            let Some(groups) = of_user.remove(&rec.id) else {
+                continue;
+            };
+            let values: Vec<Value> = groups
+                .into_iter()
+                .map(|g| {
+                    json!({
+                        "value": g.id,
+                        "$ref": format!("{base}/Groups/{}", g.id),
+                        "display": g.display_name,
+                        "type": "direct",
+                    })
+                })
+                .collect();
+            if let Some(doc) = rec.document.as_object_mut() {
+                doc.insert("groups".to_owned(), Value::Array(values));
+            }
+        }
+        Ok(())
+    }
+
     fn weight(rec: &UserRecord) -> usize {
         256 + crate::resource::json_weight(&rec.document)
             + crate::resource::json_weight(&rec.lifecycle)

@@ -106,6 +106,8 @@ impl SqlText {
 pub(crate) enum Sub {
     Emails,
     Members,
+    /// A user's groups: `group_members` joined to `groups`.
+    Groups,
 }
 
 /// A leaf test on one column.
@@ -170,8 +172,8 @@ fn unsupported(what: impl std::fmt::Display) -> StoreError {
 ///
 /// # Errors
 /// [`StoreError::UnsupportedFilter`] for attributes the store cannot answer
-/// (`groups` of users, `meta.location`, member sub-attributes other than
-/// `value`).
+/// (`meta.location`, member sub-attributes other than `value`, a user's
+/// groups' sub-attributes other than `value` and `display`).
 pub(crate) fn translate(
     filter: &Filter,
     kind: Kind,
@@ -338,10 +340,28 @@ fn resolve_top(
             nullable: true,
             fold: true,
         },
-        (Kind::User, "groups", _) => {
-            return Err(unsupported(
-                "filtering users by 'groups' is not supported; filter groups by members instead",
-            ));
+        (Kind::User, "groups", Some("value")) => Target::Multi {
+            sub: Sub::Groups,
+            col: "gm.group_id",
+            nullable: false,
+            fold: false,
+        },
+        (Kind::User, "groups", None) if !presence => Target::Multi {
+            sub: Sub::Groups,
+            col: "gm.group_id",
+            nullable: false,
+            fold: false,
+        },
+        (Kind::User, "groups", Some("display")) => Target::Multi {
+            sub: Sub::Groups,
+            col: "g.display_name_folded",
+            nullable: false,
+            fold: true,
+        },
+        (Kind::User, "groups", Some(other)) => {
+            return Err(unsupported(format!(
+                "a user's groups can be filtered by 'value' and 'display', not by '{other}'"
+            )));
         }
         (Kind::Group, "displayName", None) => Target::Str {
             col: "groups.display_name_folded",
@@ -377,7 +397,7 @@ fn top_leaf(f: &Filter, kind: Kind, rt: &'static ResourceType) -> Result<Transla
             let uses_members = matches!(
                 target,
                 Target::Multi {
-                    sub: Sub::Members,
+                    sub: Sub::Members | Sub::Groups,
                     ..
                 }
             );
@@ -399,11 +419,24 @@ fn top_leaf(f: &Filter, kind: Kind, rt: &'static ResourceType) -> Result<Transla
                 t.uses_members = true;
                 return Ok(t);
             }
+            // `groups pr`: some membership (the stored document has no
+            // `groups`; the memberships are the truth).
+            if kind == Kind::User
+                && resolved.is_some_and(|r| {
+                    r.attr.name == "groups"
+                        && r.sub.is_none()
+                        && !matches!(r.location, AttrLocation::Extension(_))
+                })
+            {
+                let mut t = Translation::exact(Cond::Exists(Sub::Groups, None));
+                t.uses_members = true;
+                return Ok(t);
+            }
             let target = resolve_top(path, kind, rt, true)?;
             let uses_members = matches!(
                 target,
                 Target::Multi {
-                    sub: Sub::Members,
+                    sub: Sub::Members | Sub::Groups,
                     ..
                 }
             );
@@ -419,15 +452,11 @@ fn top_leaf(f: &Filter, kind: Kind, rt: &'static ResourceType) -> Result<Transla
             let sub = match (kind, resolved.attr.name) {
                 (Kind::User, "emails") if core => Sub::Emails,
                 (Kind::Group, "members") if core => Sub::Members,
-                (Kind::User, "groups") if core => {
-                    return Err(unsupported(
-                        "filtering users by 'groups' is not supported; filter groups by members instead",
-                    ));
-                }
+                (Kind::User, "groups") if core => Sub::Groups,
                 _ => return Ok(Translation::none()),
             };
             let inner = element(filter, false, sub)?;
-            let uses_members = sub == Sub::Members;
+            let uses_members = matches!(sub, Sub::Members | Sub::Groups);
             // Some element satisfies the inner filter, so some row exists and
             // satisfies the inner narrowing.
             Ok(Translation {
@@ -475,6 +504,21 @@ fn element(f: &Filter, neg: bool, sub: Sub) -> Result<Translation, StoreError> {
                 (Sub::Members, other) => {
                     return Err(unsupported(format!(
                         "members can be filtered by 'value' only, not by '{other}'"
+                    )));
+                }
+                (Sub::Groups, "value") => Target::Str {
+                    col: "gm.group_id",
+                    nullable: false,
+                    fold: false,
+                },
+                (Sub::Groups, "display") => Target::Str {
+                    col: "g.display_name_folded",
+                    nullable: false,
+                    fold: true,
+                },
+                (Sub::Groups, other) => {
+                    return Err(unsupported(format!(
+                        "a user's groups can be filtered by 'value' and 'display', not by '{other}'"
                     )));
                 }
             };
@@ -721,6 +765,11 @@ pub(crate) fn render(cond: &Cond, pg: bool, out: &mut SqlText) {
                 Sub::Members => {
                     "EXISTS (SELECT 1 FROM group_members m WHERE m.tenant_id = groups.tenant_id \
                      AND m.group_id = groups.id"
+                }
+                Sub::Groups => {
+                    "EXISTS (SELECT 1 FROM group_members gm JOIN groups g \
+                     ON g.tenant_id = gm.tenant_id AND g.id = gm.group_id \
+                     WHERE gm.tenant_id = users.tenant_id AND gm.user_id = users.id"
                 }
             });
             if let Some(inner) = inner {

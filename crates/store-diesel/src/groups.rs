@@ -438,6 +438,50 @@ pub fn member_ids_of_groups(
     Ok(out)
 }
 
+/// A group a user is a direct member of: what a user's `groups` attribute
+/// shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupRef {
+    /// The group's id.
+    pub id: String,
+    /// The group's displayName.
+    pub display_name: String,
+}
+
+/// The groups each of `user_ids` is a direct member of, in displayName
+/// order (then id): one indexed query per 500 users. Users without groups are
+/// absent from the map.
+///
+/// # Errors
+/// Database errors.
+pub fn groups_of_users(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    user_ids: &[&str],
+) -> Result<std::collections::HashMap<String, Vec<GroupRef>>, StoreError> {
+    let mut out: std::collections::HashMap<String, Vec<GroupRef>> =
+        std::collections::HashMap::new();
+    for chunk in user_ids.chunks(BATCH) {
+        let rows: Vec<(String, String, String)> = group_members::table
+            .inner_join(
+                groups::table.on(groups::tenant_id
+                    .eq(group_members::tenant_id)
+                    .and(groups::id.eq(group_members::group_id))),
+            )
+            .filter(group_members::tenant_id.eq(tenant_id))
+            .filter(group_members::user_id.eq_any(chunk))
+            .select((group_members::user_id, groups::id, groups::display_name))
+            .order((groups::display_name_folded.asc(), groups::id.asc()))
+            .load(conn)?;
+        for (user, id, display_name) in rows {
+            out.entry(user)
+                .or_default()
+                .push(GroupRef { id, display_name });
+        }
+    }
+    Ok(out)
+}
+
 /// Ids of the groups the user is a direct member of, in id order.
 ///
 /// # Errors

@@ -350,11 +350,15 @@ pub(crate) fn list_with<T: Listed>(
                 .map_err(|e| StoreError::UnsupportedFilter(e.to_string()))?;
             let t = translate(filter, T::KIND, rt)?;
             if t.uses_members && !t.exact {
-                return Err(StoreError::UnsupportedFilter(
-                    "a filter on members can be combined only with id, externalId, \
-                     displayName, meta.created and meta.lastModified"
+                return Err(StoreError::UnsupportedFilter(match T::KIND {
+                    Kind::Group => "a filter on members can be combined only with id, externalId, \
+                                    displayName, meta.created and meta.lastModified"
                         .to_owned(),
-                ));
+                    Kind::User => "a filter on groups can be combined only with id, userName, \
+                                   externalId, displayName, active, emails, meta.created and \
+                                   meta.lastModified"
+                        .to_owned(),
+                }));
             }
             (t.cond, (!t.exact).then_some(compiled))
         }

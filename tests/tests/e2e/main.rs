@@ -21,4 +21,5 @@ mod rejected;
 mod rules;
 mod smtp;
 mod sweep;
+mod user_groups;
 mod values;

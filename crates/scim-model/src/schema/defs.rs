@@ -109,7 +109,8 @@ const ADDRESS_SUBS: &[A] = &[
     primary(),
 ];
 const USER_GROUP_SUBS: &[A] = &[
-    A::string("value").read_only(),
+    // A group's id: compared case-exactly, like `members.value` and `id`.
+    A::string("value").case_exact().read_only(),
     A::reference("$ref", &["User", "Group"]).read_only(),
     A::string("display").read_only(),
     A::string("type")

@@ -465,3 +465,120 @@ store_test!(group_lists_agree_with_the_evaluator, |db| {
         "only {nonempty} of {total_filters} matched"
     );
 });
+
+/// Display names of the groups in [`user_group_filters_agree_with_the_evaluator`].
+const GROUP_NAMES: &[&str] = &["Ärger", "Eng", "eng%x", "Ops_x", "ǅemal"];
+/// Group ids, of different letter case (ids compare case-exactly).
+const GROUP_IDS: &[&str] = &["g0", "G1", "g2", "g_3", "g%4"];
+
+/// A leaf over a user's `groups`, or an indexed user attribute to combine it
+/// with (a `groups` filter combined with a non-indexed attribute is refused).
+fn user_groups_leaf() -> impl Strategy<Value = Filter> {
+    let value = prop_oneof![
+        3 => pick(GROUP_IDS).prop_map(CompValue::String),
+        3 => pick(GROUP_NAMES).prop_map(CompValue::String),
+        1 => pick(&["ärger", "ENG", "ǆemal", "ops_X"]).prop_map(CompValue::String),
+        2 => pick(&["", "g", "G", "E", "e", "ä", "%", "_"]).prop_map(CompValue::String),
+    ];
+    prop_oneof![
+        4 => (prop::sample::select(&["groups.value", "groups", "groups.display"][..]), op(), value.clone())
+            .prop_map(|(a, op, value)| Filter::Compare { path: path(a), op, value }),
+        1 => Just(Filter::Present(AttrPath::new("groups"))),
+        1 => Just(Filter::Present(path("groups.display"))),
+        2 => (prop::sample::select(&["value", "display"][..]), op(), value.clone())
+            .prop_map(|(a, op, value)| Filter::ValuePath {
+                attr: AttrPath::new("groups"),
+                filter: Box::new(Filter::Compare { path: AttrPath::new(a), op, value }),
+            }),
+        1 => (op(), pick(NAMES)).prop_map(|(op, v)| Filter::Compare {
+            path: path("userName"), op, value: CompValue::String(v),
+        }),
+        1 => (op(), pick(&["u00", "u01", "U02", "u03"])).prop_map(|(op, v)| Filter::Compare {
+            path: path("id"), op, value: CompValue::String(v),
+        }),
+    ]
+}
+
+store_test!(user_group_filters_agree_with_the_evaluator, |db| {
+    let store = db.store();
+    let case = std::cell::Cell::new(0u32);
+    let nonempty = std::cell::Cell::new(0usize);
+    let strategy = (
+        users_strategy(),
+        // For each group, the indexes (mod the user count) of its members.
+        prop::collection::vec(prop::collection::vec(0usize..10, 0..4), GROUP_IDS.len()),
+        prop::collection::vec(combine(user_groups_leaf().boxed()), FILTERS_PER_CASE),
+    );
+    runner()
+        .run(&strategy, |(specs, memberships, filters)| {
+            case.set(case.get() + 1);
+            let t = store
+                .transaction(|c| tenants::create(c, &format!("ug{}", case.get()), "T"))
+                .map_err(|e| TestCaseError::fail(e.to_string()))?
+                .id;
+            let records: Vec<_> = specs.iter().map(|s| user_record(&t, s)).collect();
+            // What the evaluator sees: each user's resource with its groups.
+            let mut resources: Vec<Value> = records.iter().map(|r| r.to_resource()).collect();
+            store
+                .transaction(|c| {
+                    for r in &records {
+                        users::insert(c, r)?;
+                    }
+                    for (g, members) in memberships.iter().enumerate() {
+                        let mut record = group_record(&t, GROUP_IDS[g], GROUP_NAMES[g], base_time());
+                        record.document["displayName"] = json!(GROUP_NAMES[g]);
+                        groups::insert(c, &record)?;
+                        let mut ids: Vec<usize> = members.iter().map(|m| m % records.len()).collect();
+                        ids.sort_unstable();
+                        ids.dedup();
+                        let member_ids: Vec<&str> = ids.iter().map(|i| records[*i].id.as_str()).collect();
+                        groups::add_members(c, &t, GROUP_IDS[g], &member_ids)?;
+                        for i in ids {
+                            let entry = json!({"value": GROUP_IDS[g], "display": GROUP_NAMES[g], "type": "direct"});
+                            match resources[i]["groups"].as_array_mut() {
+                                Some(list) => list.push(entry),
+                                None => resources[i]["groups"] = json!([entry]),
+                            }
+                        }
+                    }
+                    Ok(())
+                })
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            for filter in &filters {
+                let Ok(compiled) = filter.compile(&USER) else {
+                    continue;
+                };
+                let expected: Vec<String> = records
+                    .iter()
+                    .zip(&resources)
+                    .filter(|(_, res)| compiled.matches(res))
+                    .map(|(r, _)| (r.created_at, r.id.clone()))
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .map(|(_, id)| id)
+                    .collect();
+                nonempty.set(nonempty.get() + usize::from(!expected.is_empty()));
+                let q = ListQuery {
+                    filter: Some(filter),
+                    sort_by: None,
+                    descending: false,
+                    start_index: 1,
+                    count: 1000,
+                };
+                let page = store
+                    .with_conn(|c| users::list(c, &t, &q))
+                    .map_err(|e| TestCaseError::fail(format!("{filter}: {e}")))?;
+                let got: Vec<String> = page.items.iter().map(|u| u.id.clone()).collect();
+                check(got == expected, || {
+                    format!("{filter}\n got {got:?}\n expected {expected:?}")
+                })?;
+            }
+            Ok(())
+        })
+        .map_err(|e| format!("{e}"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        nonempty.get() > 0,
+        "no filter matched anything: the test proves nothing"
+    );
+});

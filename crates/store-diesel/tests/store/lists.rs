@@ -335,7 +335,9 @@ store_test!(unsupported_and_invalid_filters, |db| {
     let store = db.store();
     let (t, _) = fixture(store);
     for text in [
-        r#"groups.value eq "g1""#,
+        r#"groups.type eq "direct""#,
+        r#"groups[type eq "direct"]"#,
+        r#"groups pr and title eq "x""#,
         r#"meta.location co "Users""#,
         r#"active gt true"#,
         r#"nosuch eq "x""#,
