@@ -42,6 +42,7 @@ pub struct TokenKeys {
     decoding: DecodingKey,
     ttl: Option<chrono::TimeDelta>,
     sealer: std::sync::Arc<crate::sealed::Sealer>,
+    cursor_key: ring::hmac::Key,
 }
 
 impl std::fmt::Debug for TokenKeys {
@@ -68,7 +69,21 @@ impl TokenKeys {
             sealer: std::sync::Arc::new(
                 crate::sealed::Sealer::new(secret).map_err(|e| KeyError(e.to_string()))?,
             ),
+            cursor_key: {
+                let prk =
+                    ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, b"scim-server list cursors")
+                        .extract(secret);
+                let okm = prk
+                    .expand(&[b"v1 hmac-sha256"], ring::hmac::HMAC_SHA256)
+                    .map_err(|_| KeyError("cannot derive the cursor key".to_owned()))?;
+                ring::hmac::Key::from(okm)
+            },
         })
+    }
+
+    /// The key that signs list cursors (RFC 9865 paging).
+    pub(crate) fn cursor_key(&self) -> &ring::hmac::Key {
+        &self.cursor_key
     }
 
     /// Encrypts and decrypts stored secrets (webhook signing secrets, TOTP

@@ -84,6 +84,12 @@ pub struct ListParams {
     pub count: u64,
     /// The projection.
     pub projection: Projection,
+    /// Cursor paging (RFC 9865): `Some("")` asks for the first page,
+    /// `Some(c)` continues after the cursor `c`; `None`: index paging.
+    pub cursor: Option<String>,
+    /// Where a cursor page starts after (set from `cursor` once it is
+    /// verified).
+    pub after: Option<store_diesel::Keyset>,
 }
 
 impl ListParams {
@@ -95,6 +101,7 @@ impl ListParams {
             descending: self.descending,
             start_index: self.start_index,
             count: self.count,
+            after: self.after.as_ref(),
         }
     }
 
@@ -127,6 +134,7 @@ impl ListParams {
             },
             start_index: int_param(q, "startIndex")?,
             count: int_param(q, "count")?,
+            cursor: q.get("cursor").map(str::to_owned),
         };
         Self::from_search(rt, &search, config)
     }
@@ -169,6 +177,20 @@ impl ListParams {
             Some(c) if c < 0 => 0,
             Some(c) => (c as u64).min(u64::from(config.max_count)),
         };
+        if s.cursor.is_some() {
+            if s.start_index.is_some() {
+                return Err(ApiError::bad_request(
+                    ScimType::InvalidValue,
+                    "startIndex and cursor cannot be combined: page by one or the other",
+                ));
+            }
+            if sort_by.is_some() {
+                return Err(ApiError::bad_request(
+                    ScimType::InvalidValue,
+                    "cursor paging follows the default order (meta.created, then id): leave sortBy out",
+                ));
+            }
+        }
         Ok(ListParams {
             filter,
             sort_by,
@@ -176,6 +198,8 @@ impl ListParams {
             start_index: s.start_index.map_or(1, |i| i.max(1) as u64),
             count,
             projection: projection(rt, &s.attributes, &s.excluded_attributes)?,
+            cursor: s.cursor.as_deref().map(|c| c.trim().to_owned()),
+            after: None,
         })
     }
 }

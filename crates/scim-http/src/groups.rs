@@ -318,6 +318,13 @@ impl ScimResource for Groups {
         })
     }
 
+    fn keyset(rec: &GroupWithMembers) -> store_diesel::Keyset {
+        store_diesel::Keyset {
+            created: rec.group.created_at,
+            id: rec.group.id.clone(),
+        }
+    }
+
     fn weight(rec: &GroupWithMembers) -> usize {
         let g = &rec.group;
         256 + g.display_name.len()

@@ -43,6 +43,7 @@ mod bulk;
 mod change_events;
 mod common;
 pub mod console;
+mod cursor;
 pub mod deadline;
 mod discovery;
 pub mod error;

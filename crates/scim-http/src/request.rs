@@ -227,6 +227,11 @@ impl ScimRequest {
         })
     }
 
+    /// The server's keys.
+    pub(crate) fn keys(&self) -> &crate::auth::TokenKeys {
+        &self.state.keys
+    }
+
     /// Limits and URLs of the service.
     pub(crate) fn config(&self) -> &ScimConfig {
         &self.state.config

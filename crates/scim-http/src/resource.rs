@@ -80,6 +80,8 @@ pub(crate) trait ScimResource: 'static {
         let _ = (tx, recs, want);
         Ok(())
     }
+    /// The record's place in the default order (cursor paging).
+    fn keyset(rec: &Self::Rec) -> store_diesel::Keyset;
     /// About how many bytes the record takes in memory and in a response
     /// (lists stop adding records past `ScimConfig::max_list_bytes`).
     fn weight(rec: &Self::Rec) -> usize;
@@ -201,7 +203,8 @@ pub(crate) fn unique_eq<'f>(
 /// list (`startIndex` past it or `count=0` give no items, same total).
 pub(crate) fn page_of_one<R>(found: Option<R>, params: &ListParams) -> Listed<R> {
     let total = u64::from(found.is_some());
-    let items = if params.start_index <= 1 && params.count > 0 {
+    // A cursor continues after the first page, which already held it.
+    let items = if params.start_index <= 1 && params.count > 0 && params.after.is_none() {
         found.into_iter().collect()
     } else {
         Vec::new()
@@ -253,6 +256,63 @@ fn list_response<R: ScimResource>(
         StatusCode::OK,
         &ListResponse::new(items, page.total, params.start_index),
     )
+}
+
+/// `GET /Users?cursor=...` (and `/Groups`, and their `.search`): keyset pages
+/// with a signed `nextCursor` (RFC 9865).
+async fn list_by_cursor<R: ScimResource>(
+    r: ScimRequest,
+    mut params: ListParams,
+) -> Result<HttpResponse, ApiError> {
+    let key = r.keys().cursor_key().clone();
+    let budget = r.config().max_list_bytes;
+    let now = chrono::Utc::now();
+    let (out, tenant) = r
+        .read(move |tx| {
+            let cursor = params.cursor.clone().unwrap_or_default();
+            if !cursor.is_empty() {
+                params.after = Some(crate::cursor::open(
+                    &key,
+                    &cursor,
+                    &tx.tenant.id,
+                    R::TYPE.name,
+                    params.filter.as_ref(),
+                    now,
+                )?);
+            }
+            let (mut page, more) = list_cursor::<R>(tx, &params, budget)?;
+            R::decorate(tx, &mut page.items, &params.projection)?;
+            let next = match (more, page.items.last()) {
+                (true, Some(last)) => Some(crate::cursor::issue(
+                    &key,
+                    &tx.tenant.id,
+                    R::TYPE.name,
+                    params.filter.as_ref(),
+                    &R::keyset(last),
+                    now,
+                )),
+                _ => None,
+            };
+            Ok((page, next, params))
+        })
+        .await?;
+    let (page, next, params) = out;
+    let base = r.config().tenant_url(&tenant.slug);
+    let items: Vec<Value> = page
+        .items
+        .iter()
+        .map(|rec| params.projection.apply(&R::render(&base, rec)))
+        .collect();
+    let mut body = serde_json::to_value(ListResponse::new(items, page.total, 1))
+        .map_err(ApiError::internal)?;
+    if let Some(obj) = body.as_object_mut() {
+        // Cursor pages have no index.
+        obj.remove("startIndex");
+        if let Some(next) = next {
+            obj.insert("nextCursor".to_owned(), Value::String(next));
+        }
+    }
+    Ok(scim_json(StatusCode::OK, &body))
 }
 
 /// Whether an `If-None-Match` header names `current` (or is `*`): answer 304.
@@ -310,10 +370,57 @@ pub(crate) async fn search<R: ScimResource>(
     list_with::<R>(r, params).await
 }
 
+/// A cursor page (RFC 9865) of at most `params.count` records after
+/// `params.after`, bounded by `budget` bytes like [`list_bounded`]; whether
+/// more records follow (one extra row is read to know).
+pub(crate) fn list_cursor<R: ScimResource>(
+    tx: &mut Tx<'_>,
+    params: &ListParams,
+    budget: usize,
+) -> Result<(Listed<R::Rec>, bool), ApiError> {
+    let mut items: Vec<R::Rec> = Vec::new();
+    let mut used = 0usize;
+    let mut round = params.clone();
+    round.start_index = 1;
+    let mut want = params.count.min(FIRST_ROUND);
+    loop {
+        // One more than wanted: whether a next page exists.
+        round.count = want + 1;
+        let page = R::list(tx, &round)?;
+        let total = page.total;
+        let got = page.items.len() as u64;
+        for rec in page
+            .items
+            .into_iter()
+            .take(usize::try_from(want).unwrap_or(usize::MAX))
+        {
+            used += R::weight(&rec);
+            items.push(rec);
+            if used >= budget && (items.len() as u64) < params.count {
+                // Cut by the byte budget: the rest follows on the next page.
+                let more = got > items.len() as u64 || got > want;
+                return Ok((Listed { total, items }, more));
+            }
+        }
+        let more = got > want;
+        let left = params.count.saturating_sub(items.len() as u64);
+        if !more || left == 0 || params.count == 0 {
+            return Ok((Listed { total, items }, more));
+        }
+        let average = (used / items.len().max(1)).max(1);
+        let fits = (budget.saturating_sub(used) / average).max(1) as u64;
+        want = left.min(fits);
+        round.after = items.last().map(R::keyset);
+    }
+}
+
 async fn list_with<R: ScimResource>(
     r: ScimRequest,
     params: ListParams,
 ) -> Result<HttpResponse, ApiError> {
+    if params.cursor.is_some() {
+        return list_by_cursor::<R>(r, params).await;
+    }
     let params = std::sync::Arc::new(params);
     let p = params.clone();
     let budget = r.config().max_list_bytes;

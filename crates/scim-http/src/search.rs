@@ -26,6 +26,18 @@ pub(crate) async fn root(r: ScimRequest, body: web::Bytes) -> Result<HttpRespons
         (Err(e), Err(_)) => return r.checked(Err(e)).await,
         (u, g) => (u.ok(), g.ok()),
     };
+    if user_params
+        .iter()
+        .chain(group_params.iter())
+        .any(|p| p.cursor.is_some())
+    {
+        return r
+            .checked(Err(ApiError::bad_request(
+                scim_model::ScimType::InvalidValue,
+                "cursor paging is available on /Users, /Groups and their /.search; the root /.search pages by startIndex",
+            )))
+            .await;
+    }
     let start = user_params
         .as_ref()
         .or(group_params.as_ref())

@@ -68,6 +68,14 @@ impl ScimConfig {
                 max_payload_size: u64::try_from(self.max_body_bytes).unwrap_or(u64::MAX),
             },
         );
+        spc.pagination = Some(scim_model::messages::PaginationSupport {
+            cursor: true,
+            index: true,
+            default_pagination_method: Some("index".to_owned()),
+            default_page_size: Some(self.default_count),
+            max_page_size: Some(self.max_count),
+            cursor_timeout: Some(crate::cursor::CURSOR_TIMEOUT_SECS),
+        });
         spc.authentication_schemes
             .push(scim_model::messages::AuthenticationScheme {
                 scheme_type: "oauth2".to_owned(),

@@ -418,6 +418,13 @@ impl ScimResource for Users {
         Ok(())
     }
 
+    fn keyset(rec: &UserRecord) -> store_diesel::Keyset {
+        store_diesel::Keyset {
+            created: rec.created_at,
+            id: rec.id.clone(),
+        }
+    }
+
     fn weight(rec: &UserRecord) -> usize {
         256 + crate::resource::json_weight(&rec.document)
             + crate::resource::json_weight(&rec.lifecycle)

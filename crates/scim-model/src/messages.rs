@@ -51,6 +51,10 @@ pub enum ScimType {
     InvalidVers,
     /// The request cannot be completed because of sensitive information in the URI.
     Sensitive,
+    /// The cursor is malformed, altered, or belongs to another query or tenant (RFC 9865).
+    InvalidCursor,
+    /// The cursor has expired (RFC 9865).
+    ExpiredCursor,
 }
 
 impl ScimType {
@@ -67,6 +71,8 @@ impl ScimType {
             ScimType::InvalidValue => "invalidValue",
             ScimType::InvalidVers => "invalidVers",
             ScimType::Sensitive => "sensitive",
+            ScimType::InvalidCursor => "invalidCursor",
+            ScimType::ExpiredCursor => "expiredCursor",
         }
     }
 }
@@ -361,6 +367,10 @@ pub struct SearchRequest {
         skip_serializing_if = "Option::is_none"
     )]
     pub count: Option<i64>,
+    /// Cursor paging (RFC 9865): `""` for the first page, then the previous
+    /// page's `nextCursor`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
 }
 
 fn string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
@@ -565,6 +575,31 @@ pub struct ServiceProviderConfig {
     pub etag: Supported,
     /// Authentication schemes.
     pub authentication_schemes: Vec<AuthenticationScheme>,
+    /// Paging methods (RFC 9865); absent: index paging only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pagination: Option<PaginationSupport>,
+}
+
+/// The `pagination` attribute of the ServiceProviderConfig (RFC 9865).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaginationSupport {
+    /// Cursor paging (`cursor`, `nextCursor`) is supported.
+    pub cursor: bool,
+    /// Index paging (`startIndex`) is supported.
+    pub index: bool,
+    /// `"index"` or `"cursor"`: what a list without either parameter uses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_pagination_method: Option<String>,
+    /// Page size when a request gives no `count`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_page_size: Option<u32>,
+    /// Largest page size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_page_size: Option<u32>,
+    /// Seconds a cursor stays valid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor_timeout: Option<u32>,
 }
 
 impl ServiceProviderConfig {
@@ -591,6 +626,7 @@ impl ServiceProviderConfig {
                 spec_uri: Some("https://www.rfc-editor.org/info/rfc6750".to_owned()),
                 primary: Some(true),
             }],
+            pagination: None,
         }
     }
 }

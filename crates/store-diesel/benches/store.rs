@@ -190,6 +190,7 @@ fn run(c: &mut Criterion, db: &TestDb, label: &str) {
                     descending: false,
                     start_index: 1,
                     count: 100,
+                    after: None,
                 };
                 let page = store.with_conn(|c| users::list(c, &t, &q)).unwrap();
                 assert_eq!(page.items.len(), 100);

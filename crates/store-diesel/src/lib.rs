@@ -65,7 +65,7 @@ pub use connection::{
     ConnectError, ConnectionManager, ConnectionSetup, DbConnection, MultiBackend, SQLITE_PRAGMAS,
 };
 pub use error::StoreError;
-pub use list::{ListQuery, Page};
+pub use list::{Keyset, ListQuery, Page};
 pub use store::{
     PooledDbConnection, Store, StoreOptions, read_transaction_with, write_transaction,
     write_transaction_with,

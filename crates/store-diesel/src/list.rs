@@ -59,6 +59,20 @@ pub struct ListQuery<'a> {
     pub start_index: u64,
     /// Page size; 0 = only count.
     pub count: u64,
+    /// Keyset paging (cursors): only resources after this one in the default
+    /// order (`meta.created`, then `id`); `start_index` is then ignored and
+    /// `sort_by` must be `None`. `total` still counts every match.
+    pub after: Option<&'a Keyset>,
+}
+
+/// A position in the default order (`meta.created`, then `id`): where a
+/// cursor page starts after.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keyset {
+    /// `meta.created` of the last resource seen.
+    pub created: chrono::DateTime<chrono::Utc>,
+    /// Its id.
+    pub id: String,
 }
 
 /// One page of a list.
@@ -377,14 +391,35 @@ pub(crate) fn list_with<T: Listed>(
         render(cond, pg, &mut base);
     }
     let sort = sort_spec::<T>(q.sort_by);
-    let offset = q.start_index.max(1) - 1;
+    if q.after.is_some() && !matches!(sort, Sort::Default) {
+        return Err(StoreError::InvalidInput(
+            "cursor paging follows the default order (meta.created, then id): leave sortBy out"
+                .to_owned(),
+        ));
+    }
+    let after = q
+        .after
+        .map(|k| (crate::time::to_db(k.created), k.id.clone()));
+    let offset = if after.is_some() {
+        0
+    } else {
+        q.start_index.max(1) - 1
+    };
     match (&residual, &sort) {
         (None, Sort::Default | Sort::Column(..)) => {
             let column = match &sort {
                 Sort::Column(col, _) => Some(*col),
                 _ => None,
             };
-            sql_page::<T>(conn, base, column, q.descending, offset, q.count, complete)
+            sql_page::<T>(
+                conn,
+                base,
+                column,
+                q.descending,
+                (offset, after),
+                q.count,
+                complete,
+            )
         }
         _ => scan_page::<T>(
             complete,
@@ -394,7 +429,7 @@ pub(crate) fn list_with<T: Listed>(
             residual.as_ref(),
             &sort,
             q.descending,
-            offset,
+            (offset, after),
             q.count,
         ),
     }
@@ -406,7 +441,7 @@ fn sql_page<T: Listed>(
     base: SqlText,
     column: Option<&str>,
     descending: bool,
-    offset: u64,
+    (offset, after): (u64, Option<(NaiveDateTime, String)>),
     count: u64,
     complete: bool,
 ) -> Result<Page<T>, StoreError> {
@@ -428,6 +463,9 @@ fn sql_page<T: Listed>(
     q.push("SELECT ").push(T::COLUMNS);
     q.sql.push_str(&base.sql);
     q.binds.extend(base.binds);
+    if let Some((created, id)) = &after {
+        push_after(&mut q, table, *created, id);
+    }
     q.push(" ORDER BY ");
     if let Some(col) = column {
         q.push(col)
@@ -458,7 +496,7 @@ fn scan_page<T: Listed>(
     residual: Option<&CompiledFilter>,
     sort: &Sort,
     descending: bool,
-    offset: u64,
+    (offset, keyset): (u64, Option<(NaiveDateTime, String)>),
     count: u64,
 ) -> Result<Page<T>, StoreError> {
     let table = T::KIND.table();
@@ -474,21 +512,7 @@ fn scan_page<T: Listed>(
         q.sql.push_str(&base.sql);
         q.binds.extend(base.binds.iter().cloned());
         if let Some((created, id)) = &after {
-            // `created_at >= t` first, so both planners seek the
-            // `(tenant_id, created_at)` index instead of rescanning it.
-            q.push(" AND ")
-                .push(table)
-                .push(".created_at >= ")
-                .bind(Bind::Ts(*created))
-                .push(" AND (")
-                .push(table)
-                .push(".created_at > ")
-                .bind(Bind::Ts(*created))
-                .push(" OR ")
-                .push(table)
-                .push(".id > ")
-                .bind(Bind::Text(id.clone()))
-                .push(")");
+            push_after(&mut q, table, *created, id);
         }
         q.push(" ORDER BY ")
             .push(table)
@@ -520,7 +544,14 @@ fn scan_page<T: Listed>(
         matches.sort_by(|a, b| order(a, b, descending));
     }
     let total = u64::try_from(matches.len()).unwrap_or(u64::MAX);
-    let start = usize::try_from(offset).unwrap_or(usize::MAX);
+    let start = match &keyset {
+        // Matches are in the default order here (a cursor allows no other).
+        Some((created, id)) => matches
+            .iter()
+            .position(|m| (m.created, m.id.as_str()) > (*created, id.as_str()))
+            .unwrap_or(matches.len()),
+        None => usize::try_from(offset).unwrap_or(usize::MAX),
+    };
     let len = usize::try_from(count).unwrap_or(usize::MAX);
     let wanted: Vec<&str> = matches
         .iter()
@@ -530,6 +561,25 @@ fn scan_page<T: Listed>(
         .collect();
     let items = fetch_by_ids::<T>(conn, tenant_id, &wanted, complete)?;
     Ok(Page { total, items })
+}
+
+/// `AND (created_at, id) > (created, id)`, written so that both planners
+/// seek the `(tenant_id, created_at)` index (`created_at >= t` first) instead
+/// of rescanning it.
+fn push_after(q: &mut SqlText, table: &str, created: NaiveDateTime, id: &str) {
+    q.push(" AND ")
+        .push(table)
+        .push(".created_at >= ")
+        .bind(Bind::Ts(created))
+        .push(" AND (")
+        .push(table)
+        .push(".created_at > ")
+        .bind(Bind::Ts(created))
+        .push(" OR ")
+        .push(table)
+        .push(".id > ")
+        .bind(Bind::Text(id.to_owned()))
+        .push(")");
 }
 
 /// Records from rows: complete (with child rows) or as the rows alone.

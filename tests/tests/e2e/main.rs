@@ -7,6 +7,7 @@ mod bulk;
 mod cli;
 mod console;
 mod console_browser;
+mod cursor;
 mod entra;
 mod events;
 mod hardening;

@@ -283,6 +283,7 @@ store_test!(user_lists_agree_with_the_evaluator, |db| {
                     descending: false,
                     start_index: 1,
                     count: 1000,
+                    after: None,
                 };
                 let page = store
                     .with_conn(|c| users::list(c, &t, &q))
@@ -445,6 +446,7 @@ store_test!(group_lists_agree_with_the_evaluator, |db| {
                     descending: false,
                     start_index: 1,
                     count: 1000,
+                    after: None,
                 };
                 let page = store
                     .with_conn(|c| groups::list(c, &t, &q))
@@ -564,6 +566,7 @@ store_test!(user_group_filters_agree_with_the_evaluator, |db| {
                     descending: false,
                     start_index: 1,
                     count: 1000,
+                    after: None,
                 };
                 let page = store
                     .with_conn(|c| users::list(c, &t, &q))

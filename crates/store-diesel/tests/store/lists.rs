@@ -95,6 +95,7 @@ pub fn query(filter: Option<&Filter>) -> ListQuery<'_> {
         descending: false,
         start_index: 1,
         count: 10_000,
+        after: None,
     }
 }
 
