@@ -49,12 +49,14 @@ mod groups;
 pub mod invitations;
 pub mod limits;
 pub mod oauth;
+pub mod passwords;
 mod request;
 mod resource;
 pub mod respond;
 pub mod sealed;
 mod search;
 mod state;
+pub mod totp;
 mod user_record;
 mod users;
 
