@@ -64,6 +64,9 @@ pub enum Command {
     /// SCIM Secret Tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Tenant administrators of the web console.
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Provisioning progress per tenant: last SCIM write, invitations, outbox.
     Status,
 }
@@ -149,5 +152,19 @@ pub enum TokenCommand {
     Generate {
         /// The tenant's slug.
         slug: String,
+    },
+}
+
+/// `admin` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a tenant administrator and print their single-use set-password link.
+    Create {
+        /// The tenant's slug.
+        #[arg(long)]
+        tenant: String,
+        /// The administrator's email (their sign-in name).
+        #[arg(long)]
+        email: String,
     },
 }
