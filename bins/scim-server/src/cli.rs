@@ -166,5 +166,9 @@ pub enum AdminCommand {
         /// The administrator's email (their sign-in name).
         #[arg(long)]
         email: String,
+        /// Email the link (through the running server's mail worker and its
+        /// --smtp-url) instead of printing it.
+        #[arg(long)]
+        send_email: bool,
     },
 }

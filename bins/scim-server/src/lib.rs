@@ -102,7 +102,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Status => status(&cli),
-        Command::Admin(AdminCommand::Create { tenant, email }) => admin_create(&cli, tenant, email),
+        Command::Admin(AdminCommand::Create {
+            tenant,
+            email,
+            send_email,
+        }) => admin_create(&cli, tenant, email, *send_email),
         Command::Token(TokenCommand::Generate { slug }) => {
             let explicit = explicit_public_url(&cli)?;
             checks::signing_key(cli.signing_key.as_deref())?;
@@ -338,8 +342,8 @@ fn server_matching_keys(store: &Store, cli: &Cli) -> anyhow::Result<TokenKeys> {
 
 /// `admin create`: a tenant administrator and their set-password link,
 /// through the admin API's code (audited as `admin.create` by `cli`).
-fn admin_create(cli: &Cli, slug: &str, email: &str) -> anyhow::Result<()> {
-    use scim_http::admin::tenant_admins::{LINK_VALIDITY, create_admin_in, set_password_url};
+fn admin_create(cli: &Cli, slug: &str, email: &str, send_email: bool) -> anyhow::Result<()> {
+    use scim_http::admin::tenant_admins::{LinkDelivery, create_admin_in, set_password_url};
     let explicit = explicit_public_url(cli)?;
     let store = open_cli_migrated(&cli.database_url)?;
     let url = cli_public_url(&store, explicit)?;
@@ -351,9 +355,25 @@ fn admin_create(cli: &Cli, slug: &str, email: &str) -> anyhow::Result<()> {
             }
             other => other.into(),
         })?;
+    let delivery = if send_email {
+        LinkDelivery::Email
+    } else {
+        LinkDelivery::Return
+    };
     let (admin, link) = store
-        .transaction_with(|c| create_admin_in(c, &tenant, email, CLI_ACTOR, LINK_VALIDITY))
+        .transaction_with(|c| create_admin_in(c, &tenant, email, CLI_ACTOR, delivery))
         .map_err(|e| anyhow::anyhow!("{e}; nothing was changed"))?;
+    let Some(link) = link else {
+        print_out(
+            cli,
+            json!({"tenant": tenant.slug, "id": admin.id, "email": admin.email, "setPasswordLink": "emailed"}),
+            &format!(
+                "Created administrator {} of {}\n  The set-password link will be emailed by the server's mail worker (needs --smtp-url on `serve`).",
+                admin.email, tenant.slug
+            ),
+        );
+        return Ok(());
+    };
     let link_url = set_password_url(&ScimConfig::new(url), &link.token);
     print_out(
         cli,

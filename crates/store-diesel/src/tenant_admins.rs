@@ -22,6 +22,10 @@ use crate::schema::{
 use crate::time::{from_db, now, to_db};
 use crate::{DbConnection, StoreError, hex};
 
+/// The outbox kind of a set-password email; its payload is `{"adminId": ...}`
+/// (never the link: the mail worker issues it when it sends).
+pub const KIND_LINK_EMAIL: &str = "admin.link.email";
+
 /// How many recovery codes an enrolment hands out.
 pub const RECOVERY_CODES: usize = 10;
 /// Longest email accepted.

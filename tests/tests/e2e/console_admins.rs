@@ -458,3 +458,64 @@ fn operator_disables_an_admin_switches_the_second_factor_and_links_expire() {
         assert_eq!(listed.json()["secondFactorRequired"], false);
     });
 }
+
+#[test]
+fn the_set_password_link_can_be_emailed() {
+    use std::time::Duration;
+    use store_diesel::Backend;
+    use store_diesel::testing::TestDb;
+
+    use crate::smtp::SmtpServer;
+
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(db) = TestDb::of(backend) else {
+            continue;
+        };
+        let smtp = SmtpServer::start();
+        let url = smtp.url();
+        let s = Server::start(
+            db,
+            &[
+                "--admin-token",
+                OPERATOR_TOKEN,
+                "--smtp-url",
+                &url,
+                "--mail-from",
+                "scim@example.net",
+                "--outbox-poll-ms",
+                "100",
+            ],
+        );
+        s.tenant("acme");
+        let op = sign_in(&s);
+        let res = op.post(
+            "/console/tenants/acme/admins",
+            &format!("csrf={}&email=erin%40example.com&send_email=on", op.csrf()),
+        );
+        assert_eq!(res.status, 303, "{}", text(&res));
+        let page = text(&op.get(res.header("location").unwrap()));
+        assert!(page.contains("id=\"notice\""), "{page}");
+        assert!(!page.contains("set-password-link"), "no link on the page");
+
+        let mails = smtp.wait_for(1, Duration::from_secs(30));
+        assert_eq!(mails.len(), 1);
+        assert!(mails[0].to.iter().any(|t| t.contains("erin@example.com")));
+        let body = mails[0].decoded();
+        let marker = "https://scim.example.net/console/set-password?token=";
+        let start = body.find(marker).expect("the link in the email") + marker.len();
+        let token: String = body[start..]
+            .chars()
+            .take_while(char::is_ascii_hexdigit)
+            .collect();
+        assert_eq!(token.len(), 64, "{body}");
+        let link = format!("/console/set-password?token={token}");
+        assert_eq!(set_password(&s, &link, PASSWORD, PASSWORD).status, 303);
+        assert_eq!(s.request().get(&link).status, 410);
+        let log = audit(&s, "acme");
+        assert!(
+            audited(&log, "system:mailer", "admin.link.delivered"),
+            "{log:?}"
+        );
+        assert!(!serde_json::to_string(&log).unwrap().contains(&token));
+    }
+}

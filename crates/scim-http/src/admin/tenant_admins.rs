@@ -18,6 +18,16 @@ use crate::ScimState;
 /// How long a set-password link works.
 pub const LINK_VALIDITY: TimeDelta = TimeDelta::days(3);
 
+/// How a new administrator gets their set-password link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkDelivery {
+    /// Issued now and returned to the caller, who shows it once.
+    Return,
+    /// Emailed by the mail worker (`store_diesel::outbox`), which issues the
+    /// link when it sends, so no link sits in the database in clear.
+    Email,
+}
+
 /// The set-password page's URL for a link token.
 pub fn set_password_url(config: &ScimConfig, token: &str) -> String {
     format!("{}/console/set-password?token={token}", config.public_url)
@@ -43,8 +53,9 @@ fn link_json(config: &ScimConfig, admin: &TenantAdmin, link: &IssuedLink) -> Val
 }
 
 /// Creates a tenant administrator of `t` with a set-password link valid for
-/// `validity`, audited as `admin.create` under `actor`, in the caller's
-/// transaction (the command line's `admin create` calls this too).
+/// [`LINK_VALIDITY`], returned or queued for email, audited as `admin.create`
+/// under `actor`, in the caller's transaction (the command line's `admin
+/// create` calls this too).
 ///
 /// # Errors
 /// [`AdminError::BadRequest`] for a bad email, [`AdminError::Conflict`] when
@@ -54,8 +65,8 @@ pub fn create_admin_in(
     t: &Tenant,
     email: &str,
     actor: &str,
-    validity: TimeDelta,
-) -> Result<(TenantAdmin, IssuedLink), AdminError> {
+    delivery: LinkDelivery,
+) -> Result<(TenantAdmin, Option<IssuedLink>), AdminError> {
     let admin = store_admins::create(conn, &t.id, email, actor).map_err(|e| match e {
         StoreError::Conflict { .. } => AdminError::Conflict(format!(
             "email: {:?} is already an administrator of {}",
@@ -65,7 +76,19 @@ pub fn create_admin_in(
         StoreError::InvalidInput(m) => AdminError::BadRequest(m),
         other => other.into(),
     })?;
-    let link = store_admins::issue_link(conn, &admin.id, validity)?;
+    let link = match delivery {
+        LinkDelivery::Return => Some(store_admins::issue_link(conn, &admin.id, LINK_VALIDITY)?),
+        LinkDelivery::Email => {
+            store_diesel::outbox::push(
+                conn,
+                &t.id,
+                store_admins::KIND_LINK_EMAIL,
+                &json!({"adminId": admin.id}),
+                chrono::Utc::now(),
+            )?;
+            None
+        }
+    };
     // Never the link's token.
     audit_as(
         conn,
@@ -74,7 +97,11 @@ pub fn create_admin_in(
         "admin.create",
         "TenantAdmin",
         Some(&admin.id),
-        &json!({"email": admin.email, "linkExpiresAt": link.expires_at}),
+        &json!({
+            "email": admin.email,
+            "linkDelivery": if link.is_some() { "shown" } else { "email" },
+            "linkExpiresAt": link.as_ref().map(|l| l.expires_at),
+        }),
     )?;
     Ok((admin, link))
 }
@@ -85,10 +112,11 @@ pub(crate) async fn create_admin_as(
     slug: String,
     email: String,
     actor: String,
-) -> Result<(Tenant, TenantAdmin, IssuedLink), AdminError> {
+    delivery: LinkDelivery,
+) -> Result<(Tenant, TenantAdmin, Option<IssuedLink>), AdminError> {
     tx(state, move |c| {
         let t = tenant(c, &slug)?;
-        let (admin, link) = create_admin_in(c, &t, &email, &actor, LINK_VALIDITY)?;
+        let (admin, link) = create_admin_in(c, &t, &email, &actor, delivery)?;
         Ok((t, admin, link))
     })
     .await
@@ -224,20 +252,38 @@ pub(super) async fn create(
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
     let map = object_body(&body)?;
-    only_keys(&map, &["email"])?;
+    only_keys(&map, &["email", "sendEmail"])?;
     let Some(Value::String(email)) = map.get("email") else {
         return Err(AdminError::BadRequest(
             "email: required, the administrator's email address".to_owned(),
         ));
+    };
+    let delivery = match map.get("sendEmail") {
+        None | Some(Value::Bool(false)) => LinkDelivery::Return,
+        Some(Value::Bool(true)) => LinkDelivery::Email,
+        Some(_) => {
+            return Err(AdminError::BadRequest(
+                "sendEmail: expected true or false".to_owned(),
+            ));
+        }
     };
     let (_, admin, link) = create_admin_as(
         &state,
         path.into_inner(),
         email.clone(),
         ADMIN_ACTOR.to_owned(),
+        delivery,
     )
     .await?;
-    Ok(HttpResponse::Created().json(link_json(&state.config, &admin, &link)))
+    let body = match &link {
+        Some(link) => link_json(&state.config, &admin, link),
+        None => {
+            let mut body = admin_json(&admin);
+            body["setPasswordLink"] = json!("emailed");
+            body
+        }
+    };
+    Ok(HttpResponse::Created().json(body))
 }
 
 pub(super) async fn new_link(

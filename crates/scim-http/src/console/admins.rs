@@ -21,7 +21,7 @@ use super::{
     see_other, set_cookie,
 };
 use crate::admin::tenant_admins::{
-    admins_of, create_admin_as, disable_admin_as, new_link_as, set_password_url,
+    LinkDelivery, admins_of, create_admin_as, disable_admin_as, new_link_as, set_password_url,
     set_second_factor_as,
 };
 use crate::admin::{AdminError, audit_as, read, tx};
@@ -682,16 +682,23 @@ struct AdminsPage {
     admins: Vec<AdminRow>,
     new_link: Option<NewLink>,
     error: Option<String>,
+    notice: Option<String>,
 }
 
+/// `message` is an error when `status` is not 200, a notice otherwise.
 async fn admins_page(
     state: &ScimState,
     signed: &Signed,
     slug: String,
     status: StatusCode,
     new_link: Option<NewLink>,
-    error: Option<String>,
+    message: Option<String>,
 ) -> Result<HttpResponse, ConsoleError> {
+    let (error, notice) = if status == StatusCode::OK {
+        (None, message)
+    } else {
+        (message, None)
+    };
     let (t, admins, required) = admins_of(state, slug).await?;
     let admins = admins
         .into_iter()
@@ -721,24 +728,34 @@ async fn admins_page(
         admins,
         new_link,
         error,
+        notice,
     }
     .render()?;
     Ok(html(status, body))
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct AdminsQuery {
+    emailed: Option<String>,
 }
 
 pub(super) async fn admins(
     state: web::Data<ScimState>,
     signed: Signed,
     path: web::Path<String>,
+    query: web::Query<AdminsQuery>,
 ) -> Result<HttpResponse, ConsoleError> {
     signed.require_operator()?;
+    let notice = query.emailed.is_some().then(|| {
+        "The set-password link is being emailed (if the server has mail configured; otherwise give them a new link from here).".to_owned()
+    });
     admins_page(
         &state,
         &signed,
         path.into_inner(),
         StatusCode::OK,
         None,
-        None,
+        notice,
     )
     .await
 }
@@ -749,6 +766,7 @@ pub(super) struct CreateForm {
     csrf: String,
     #[serde(default)]
     email: String,
+    send_email: Option<String>,
 }
 
 pub(super) async fn create(
@@ -760,8 +778,25 @@ pub(super) async fn create(
     signed.check_csrf(&form.csrf)?;
     signed.require_operator()?;
     let slug = path.into_inner();
-    match create_admin_as(&state, slug.clone(), form.email.clone(), signed.actor()).await {
-        Ok((t, admin, link)) => {
+    let delivery = if form.send_email.is_some() {
+        LinkDelivery::Email
+    } else {
+        LinkDelivery::Return
+    };
+    match create_admin_as(
+        &state,
+        slug.clone(),
+        form.email.clone(),
+        signed.actor(),
+        delivery,
+    )
+    .await
+    {
+        Ok((t, _, None)) => Ok(see_other(&format!(
+            "/console/tenants/{}/admins?emailed=1",
+            t.slug
+        ))),
+        Ok((t, admin, Some(link))) => {
             let new_link = NewLink {
                 email: admin.email,
                 url: set_password_url(&state.config, &link.token),
