@@ -456,6 +456,15 @@ fn operator_disables_an_admin_switches_the_second_factor_and_links_expire() {
             .get("/admin/v1/tenants/acme/admins");
         assert_eq!(listed.json()["items"].as_array().unwrap().len(), 3);
         assert_eq!(listed.json()["secondFactorRequired"], false);
+        // Ids that no account has, a NUL among them: 404 on both backends.
+        for id in ["nope", "%00"] {
+            let r = s.request().bearer(OPERATOR_TOKEN).send(
+                "POST",
+                &format!("/admin/v1/tenants/acme/admins/{id}/disable"),
+                None,
+            );
+            assert_eq!(r.status, 404, "{id}");
+        }
     });
 }
 

@@ -123,7 +123,13 @@ pub(crate) async fn create_admin_as(
 }
 
 fn admin_of(conn: &mut DbConnection, t: &Tenant, id: &str) -> Result<TenantAdmin, AdminError> {
-    match store_admins::get(conn, &t.id, id) {
+    // PostgreSQL text cannot hold a NUL; no id has one.
+    let found = if id.contains('\0') {
+        Err(StoreError::NotFound)
+    } else {
+        store_admins::get(conn, &t.id, id)
+    };
+    match found {
         Ok(s) => Ok(s.admin),
         Err(StoreError::NotFound) => Err(AdminError::NotFound(format!(
             "no administrator {id:?} in tenant {}",
