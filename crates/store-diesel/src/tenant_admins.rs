@@ -259,6 +259,51 @@ pub fn disable(
     Ok(get(conn, tenant_id, id)?.admin)
 }
 
+/// Enables a disabled account again (its password and second factor are
+/// kept).
+///
+/// # Errors
+/// [`StoreError::NotFound`] when the tenant has no such account.
+pub fn enable(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    id: &str,
+) -> Result<TenantAdmin, StoreError> {
+    get(conn, tenant_id, id)?;
+    diesel::update(tenant_admins::table.filter(tenant_admins::id.eq(id)))
+        .set(tenant_admins::disabled_at.eq(None::<chrono::NaiveDateTime>))
+        .execute(conn)?;
+    Ok(get(conn, tenant_id, id)?.admin)
+}
+
+/// Removes the account's second factor (a lost phone): seed, enrolment in
+/// progress and recovery codes go, and its sessions end; at the next sign-in
+/// it enrols again if the tenant requires a second factor.
+///
+/// # Errors
+/// [`StoreError::NotFound`] when the tenant has no such account.
+pub fn reset_second_factor(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    id: &str,
+) -> Result<TenantAdmin, StoreError> {
+    get(conn, tenant_id, id)?;
+    diesel::update(tenant_admins::table.filter(tenant_admins::id.eq(id)))
+        .set((
+            tenant_admins::totp_seed.eq(None::<String>),
+            tenant_admins::totp_pending.eq(None::<String>),
+            tenant_admins::totp_last_step.eq(None::<i64>),
+        ))
+        .execute(conn)?;
+    diesel::delete(
+        tenant_admin_recovery_codes::table.filter(tenant_admin_recovery_codes::admin_id.eq(id)),
+    )
+    .execute(conn)?;
+    diesel::delete(console_sessions::table.filter(console_sessions::admin_id.eq(id)))
+        .execute(conn)?;
+    Ok(get(conn, tenant_id, id)?.admin)
+}
+
 /// A freshly issued set-password link token: shown once, `Debug` hides it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct IssuedLink {

@@ -345,6 +345,31 @@ fn set_password_link_totp_enrolment_recovery_codes_and_isolation() {
                 .header("Cookie", &half)
                 .get("/console/login/second-factor"),
         );
+
+        // Lost phone and codes: the operator resets the second factor; Ann's
+        // sessions end and she enrols again at the next sign-in.
+        let signed = password_sign_in(s, "ann@example.com", PASSWORD);
+        let half = session(&signed);
+        let admins = text(&op.get("/console/tenants/acme/admins"));
+        let end = admins.find("/reset-second-factor\"").unwrap();
+        let id = &admins[admins[..end].rfind('/').unwrap() + 1..end];
+        let reset = op.post(
+            &format!("/console/tenants/acme/admins/{id}/reset-second-factor"),
+            &format!("csrf={}", op.csrf()),
+        );
+        assert_eq!(reset.status, 303);
+        assert_to_login(
+            &s.request()
+                .header("Cookie", &half)
+                .get("/console/login/second-factor"),
+        );
+        let again = password_sign_in(s, "ann@example.com", PASSWORD);
+        assert_eq!(again.header("location"), Some("/console/login/enrol"));
+        assert!(audited(
+            &audit(s, "acme"),
+            "console:operator",
+            "admin.second_factor.reset"
+        ));
     });
 }
 
@@ -396,6 +421,21 @@ fn operator_disables_an_admin_switches_the_second_factor_and_links_expire() {
         assert_to_login(&bob.get("/console/tenants/acme/users"));
         assert_eq!(password_sign_in(s, "bob@example.com", PASSWORD).status, 401);
         assert!(text(&op.get("/console/tenants/acme/admins")).contains("Disabled"));
+        // Enabled again, the same password works.
+        let en = op.post(
+            &format!("/console/tenants/acme/admins/{id}/enable"),
+            &format!("csrf={}", op.csrf()),
+        );
+        assert_eq!(en.status, 303);
+        assert_eq!(
+            password_sign_in(s, "bob@example.com", PASSWORD).header("location"),
+            Some("/console/tenants/acme/settings/integrations")
+        );
+        let dis = op.post(
+            &format!("/console/tenants/acme/admins/{id}/disable"),
+            &format!("csrf={}", op.csrf()),
+        );
+        assert_eq!(dis.status, 303);
         assert!(audited(
             &audit(s, "acme"),
             "console:operator",

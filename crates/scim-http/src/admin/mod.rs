@@ -281,6 +281,14 @@ pub fn configure_admin(cfg: &mut web::ServiceConfig) {
                     .route(web::post().to(tenant_admins::new_link)),
             )
             .service(
+                web::resource("/tenants/{t}/admins/{id}/enable")
+                    .route(web::post().to(tenant_admins::enable)),
+            )
+            .service(
+                web::resource("/tenants/{t}/admins/{id}/reset-second-factor")
+                    .route(web::post().to(tenant_admins::reset_second_factor)),
+            )
+            .service(
                 web::resource("/tenants/{t}/console-settings")
                     .route(web::put().to(tenant_admins::put_console_settings)),
             )

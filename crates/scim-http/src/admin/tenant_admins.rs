@@ -197,6 +197,59 @@ pub(crate) async fn disable_admin_as(
     .await
 }
 
+/// Enables administrator `id` of tenant `slug` again, audited as
+/// `admin.enable` under `actor`.
+pub(crate) async fn enable_admin_as(
+    state: &ScimState,
+    slug: String,
+    id: String,
+    actor: String,
+) -> Result<(Tenant, TenantAdmin), AdminError> {
+    tx(state, move |c| {
+        let t = tenant(c, &slug)?;
+        admin_of(c, &t, &id)?;
+        let admin = store_admins::enable(c, &t.id, &id)?;
+        audit_as(
+            c,
+            &actor,
+            &t.id,
+            "admin.enable",
+            "TenantAdmin",
+            Some(&admin.id),
+            &json!({"email": admin.email}),
+        )?;
+        Ok((t, admin))
+    })
+    .await
+}
+
+/// Removes the second factor of administrator `id` of tenant `slug` (a lost
+/// phone and lost recovery codes): their sessions end, and they enrol again
+/// at the next sign-in. Audited as `admin.second_factor.reset` under `actor`.
+pub(crate) async fn reset_second_factor_as(
+    state: &ScimState,
+    slug: String,
+    id: String,
+    actor: String,
+) -> Result<(Tenant, TenantAdmin), AdminError> {
+    tx(state, move |c| {
+        let t = tenant(c, &slug)?;
+        admin_of(c, &t, &id)?;
+        let admin = store_admins::reset_second_factor(c, &t.id, &id)?;
+        audit_as(
+            c,
+            &actor,
+            &t.id,
+            "admin.second_factor.reset",
+            "TenantAdmin",
+            Some(&admin.id),
+            &json!({"email": admin.email}),
+        )?;
+        Ok((t, admin))
+    })
+    .await
+}
+
 /// Switches whether the tenant's administrators need a second factor,
 /// audited as `tenant.console_settings.update` under `actor`.
 pub(crate) async fn set_second_factor_as(
@@ -327,4 +380,24 @@ pub(super) async fn put_console_settings(
     };
     set_second_factor_as(&state, path.into_inner(), *required, ADMIN_ACTOR.to_owned()).await?;
     Ok(HttpResponse::Ok().json(json!({"secondFactorRequired": required})))
+}
+
+pub(super) async fn enable(
+    _: Admin,
+    state: web::Data<ScimState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AdminError> {
+    let (slug, id) = path.into_inner();
+    let (_, admin) = enable_admin_as(&state, slug, id, ADMIN_ACTOR.to_owned()).await?;
+    Ok(HttpResponse::Ok().json(admin_json(&admin)))
+}
+
+pub(super) async fn reset_second_factor(
+    _: Admin,
+    state: web::Data<ScimState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AdminError> {
+    let (slug, id) = path.into_inner();
+    let (_, admin) = reset_second_factor_as(&state, slug, id, ADMIN_ACTOR.to_owned()).await?;
+    Ok(HttpResponse::Ok().json(admin_json(&admin)))
 }

@@ -21,8 +21,8 @@ use super::{
     see_other, set_cookie,
 };
 use crate::admin::tenant_admins::{
-    LinkDelivery, admins_of, create_admin_as, disable_admin_as, new_link_as, set_password_url,
-    set_second_factor_as,
+    LinkDelivery, admins_of, create_admin_as, disable_admin_as, enable_admin_as, new_link_as,
+    reset_second_factor_as, set_password_url, set_second_factor_as,
 };
 use crate::admin::{AdminError, audit_as, read, tx};
 use crate::{ScimState, passwords, totp};
@@ -661,6 +661,7 @@ struct AdminRow {
     email: String,
     state: String,
     disabled: bool,
+    enrolled: bool,
     created_at: String,
     created_by: String,
 }
@@ -713,6 +714,7 @@ async fn admins_page(
                 "Active, no second factor".to_owned()
             },
             disabled: a.disabled_at.is_some(),
+            enrolled: a.totp_enrolled,
             id: a.id,
             email: a.email,
             created_at: when(a.created_at),
@@ -888,5 +890,31 @@ pub(super) async fn second_factor_setting(
         signed.actor(),
     )
     .await?;
+    Ok(see_other(&format!("/console/tenants/{}/admins", t.slug)))
+}
+
+pub(super) async fn enable(
+    state: web::Data<ScimState>,
+    signed: Signed,
+    path: web::Path<(String, String)>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, ConsoleError> {
+    signed.check_csrf(form.csrf())?;
+    signed.require_operator()?;
+    let (slug, id) = path.into_inner();
+    let (t, _) = enable_admin_as(&state, slug, id, signed.actor()).await?;
+    Ok(see_other(&format!("/console/tenants/{}/admins", t.slug)))
+}
+
+pub(super) async fn reset_second_factor(
+    state: web::Data<ScimState>,
+    signed: Signed,
+    path: web::Path<(String, String)>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, ConsoleError> {
+    signed.check_csrf(form.csrf())?;
+    signed.require_operator()?;
+    let (slug, id) = path.into_inner();
+    let (t, _) = reset_second_factor_as(&state, slug, id, signed.actor()).await?;
     Ok(see_other(&format!("/console/tenants/{}/admins", t.slug)))
 }

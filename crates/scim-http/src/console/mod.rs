@@ -520,6 +520,14 @@ pub fn configure_console(cfg: &mut web::ServiceConfig) {
                 web::resource("/tenants/{t}/admins/{id}/link")
                     .route(web::post().to(admins::new_link)),
             )
+            .service(
+                web::resource("/tenants/{t}/admins/{id}/enable")
+                    .route(web::post().to(admins::enable)),
+            )
+            .service(
+                web::resource("/tenants/{t}/admins/{id}/reset-second-factor")
+                    .route(web::post().to(admins::reset_second_factor)),
+            )
             .service(web::resource("/tenants").route(web::get().to(pages::tenants)))
             .service(
                 web::resource("/tenants/{t}/settings/integrations")

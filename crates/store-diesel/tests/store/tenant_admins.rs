@@ -218,4 +218,47 @@ store_test!(accounts_links_second_factor_and_sessions, |db| {
             .unwrap()
             .is_empty()
     );
+
+    // Enabled again: the password still works; a reset drops the second
+    // factor, its codes and the account's sessions.
+    let back = store
+        .transaction(|c| tenant_admins::enable(c, &t.id, &ann.id))
+        .unwrap();
+    assert!(back.disabled_at.is_none() && back.totp_enrolled);
+    assert_eq!(
+        store
+            .with_conn(|c| tenant_admins::for_sign_in(c, "ann@example.com"))
+            .unwrap()
+            .len(),
+        1
+    );
+    let s2 = store
+        .transaction(|c| console_sessions::create_for(c, &ann.email, Some(&scope), None))
+        .unwrap();
+    let reset = store
+        .transaction(|c| tenant_admins::reset_second_factor(c, &t.id, &ann.id))
+        .unwrap();
+    assert!(!reset.totp_enrolled);
+    assert_eq!(
+        store
+            .with_conn(|c| tenant_admins::recovery_codes_left(c, &ann.id))
+            .unwrap(),
+        0
+    );
+    assert!(
+        store
+            .transaction(|c| console_sessions::touch(c, &s2.id, TimeDelta::minutes(30)))
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .transaction(|c| tenant_admins::accept_totp_step(c, &ann.id, 1))
+            .unwrap(),
+        "the last step is forgotten with the seed"
+    );
+    assert!(matches!(
+        store.transaction(|c| tenant_admins::enable(c, &other.id, &ann.id)),
+        Err(StoreError::NotFound)
+    ));
 });
