@@ -401,8 +401,8 @@ pub fn link_state(conn: &mut DbConnection, token: &str) -> Result<LinkState, Sto
 }
 
 /// Uses the link `token`: when it is [`LinkState::Valid`], sets the account's
-/// password hash to `password_hash` and marks the link used, in one step;
-/// otherwise changes nothing. Returns the state the link was in.
+/// password hash to `password_hash`, marks the link used and ends the
+/// account's sessions, in one step; otherwise changes nothing. Returns the state the link was in.
 ///
 /// # Errors
 /// Database errors.
@@ -426,6 +426,9 @@ pub fn use_link(
         }
         diesel::update(tenant_admins::table.filter(tenant_admins::id.eq(&admin.id)))
             .set(tenant_admins::password_hash.eq(password_hash))
+            .execute(conn)?;
+        // A new password (a reset through a new link) ends the old sessions.
+        diesel::delete(console_sessions::table.filter(console_sessions::admin_id.eq(&admin.id)))
             .execute(conn)?;
     }
     Ok(state)

@@ -262,3 +262,33 @@ store_test!(accounts_links_second_factor_and_sessions, |db| {
         Err(StoreError::NotFound)
     ));
 });
+
+store_test!(a_new_password_ends_the_accounts_sessions, |db| {
+    let store = db.store();
+    let t = store
+        .transaction(|c| tenants::create(c, "acme", "Acme"))
+        .unwrap();
+    let bob = store
+        .transaction(|c| tenant_admins::create(c, &t.id, "bob@example.com", "cli"))
+        .unwrap();
+    let scope = Scope {
+        tenant_id: t.id.clone(),
+        tenant_slug: t.slug.clone(),
+        admin_id: bob.id.clone(),
+    };
+    let session = store
+        .transaction(|c| console_sessions::create_for(c, &bob.email, Some(&scope), None))
+        .unwrap();
+    let link = store
+        .transaction(|c| tenant_admins::issue_link(c, &bob.id, TimeDelta::days(3)))
+        .unwrap();
+    store
+        .transaction(|c| tenant_admins::use_link(c, &link.token, "$argon2id$new"))
+        .unwrap();
+    assert!(
+        store
+            .transaction(|c| console_sessions::touch(c, &session.id, TimeDelta::minutes(30)))
+            .unwrap()
+            .is_none()
+    );
+});
