@@ -33,9 +33,11 @@ echo "== commands (SQLite)"
     | grep "Tenant URL:   https://scim.example.net/scim/v2/default" >/dev/null || fail "tenant create"
 "$bin" tenant list --public-url https://scim.example.net | grep "^default" >/dev/null || fail "tenant list"
 "$bin" token generate default --public-url https://scim.example.net | grep "Secret Token:" >/dev/null || fail "token generate"
+"$bin" admin create --tenant default --email ops@example.net --public-url https://scim.example.net \
+    | grep "Set-password link: https://scim.example.net/console/set-password?token=" >/dev/null || fail "admin create"
 "$bin" status | grep "last SCIM write:" >/dev/null || fail "status"
 "$bin" status --json | grep '"tenant":"default"' >/dev/null || fail "status --json"
-say "migrate, tenant create/list, token generate, status: ok"
+say "migrate, tenant create/list, token generate, admin create, status: ok"
 
 echo "== serve, health, online SQLite backup"
 "$bin" serve --bind 127.0.0.1:0 --public-url https://scim.example.net >"$work/serve.out" 2>"$work/serve.err" &

@@ -66,6 +66,9 @@ pub enum Command {
     /// SCIM Secret Tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Tenant administrators of the web console.
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Provisioning progress per tenant: last SCIM write, invitations, outbox.
     Status,
 }
@@ -192,4 +195,22 @@ fn parse_network(s: &str) -> Result<ipnet::IpNet, String> {
     s.parse::<ipnet::IpNet>()
         .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
         .map_err(|_| format!("{s:?} is neither an IP address nor a CIDR network like 10.0.0.0/8"))
+}
+
+/// `admin` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a tenant administrator and print their single-use set-password link.
+    Create {
+        /// The tenant's slug.
+        #[arg(long)]
+        tenant: String,
+        /// The administrator's email (their sign-in name).
+        #[arg(long)]
+        email: String,
+        /// Email the link (through the running server's mail worker and its
+        /// --smtp-url) instead of printing it.
+        #[arg(long)]
+        send_email: bool,
+    },
 }

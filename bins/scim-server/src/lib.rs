@@ -33,7 +33,7 @@ use scim_http::{
 use serde_json::json;
 use store_diesel::{Store, StoreError, StoreOptions, audit, settings, tenants, tokens};
 
-use crate::cli::{Cli, Command, ServeArgs, TenantCommand, TokenCommand};
+use crate::cli::{AdminCommand, Cli, Command, ServeArgs, TenantCommand, TokenCommand};
 use crate::connections::ConnectionCaps;
 use crate::observability::Metrics;
 use scim_http::deadline::Deadlines;
@@ -106,6 +106,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Status => status(&cli),
+        Command::Admin(AdminCommand::Create {
+            tenant,
+            email,
+            send_email,
+        }) => admin_create(&cli, tenant, email, *send_email),
         Command::Token(TokenCommand::Generate { slug }) => {
             let explicit = explicit_public_url(&cli)?;
             checks::signing_key(cli.signing_key.as_deref())?;
@@ -337,6 +342,54 @@ fn server_matching_keys(store: &Store, cli: &Cli) -> anyhow::Result<TokenKeys> {
         );
     }
     cli_keys(store, cli)
+}
+
+/// `admin create`: a tenant administrator and their set-password link,
+/// through the admin API's code (audited as `admin.create` by `cli`).
+fn admin_create(cli: &Cli, slug: &str, email: &str, send_email: bool) -> anyhow::Result<()> {
+    use scim_http::admin::tenant_admins::{LinkDelivery, create_admin_in, set_password_url};
+    let explicit = explicit_public_url(cli)?;
+    let store = open_cli_migrated(&cli.database_url)?;
+    let url = cli_public_url(&store, explicit)?;
+    let tenant = store
+        .transaction(|c| tenants::get_by_slug(c, slug))
+        .map_err(|e| match e {
+            StoreError::NotFound | StoreError::InvalidInput(_) => {
+                anyhow::anyhow!("no tenant {slug:?}; see `scim-server tenant list`")
+            }
+            other => other.into(),
+        })?;
+    let delivery = if send_email {
+        LinkDelivery::Email
+    } else {
+        LinkDelivery::Return
+    };
+    let (admin, link) = store
+        .transaction_with(|c| create_admin_in(c, &tenant, email, CLI_ACTOR, delivery))
+        .map_err(|e| anyhow::anyhow!("{e}; nothing was changed"))?;
+    let Some(link) = link else {
+        print_out(
+            cli,
+            json!({"tenant": tenant.slug, "id": admin.id, "email": admin.email, "setPasswordLink": "emailed"}),
+            &format!(
+                "Created administrator {} of {}\n  The set-password link will be emailed by the server's mail worker (needs --smtp-url on `serve`).",
+                admin.email, tenant.slug
+            ),
+        );
+        return Ok(());
+    };
+    let link_url = set_password_url(&ScimConfig::new(url), &link.token);
+    print_out(
+        cli,
+        json!({"tenant": tenant.slug, "id": admin.id, "email": admin.email, "setPasswordLink": link_url, "linkExpiresAt": link.expires_at}),
+        &format!(
+            "Created administrator {} of {}\n  Set-password link: {link_url}\n(Single use, valid until {}. Send it to the administrator; it is shown only once.)",
+            admin.email,
+            tenant.slug,
+            link.expires_at.format("%Y-%m-%d %H:%M UTC")
+        ),
+    );
+    Ok(())
 }
 
 /// The actor of the audit records the command line writes (the admin API's

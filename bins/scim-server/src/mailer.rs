@@ -23,6 +23,12 @@
 //!
 //! A message carries `Message-ID: <invitation-id@scim-server>`, so the rare
 //! duplicate after a crash between sending and completing is recognisable.
+//!
+//! The same worker sends tenant administrators' set-password emails
+//! (`admin.link.email` rows, payload `{"adminId"}`): it issues the link when
+//! it sends (earlier links of the account stop working), so the link exists in
+//! clear only in the email. Without `--smtp-url` such a row is given up (and
+//! the link never logged): the operator hands out a link from the console.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,8 +41,10 @@ use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use scim_http::TokenKeys;
+use scim_http::admin::tenant_admins::{LINK_VALIDITY, set_password_url};
 use store_diesel::invitations::{self, InvitationRecord, InvitationState};
 use store_diesel::outbox::{self, FailOutcome, OutboxRecord, RetryPolicy};
+use store_diesel::tenant_admins;
 use store_diesel::users::UserRecord;
 use store_diesel::{Store, StoreError, audit, tenants, users};
 
@@ -304,6 +312,9 @@ impl Worker {
     }
 
     async fn process(&self, row: OutboxRecord) -> anyhow::Result<()> {
+        if row.kind == tenant_admins::KIND_LINK_EMAIL {
+            return self.process_admin_link(row).await;
+        }
         if row.kind != outbox::KIND_INVITATION_EMAIL {
             self.give_up(&row, None, format!("unknown outbox kind {:?}", row.kind))
                 .await?;
@@ -349,22 +360,34 @@ impl Worker {
         transport: &AsyncSmtpTransport<Tokio1Executor>,
         d: &Delivery,
     ) -> Result<(), String> {
+        self.deliver(transport, &d.to, &d.email, &d.invitation.id)
+            .await
+    }
+
+    /// Sends `email` to `to` with `Message-ID: <message_id@scim-server>`.
+    async fn deliver(
+        &self,
+        transport: &AsyncSmtpTransport<Tokio1Executor>,
+        to: &Mailbox,
+        email: &InvitationEmail,
+        message_id: &str,
+    ) -> Result<(), String> {
         let message = Message::builder()
             .from(self.settings.from.clone())
-            .to(d.to.clone())
-            .subject(d.email.subject.clone())
-            .message_id(Some(format!("<{}@scim-server>", d.invitation.id)))
+            .to(to.clone())
+            .subject(email.subject.clone())
+            .message_id(Some(format!("<{message_id}@scim-server>")))
             .multipart(
                 MultiPart::alternative()
                     .singlepart(
                         SinglePart::builder()
                             .header(ContentType::TEXT_PLAIN)
-                            .body(d.email.text.clone()),
+                            .body(email.text.clone()),
                     )
                     .singlepart(
                         SinglePart::builder()
                             .header(ContentType::TEXT_HTML)
-                            .body(d.email.html.clone()),
+                            .body(email.html.clone()),
                     ),
             )
             .map_err(|e| format!("cannot build the message: {e}"))?;
@@ -470,6 +493,149 @@ impl Worker {
         })
         .await??;
         Ok(())
+    }
+}
+
+impl Worker {
+    /// A tenant administrator's set-password email.
+    async fn process_admin_link(&self, row: OutboxRecord) -> anyhow::Result<()> {
+        let Some(transport) = &self.settings.transport else {
+            return self
+                .give_up(
+                    &row,
+                    None,
+                    "mail is not configured (--smtp-url): the set-password link cannot be emailed; give the administrator a new link from the console".to_owned(),
+                )
+                .await;
+        };
+        let Some(admin_id) = row
+            .payload
+            .get("adminId")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+        else {
+            return self
+                .give_up(&row, None, "the outbox row has no adminId".to_owned())
+                .await;
+        };
+        let prepared = {
+            let store = self.store.clone();
+            let tenant_id = row.tenant_id.clone();
+            let config = scim_http::ScimConfig::new(self.settings.public_url.clone());
+            web::block(move || {
+                store.transaction(|c| {
+                    let admin = match tenant_admins::get(c, &tenant_id, &admin_id) {
+                        Ok(s) if s.admin.disabled_at.is_none() => s.admin,
+                        Ok(_) | Err(StoreError::NotFound) => return Ok(None),
+                        Err(e) => return Err(e),
+                    };
+                    let tenant = tenants::get(c, &tenant_id)?;
+                    let link = tenant_admins::issue_link(c, &admin.id, LINK_VALIDITY)?;
+                    let url = set_password_url(&config, &link.token);
+                    Ok(Some((admin, tenant.name, url, link.expires_at)))
+                })
+            })
+            .await??
+        };
+        let Some((admin, organisation, url, expires_at)) = prepared else {
+            tracing::info!(outbox = %row.id, "outbox: set-password email not sent: the administrator is disabled or gone");
+            return self.complete(&row, None).await;
+        };
+        let Ok(address) = admin.email.parse::<lettre::Address>() else {
+            return self
+                .give_up(
+                    &row,
+                    None,
+                    format!("{:?} is not an address mail can be sent to", admin.email),
+                )
+                .await;
+        };
+        let email = render_admin_link(&organisation, &url, expires_at);
+        match self
+            .deliver(transport, &Mailbox::new(None, address), &email, &row.id)
+            .await
+        {
+            Ok(()) => {
+                tracing::info!(admin = %admin.id, "set-password email sent");
+                let store = self.store.clone();
+                let (row, worker) = (row.clone(), self.id.clone());
+                web::block(move || {
+                    store.transaction(|c| {
+                        if outbox::complete(c, &row.tenant_id, &row.id, &worker, Utc::now())? {
+                            audit::append(
+                                c,
+                                &row.tenant_id,
+                                &audit::NewAuditRecord {
+                                    actor: "system:mailer",
+                                    action: "admin.link.delivered",
+                                    target_type: "TenantAdmin",
+                                    target_id: Some(&admin.id),
+                                    details: &serde_json::json!({"email": admin.email, "linkExpiresAt": expires_at}),
+                                },
+                            )?;
+                        }
+                        Ok(())
+                    })
+                })
+                .await??;
+                Ok(())
+            }
+            Err(error) => {
+                let store = self.store.clone();
+                let (row, worker, policy) = (row.clone(), self.id.clone(), self.settings.retry);
+                let logged = error.clone();
+                let outcome = web::block(move || {
+                    store.with_conn(|c| {
+                        outbox::fail(
+                            c,
+                            &row.tenant_id,
+                            &row.id,
+                            &worker,
+                            &error,
+                            &policy,
+                            Utc::now(),
+                        )
+                    })
+                })
+                .await??;
+                tracing::warn!(admin = %admin.id, error = %logged, ?outcome, "set-password email failed");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The set-password email of a tenant administrator of `organisation`.
+pub fn render_admin_link(
+    organisation: &str,
+    link: &str,
+    expires_at: DateTime<Utc>,
+) -> InvitationEmail {
+    let expires = expires_at.format("%Y-%m-%d %H:%M UTC").to_string();
+    let subject = format!("Set your password for the {organisation} admin portal");
+    let text = format!(
+        "Hello,\n\n\
+         You are now an administrator of {organisation} in the SCIM admin portal. \
+         Choose your password with this link:\n\n\
+         {link}\n\n\
+         The link works once and expires on {expires}. If it has expired, ask the \
+         server's operator for a new one.\n"
+    );
+    let (o, l) = (escape_html(organisation), escape_html(link));
+    let html = format!(
+        "<!doctype html><html><body>\
+         <p>Hello,</p>\
+         <p>You are now an administrator of <strong>{o}</strong> in the SCIM admin portal.</p>\
+         <p><a href=\"{l}\">Choose your password</a></p>\
+         <p>The link works once and expires on {expires}. If it has expired, ask the \
+         server's operator for a new one.</p>\
+         <p style=\"color:#666;font-size:small\">{l}</p>\
+         </body></html>"
+    );
+    InvitationEmail {
+        subject,
+        text,
+        html,
     }
 }
 
@@ -678,6 +844,22 @@ mod tests {
                 .contains("href=\"https://x/activate?token=a.b&amp;c\"")
         );
         assert!(e.subject.contains("Acme <Corp>"));
+    }
+
+    #[test]
+    fn set_password_email_has_the_link_and_escapes_html() {
+        let e = render_admin_link(
+            "Acme <Corp>",
+            "https://x/console/set-password?token=ab",
+            Utc::now(),
+        );
+        assert!(e.subject.contains("Acme <Corp> admin portal"));
+        assert!(e.text.contains("https://x/console/set-password?token=ab"));
+        assert!(e.html.contains("Acme &lt;Corp&gt;"));
+        assert!(
+            e.html
+                .contains("href=\"https://x/console/set-password?token=ab\"")
+        );
     }
 
     #[test]

@@ -548,3 +548,110 @@ fn client_protocol_errors_are_warnings_not_errors() {
             .any(|l| l.contains(" WARN ") && l.contains("client protocol error"))
     );
 }
+
+#[test]
+fn admin_create_prints_a_single_use_set_password_link_on_both_backends() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(db) = TestDb::of(backend) else {
+            continue;
+        };
+        assert_clean_exit(
+            &finish(command(db.url(), &["tenant", "create", "acme"])),
+            "tenant create",
+        );
+        let args = [
+            "admin",
+            "create",
+            "--tenant",
+            "acme",
+            "--email",
+            "ops@example.net",
+            "--public-url",
+            "https://scim.example.net",
+            "--json",
+        ];
+        let out = finish(command(db.url(), &args));
+        assert_clean_exit(&out, "admin create");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["tenant"], "acme");
+        assert_eq!(v["email"], "ops@example.net");
+        let link = v["setPasswordLink"].as_str().unwrap();
+        let token = link
+            .strip_prefix("https://scim.example.net/console/set-password?token=")
+            .unwrap_or_else(|| panic!("{link}"));
+        assert!(v["linkExpiresAt"].is_string());
+        let store = db.store();
+        assert!(matches!(
+            store
+                .with_conn(|c| store_diesel::tenant_admins::link_state(c, token))
+                .unwrap(),
+            store_diesel::tenant_admins::LinkState::Valid(a) if a.email == "ops@example.net"
+        ));
+        // Audited like the admin API, without the link's secret.
+        let t = store
+            .transaction(|c| store_diesel::tenants::get_by_slug(c, "acme"))
+            .unwrap();
+        let log = store
+            .transaction(|c| store_diesel::audit::page(c, &t.id, None, 100))
+            .unwrap();
+        let created = log.iter().find(|r| r.action == "admin.create").unwrap();
+        assert_eq!(created.actor, "cli");
+        assert!(!created.details.to_string().contains(token));
+
+        // The same email again, or an unknown tenant: a clear error, no change.
+        let again = finish(command(db.url(), &args));
+        assert!(!again.status.success());
+        assert!(
+            text(&again.stderr).contains("already an administrator"),
+            "{}",
+            text(&again.stderr)
+        );
+        let mut other = args;
+        other[3] = "nope";
+        let missing = finish(command(db.url(), &other));
+        assert!(!missing.status.success());
+        assert!(
+            text(&missing.stderr).contains("no tenant \"nope\""),
+            "{}",
+            text(&missing.stderr)
+        );
+        let bad = finish(command(
+            db.url(),
+            &[
+                "admin",
+                "create",
+                "--tenant",
+                "acme",
+                "--email",
+                "not-an-email",
+            ],
+        ));
+        assert!(!bad.status.success());
+        assert!(text(&bad.stderr).contains("email"), "{}", text(&bad.stderr));
+        let admins = store
+            .with_conn(|c| store_diesel::tenant_admins::list(c, &t.id))
+            .unwrap();
+        assert_eq!(admins.len(), 1);
+
+        // Text output prints the link too.
+        let out = finish(command(
+            db.url(),
+            &[
+                "admin",
+                "create",
+                "--tenant",
+                "acme",
+                "--email",
+                "second@example.net",
+                "--public-url",
+                "https://scim.example.net",
+            ],
+        ));
+        assert_clean_exit(&out, "admin create (text)");
+        assert!(
+            text(&out.stdout).contains(
+                "Set-password link: https://scim.example.net/console/set-password?token="
+            )
+        );
+    }
+}

@@ -51,6 +51,7 @@ mod groups;
 pub mod invitations;
 pub mod limits;
 pub mod oauth;
+pub mod passwords;
 pub(crate) mod request;
 mod resource;
 pub mod respond;
@@ -58,6 +59,7 @@ pub mod sealed;
 mod search;
 mod state;
 pub mod throttle;
+pub mod totp;
 mod user_record;
 mod users;
 

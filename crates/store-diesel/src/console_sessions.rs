@@ -5,12 +5,17 @@
 //! cookie holds; the table keys the row by the id's hex SHA-256. Each session
 //! carries its own CSRF token. [`touch`] refuses (and deletes) a session idle
 //! for longer than the caller's timeout and otherwise records the request.
+//!
+//! A session belongs to the operator (no tenant) or to one tenant
+//! administrator ([`Scope`]); a tenant administrator's session ends when the
+//! account is disabled. A session whose second factor is still outstanding
+//! carries a `pending` step and signs nobody in until it is cleared.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use diesel::prelude::*;
 use sha2::{Digest, Sha256};
 
-use crate::schema::console_sessions;
+use crate::schema::{console_sessions, tenant_admins, tenants};
 use crate::time::{from_db, now, to_db};
 use crate::{DbConnection, StoreError, hex};
 
@@ -25,6 +30,21 @@ pub struct ConsoleSession {
     pub created_at: DateTime<Utc>,
     /// The last request of the session before this one.
     pub last_seen_at: DateTime<Utc>,
+    /// The tenant administrator who signed in; `None` for the operator.
+    pub scope: Option<Scope>,
+    /// The sign-in step still outstanding (`totp`, `enrol`), if any.
+    pub pending: Option<String>,
+}
+
+/// The tenant administrator a session belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    /// The tenant.
+    pub tenant_id: String,
+    /// The tenant's slug (read at each use).
+    pub tenant_slug: String,
+    /// The account.
+    pub admin_id: String,
 }
 
 /// A freshly created session: `id` goes into the cookie and nowhere else
@@ -53,17 +73,34 @@ struct Row {
     csrf_token: String,
     created_at: chrono::NaiveDateTime,
     last_seen_at: chrono::NaiveDateTime,
+    admin_id: Option<String>,
+    pending: Option<String>,
 }
 
 fn id_hash(id: &str) -> String {
     hex::encode(&Sha256::digest(id.as_bytes()))
 }
 
-/// Creates a session for `subject` with a fresh id and CSRF token.
+/// Creates an operator session for `subject` with a fresh id and CSRF token.
 ///
 /// # Errors
 /// Database errors.
 pub fn create(conn: &mut DbConnection, subject: &str) -> Result<NewConsoleSession, StoreError> {
+    create_for(conn, subject, None, None)
+}
+
+/// Creates a session for `subject` (a tenant administrator's email when
+/// `scope` is given), with the sign-in step `pending` still outstanding if
+/// given.
+///
+/// # Errors
+/// Database errors.
+pub fn create_for(
+    conn: &mut DbConnection,
+    subject: &str,
+    scope: Option<&Scope>,
+    pending: Option<&str>,
+) -> Result<NewConsoleSession, StoreError> {
     let id = hex::encode(&rand::random::<[u8; 32]>());
     let csrf_token = hex::encode(&rand::random::<[u8; 32]>());
     let at = now();
@@ -74,6 +111,9 @@ pub fn create(conn: &mut DbConnection, subject: &str) -> Result<NewConsoleSessio
             console_sessions::csrf_token.eq(&csrf_token),
             console_sessions::created_at.eq(to_db(at)),
             console_sessions::last_seen_at.eq(to_db(at)),
+            console_sessions::tenant_id.eq(scope.map(|s| s.tenant_id.as_str())),
+            console_sessions::admin_id.eq(scope.map(|s| s.admin_id.as_str())),
+            console_sessions::pending.eq(pending),
         ))
         .execute(conn)?;
     Ok(NewConsoleSession {
@@ -83,12 +123,15 @@ pub fn create(conn: &mut DbConnection, subject: &str) -> Result<NewConsoleSessio
             csrf_token,
             created_at: at,
             last_seen_at: at,
+            scope: scope.cloned(),
+            pending: pending.map(str::to_owned),
         },
     })
 }
 
 /// The session with this id if it was used within `idle`, after recording
-/// this use; a session idle for longer is deleted and `None`.
+/// this use; a session idle for longer, or of a tenant administrator who is
+/// disabled or gone, is deleted and `None`.
 ///
 /// # Errors
 /// Database errors.
@@ -107,7 +150,22 @@ pub fn touch(
         return Ok(None);
     };
     let at = now();
-    if from_db(row.last_seen_at) + idle < at {
+    let scope = match &row.admin_id {
+        None => None,
+        Some(admin_id) => tenant_admins::table
+            .inner_join(tenants::table)
+            .filter(tenant_admins::id.eq(admin_id))
+            .filter(tenant_admins::disabled_at.is_null())
+            .select((tenants::id, tenants::slug))
+            .first::<(String, String)>(conn)
+            .optional()?
+            .map(|(tenant_id, tenant_slug)| Scope {
+                tenant_id,
+                tenant_slug,
+                admin_id: admin_id.clone(),
+            }),
+    };
+    if from_db(row.last_seen_at) + idle < at || (row.admin_id.is_some() && scope.is_none()) {
         diesel::delete(console_sessions::table.filter(console_sessions::id_hash.eq(&hash)))
             .execute(conn)?;
         return Ok(None);
@@ -120,6 +178,8 @@ pub fn touch(
         csrf_token: row.csrf_token,
         created_at: from_db(row.created_at),
         last_seen_at: from_db(row.last_seen_at),
+        scope,
+        pending: row.pending,
     }))
 }
 

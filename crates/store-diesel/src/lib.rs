@@ -53,6 +53,7 @@ pub mod oauth;
 pub mod outbox;
 pub mod settings;
 pub mod status;
+pub mod tenant_admins;
 pub mod tenants;
 pub mod tokens;
 pub mod user_pages;

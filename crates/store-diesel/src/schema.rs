@@ -176,6 +176,9 @@ diesel::table! {
         csrf_token -> Text,
         created_at -> Timestamp,
         last_seen_at -> Timestamp,
+        tenant_id -> Nullable<Text>,
+        admin_id -> Nullable<Text>,
+        pending -> Nullable<Text>,
     }
 }
 
@@ -202,6 +205,50 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    tenant_admins (id) {
+        id -> Text,
+        tenant_id -> Text,
+        email -> Text,
+        email_folded -> Text,
+        password_hash -> Nullable<Text>,
+        totp_seed -> Nullable<Text>,
+        totp_pending -> Nullable<Text>,
+        totp_last_step -> Nullable<BigInt>,
+        disabled_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
+    tenant_admin_recovery_codes (admin_id, code_hash) {
+        admin_id -> Text,
+        code_hash -> Text,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    tenant_admin_links (token_hash) {
+        token_hash -> Text,
+        admin_id -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    tenant_console_settings (tenant_id) {
+        tenant_id -> Text,
+        second_factor_required -> Bool,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(tenant_admins -> tenants (tenant_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     server_settings,
@@ -218,4 +265,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     console_sessions,
     events,
     event_consumers,
+    tenant_admins,
+    tenant_admin_recovery_codes,
+    tenant_admin_links,
+    tenant_console_settings,
 );

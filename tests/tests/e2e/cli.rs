@@ -73,3 +73,26 @@ fn status_is_a_command_with_json_output() {
     assert!(matches!(cli.command, Command::Status));
     assert!(cli.json);
 }
+
+#[test]
+fn admin_create_takes_tenant_and_email() {
+    use scim_server::cli::AdminCommand;
+    let cli = Cli::try_parse_from([
+        "scim-server",
+        "admin",
+        "create",
+        "--tenant",
+        "acme",
+        "--email",
+        "ann@acme.example",
+        "--json",
+    ])
+    .unwrap();
+    assert!(cli.json);
+    assert!(matches!(
+        cli.command,
+        Command::Admin(AdminCommand::Create { ref tenant, ref email, send_email: false })
+            if tenant == "acme" && email == "ann@acme.example"
+    ));
+    assert!(Cli::try_parse_from(["scim-server", "admin", "create", "--tenant", "acme"]).is_err());
+}

@@ -12,7 +12,7 @@ use crate::harness::{Response, Server};
 pub const OPERATOR_TOKEN: &str = "console-operator-token";
 
 /// Starts a server with an admin token (plus `extra` flags) on each backend.
-fn on_both_with(extra: &[&str], body: impl Fn(&Server)) {
+pub(crate) fn on_both_with(extra: &[&str], body: impl Fn(&Server)) {
     for backend in [Backend::Sqlite, Backend::Postgres] {
         let Some(db) = TestDb::of(backend) else {
             continue;
@@ -25,7 +25,7 @@ fn on_both_with(extra: &[&str], body: impl Fn(&Server)) {
 }
 
 /// Every `Set-Cookie` of a response.
-fn set_cookies(res: &Response) -> Vec<&str> {
+pub(crate) fn set_cookies(res: &Response) -> Vec<&str> {
     res.headers
         .iter()
         .filter(|(k, _)| k == "set-cookie")
@@ -34,7 +34,7 @@ fn set_cookies(res: &Response) -> Vec<&str> {
 }
 
 /// `name=value` of the cookie `name` a response sets.
-fn cookie_pair(res: &Response, name: &str) -> Option<String> {
+pub(crate) fn cookie_pair(res: &Response, name: &str) -> Option<String> {
     set_cookies(res)
         .into_iter()
         .find(|c| c.starts_with(&format!("{name}=")))
@@ -52,24 +52,24 @@ pub fn element_text(html: &str, id: &str) -> Option<String> {
 }
 
 /// The value of the first hidden `csrf` input.
-fn csrf_of(html: &str) -> String {
+pub(crate) fn csrf_of(html: &str) -> String {
     let marker = "name=\"csrf\" value=\"";
     let start = html.find(marker).expect("a csrf input") + marker.len();
     let end = html[start..].find('"').unwrap();
     html[start..start + end].to_owned()
 }
 
-fn text(res: &Response) -> String {
+pub(crate) fn text(res: &Response) -> String {
     String::from_utf8_lossy(&res.body).into_owned()
 }
 
 /// A signed-in console session.
-struct Console<'a> {
-    server: &'a Server,
-    cookie: String,
+pub(crate) struct Console<'a> {
+    pub(crate) server: &'a Server,
+    pub(crate) cookie: String,
 }
 
-fn form(server: &Server, cookie: &str, path: &str, body: &str) -> Response {
+pub(crate) fn form(server: &Server, cookie: &str, path: &str, body: &str) -> Response {
     server
         .request()
         .header("Cookie", cookie)
@@ -78,7 +78,7 @@ fn form(server: &Server, cookie: &str, path: &str, body: &str) -> Response {
 }
 
 /// Posts the sign-in form with `token`; returns the response.
-fn try_sign_in(server: &Server, token: &str) -> Response {
+pub(crate) fn try_sign_in(server: &Server, token: &str) -> Response {
     let page = server.request().get("/console/login");
     assert_eq!(page.status, 200);
     let login_cookie = cookie_pair(&page, "scim_console_login").expect("login cookie");
@@ -91,7 +91,7 @@ fn try_sign_in(server: &Server, token: &str) -> Response {
     )
 }
 
-fn sign_in(server: &Server) -> Console<'_> {
+pub(crate) fn sign_in(server: &Server) -> Console<'_> {
     let res = try_sign_in(server, OPERATOR_TOKEN);
     assert_eq!(res.status, 303, "{}", text(&res));
     assert_eq!(res.header("location"), Some("/console/tenants"));
@@ -100,26 +100,26 @@ fn sign_in(server: &Server) -> Console<'_> {
 }
 
 impl Console<'_> {
-    fn get(&self, path: &str) -> Response {
+    pub(crate) fn get(&self, path: &str) -> Response {
         self.server
             .request()
             .header("Cookie", &self.cookie)
             .get(path)
     }
 
-    fn post(&self, path: &str, body: &str) -> Response {
+    pub(crate) fn post(&self, path: &str, body: &str) -> Response {
         form(self.server, &self.cookie, path, body)
     }
 
     /// The CSRF token of this session (read from a page).
-    fn csrf(&self) -> String {
+    pub(crate) fn csrf(&self) -> String {
         let page = self.get("/console/tenants");
         assert_eq!(page.status, 200);
         csrf_of(&text(&page))
     }
 }
 
-fn assert_to_login(res: &Response) {
+pub(crate) fn assert_to_login(res: &Response) {
     assert_eq!(res.status, 303, "{}", text(res));
     assert_eq!(res.header("location"), Some("/console/login"));
 }

@@ -179,6 +179,23 @@ impl Browser {
     fn url(&self) -> String {
         self.cmd("GET", "/url", None).as_str().unwrap().to_owned()
     }
+
+    /// The URL once it ends with `suffix` (a form's navigation may still be
+    /// under way when the click returns); fails after 10 s.
+    fn wait_url(&self, suffix: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let url = self.url();
+            if url.ends_with(suffix) {
+                return url;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{url} does not end with {suffix}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
 }
 
 /// The browser, or `None` after a loud skip (outside CI only).
@@ -275,4 +292,92 @@ fn sign_in_generate_and_use_the_token_over_scim() {
     assert!(b.text("#token-state").contains("A Secret Token exists"));
     let page = b.cmd("GET", "/source", None);
     assert!(!page.as_str().unwrap().contains(&token));
+}
+
+/// A tenant administrator's first and second sign-in, in the browser: the
+/// set-password link, TOTP enrolment with a code computed from the secret the
+/// page shows, the recovery codes, and a later sign-in with a TOTP code.
+#[test]
+fn tenant_admin_sets_a_password_and_signs_in_with_totp() {
+    use scim_http::admin::tenant_admins::{LinkDelivery, create_admin_in};
+    use scim_http::totp;
+
+    let Some(db) = TestDb::of(Backend::Sqlite) else {
+        return;
+    };
+    let Some(b) = browser() else {
+        return;
+    };
+    let s = Server::start(db, &["--admin-token", OPERATOR_TOKEN]);
+    s.tenant("acme");
+    s.tenant("other");
+    let store = s.db.store();
+    let t = store
+        .transaction(|c| store_diesel::tenants::get_by_slug(c, "acme"))
+        .unwrap();
+    let (_, link) = store
+        .transaction_with(|c| {
+            create_admin_in(c, &t, "ann@acme.example", "test", LinkDelivery::Return)
+        })
+        .unwrap();
+    let link = link.unwrap();
+    let origin = format!("http://localhost:{}", s.addr.port());
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+
+    b.goto(&format!(
+        "{origin}/console/set-password?token={}",
+        link.token
+    ));
+    b.type_into("#password", "a long browser password");
+    b.type_into("#confirm", "a long browser password");
+    b.click("#set-password");
+    b.wait_url("/console/login?password=set");
+
+    b.type_into("#email", "ann@acme.example");
+    b.type_into("#password", "a long browser password");
+    b.click("#admin-sign-in");
+    b.wait_url("/console/login/enrol");
+    let seed = totp::from_base32(&b.text("#totp-secret")).unwrap();
+    b.type_into("#code", &totp::code_at(&seed, now()));
+    b.click("#verify");
+    assert_eq!(
+        b.cmd(
+            "POST",
+            "/elements",
+            Some(json!({"using": "css selector", "value": "#recovery-codes li"}))
+        )
+        .as_array()
+        .unwrap()
+        .len(),
+        10
+    );
+    b.click("#continue");
+    b.wait_url("/console/tenants/acme/settings/integrations");
+    assert_eq!(
+        b.text("#tenant-url"),
+        "https://scim.example.net/scim/v2/acme"
+    );
+
+    // Another tenant's page does not exist for her.
+    b.goto(&format!(
+        "{origin}/console/tenants/other/settings/integrations"
+    ));
+    assert_eq!(b.text("h1"), "Not Found");
+
+    // Sign out, and back in with the next code from the app.
+    b.goto(&format!("{origin}/console/tenants"));
+    b.click(".signout button");
+    b.wait_url("/console/login");
+    b.type_into("#email", "ann@acme.example");
+    b.type_into("#password", "a long browser password");
+    b.click("#admin-sign-in");
+    b.wait_url("/console/login/second-factor");
+    b.type_into("#code", &totp::code_at(&seed, now() + 30));
+    b.click("#verify");
+    b.wait_url("/console/tenants/acme/settings/integrations");
 }

@@ -15,6 +15,7 @@ mod events;
 mod limits;
 mod oauth;
 pub(crate) mod people;
+pub mod tenant_admins;
 pub(crate) mod tenants;
 
 use std::future::{Ready, ready};
@@ -277,6 +278,31 @@ pub fn configure_admin(cfg: &mut web::ServiceConfig) {
                     .route(web::get().to(tenants::list_invitations)),
             )
             .service(web::resource("/tenants/{t}/audit").route(web::get().to(tenants::audit_log)))
+            .service(
+                web::resource("/tenants/{t}/admins")
+                    .route(web::get().to(tenant_admins::list))
+                    .route(web::post().to(tenant_admins::create)),
+            )
+            .service(
+                web::resource("/tenants/{t}/admins/{id}/disable")
+                    .route(web::post().to(tenant_admins::disable)),
+            )
+            .service(
+                web::resource("/tenants/{t}/admins/{id}/link")
+                    .route(web::post().to(tenant_admins::new_link)),
+            )
+            .service(
+                web::resource("/tenants/{t}/admins/{id}/enable")
+                    .route(web::post().to(tenant_admins::enable)),
+            )
+            .service(
+                web::resource("/tenants/{t}/admins/{id}/reset-second-factor")
+                    .route(web::post().to(tenant_admins::reset_second_factor)),
+            )
+            .service(
+                web::resource("/tenants/{t}/console-settings")
+                    .route(web::put().to(tenant_admins::put_console_settings)),
+            )
             .service(web::resource("/tenants/{t}/events").route(web::get().to(events::list)))
             .default_service(web::to(not_found)),
     );

@@ -7,10 +7,16 @@
 //!   (`assets/console/`) are compiled into the binary. Forms work without
 //!   JavaScript.
 //! * Every action calls the admin API's code (`admin::tenants`,
-//!   `admin::people`), audited
-//!   under the signed-in person (`console:operator`).
+//!   `admin::people`, `admin::tenant_admins`), audited under the signed-in
+//!   person (`console:operator`, or `console:<email>` of a tenant
+//!   administrator).
 //! * The operator signs in with the admin token (or a token whose SHA-256 the
-//!   configuration holds). Sessions live in the database
+//!   configuration holds) and sees every tenant. Tenant administrators sign in
+//!   with email and password, then a TOTP code or a recovery code (or enrol
+//!   one, when their tenant requires a second factor and they have none), and
+//!   see their own tenant only: a page of another tenant answers 404 as if it
+//!   did not exist (`Signed`, for every route with a `{t}`). Sessions live in
+//!   the database
 //!   (`store_diesel::console_sessions`), expire when idle, and end at sign-out.
 //! * Every response carries a strict Content-Security-Policy and
 //!   `Cache-Control: no-store`; every form carries a CSRF token (per session;
@@ -20,6 +26,7 @@
 //! * Failed sign-ins from one address are slowed down: each attempt waits
 //!   longer the more recent failures that address has.
 
+mod admins;
 mod pages;
 
 use std::collections::HashMap;
@@ -39,6 +46,7 @@ use chrono::TimeDelta;
 use crate::ScimState;
 use crate::admin::AdminError;
 use crate::auth::hashes_equal;
+use store_diesel::console_sessions::{ConsoleSession, Scope};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "scim_console";
@@ -70,6 +78,8 @@ pub struct ConsoleConfig {
     /// A session unused for longer than this is refused.
     pub idle_timeout: TimeDelta,
     throttle: Arc<Mutex<HashMap<IpAddr, Failures>>>,
+    /// Wrong second-factor codes per half-signed-in session.
+    code_failures: Arc<Mutex<HashMap<String, Failures>>>,
 }
 
 impl std::fmt::Debug for ConsoleConfig {
@@ -86,6 +96,10 @@ struct Failures {
     count: u32,
     last: Instant,
 }
+
+/// Wrong codes a half-signed-in session may send before it is ended (the
+/// password must then be entered again).
+const MAX_SECOND_FACTOR_FAILURES: u32 = 5;
 
 /// Failures older than this are forgotten.
 const FAILURE_MEMORY: Duration = Duration::from_secs(15 * 60);
@@ -118,6 +132,7 @@ impl ConsoleConfig {
             token_hashes,
             idle_timeout: DEFAULT_IDLE,
             throttle: Arc::default(),
+            code_failures: Arc::default(),
         })
     }
 
@@ -149,6 +164,29 @@ impl ConsoleConfig {
             .unwrap_or(Duration::ZERO)
     }
 
+    /// Counts a wrong second-factor code of session `id`; `true` when the
+    /// session has had too many and must end.
+    fn code_failed(&self, id: &str) -> bool {
+        let Ok(mut map) = self.code_failures.lock() else {
+            return true;
+        };
+        let now = Instant::now();
+        map.retain(|_, f| now.duration_since(f.last) < FAILURE_MEMORY);
+        let f = map.entry(id.to_owned()).or_insert(Failures {
+            count: 0,
+            last: now,
+        });
+        f.count = f.count.saturating_add(1);
+        f.last = now;
+        f.count >= MAX_SECOND_FACTOR_FAILURES
+    }
+
+    fn forget_code_failures(&self, id: &str) {
+        if let Ok(mut map) = self.code_failures.lock() {
+            map.remove(id);
+        }
+    }
+
     fn record(&self, addr: Option<IpAddr>, success: bool) {
         let (Some(addr), Ok(mut map)) = (addr, self.throttle.lock()) else {
             return;
@@ -172,6 +210,9 @@ pub enum ConsoleError {
     /// No (live) session: go to the sign-in page.
     #[error("sign in first")]
     SignIn,
+    /// 403: a page for the operator only.
+    #[error("{0}")]
+    Forbidden(String),
     /// A POST without this session's CSRF token.
     #[error(
         "The form is out of date or was not sent by this console; reload the page and try again"
@@ -201,7 +242,7 @@ impl ResponseError for ConsoleError {
     fn status_code(&self) -> StatusCode {
         match self {
             ConsoleError::SignIn => StatusCode::SEE_OTHER,
-            ConsoleError::Csrf => StatusCode::FORBIDDEN,
+            ConsoleError::Csrf | ConsoleError::Forbidden(_) => StatusCode::FORBIDDEN,
             ConsoleError::Admin(e) => e.status_code(),
             ConsoleError::Render(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -290,13 +331,31 @@ pub(crate) fn set_cookie(
 pub struct Signed {
     /// The session id from the cookie.
     session_id: String,
-    /// Who signed in.
+    /// Who signed in: `operator`, or a tenant administrator's email.
     pub subject: String,
     /// The session's CSRF token.
     pub csrf_token: String,
+    /// The tenant administrator's account and tenant; `None` for the operator.
+    pub scope: Option<Scope>,
 }
 
 impl Signed {
+    /// Refuses (403) a tenant administrator: the page is the operator's.
+    pub fn require_operator(&self) -> Result<(), ConsoleError> {
+        match self.scope {
+            None => Ok(()),
+            Some(_) => Err(ConsoleError::Forbidden(
+                "This page is for the server's operator only.".to_owned(),
+            )),
+        }
+    }
+
+    /// Whether this person may see tenant `slug`: the operator sees every
+    /// tenant, a tenant administrator only their own.
+    pub fn may_see(&self, slug: &str) -> bool {
+        self.scope.as_ref().is_none_or(|s| s.tenant_slug == slug)
+    }
+
     /// The audit log's actor for this person's actions.
     pub fn actor(&self) -> String {
         format!("console:{}", self.subject)
@@ -312,6 +371,29 @@ impl Signed {
     }
 }
 
+/// The live session of the request's cookie (signed in or half-way), or
+/// [`ConsoleError::SignIn`].
+async fn session_of(
+    id: Option<String>,
+    state: Option<web::Data<ScimState>>,
+    config: Option<web::Data<ConsoleConfig>>,
+) -> Result<(String, ConsoleSession), ConsoleError> {
+    let (Some(id), Some(state), Some(config)) = (id, state, config) else {
+        return Err(ConsoleError::SignIn);
+    };
+    if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ConsoleError::SignIn);
+    }
+    let idle = config.idle_timeout;
+    let store = state.store.clone();
+    let sid = id.clone();
+    let session = web::block(move || {
+        store.transaction(|c| store_diesel::console_sessions::touch(c, &sid, idle))
+    })
+    .await??;
+    Ok((id, session.ok_or(ConsoleError::SignIn)?))
+}
+
 impl FromRequest for Signed {
     type Error = ConsoleError;
     type Future = Pin<Box<dyn Future<Output = Result<Signed, ConsoleError>>>>;
@@ -320,26 +402,67 @@ impl FromRequest for Signed {
         let id = cookie(req, SESSION_COOKIE);
         let state = req.app_data::<web::Data<ScimState>>().cloned();
         let config = req.app_data::<web::Data<ConsoleConfig>>().cloned();
+        // The tenant of the URL, if the route has one: a tenant administrator
+        // may open only their own.
+        let slug = req.match_info().get("t").map(str::to_owned);
         Box::pin(async move {
-            let (Some(id), Some(state), Some(config)) = (id, state, config) else {
-                return Err(ConsoleError::SignIn);
-            };
-            if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let (id, session) = session_of(id, state, config).await?;
+            if session.pending.is_some() {
+                // Password accepted, second factor outstanding: nobody yet.
                 return Err(ConsoleError::SignIn);
             }
-            let idle = config.idle_timeout;
-            let store = state.store.clone();
-            let sid = id.clone();
-            let session = web::block(move || {
-                store.transaction(|c| store_diesel::console_sessions::touch(c, &sid, idle))
-            })
-            .await??;
-            let session = session.ok_or(ConsoleError::SignIn)?;
-            Ok(Signed {
+            let signed = Signed {
                 session_id: id,
                 subject: session.subject,
                 csrf_token: session.csrf_token,
-            })
+                scope: session.scope,
+            };
+            if let Some(slug) = slug.filter(|s| !signed.may_see(s)) {
+                // The same answer as for a tenant that does not exist.
+                return Err(ConsoleError::Admin(AdminError::NotFound(format!(
+                    "no tenant {slug:?}"
+                ))));
+            }
+            Ok(signed)
+        })
+    }
+}
+
+/// A tenant administrator half-way through signing in: password accepted,
+/// second factor (`step`: `totp` or `enrol`) outstanding.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    session_id: String,
+    /// The administrator's email.
+    pub subject: String,
+    /// The session's CSRF token.
+    pub csrf_token: String,
+    /// The account and tenant.
+    pub scope: Scope,
+    /// `totp` (enter a code) or `enrol` (set up a second factor first).
+    pub step: String,
+}
+
+impl FromRequest for Pending {
+    type Error = ConsoleError;
+    type Future = Pin<Box<dyn Future<Output = Result<Pending, ConsoleError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let id = cookie(req, SESSION_COOKIE);
+        let state = req.app_data::<web::Data<ScimState>>().cloned();
+        let config = req.app_data::<web::Data<ConsoleConfig>>().cloned();
+        Box::pin(async move {
+            let (id, session) = session_of(id, state, config).await?;
+            match (session.scope, session.pending) {
+                (Some(scope), Some(step)) => Ok(Pending {
+                    session_id: id,
+                    subject: session.subject,
+                    csrf_token: session.csrf_token,
+                    scope,
+                    step,
+                }),
+                _ => Err(ConsoleError::SignIn),
+            }
         })
     }
 }
@@ -365,6 +488,46 @@ pub fn configure_console(cfg: &mut web::ServiceConfig) {
                     .route(web::post().to(pages::login)),
             )
             .service(web::resource("/logout").route(web::post().to(pages::logout)))
+            .service(
+                web::resource("/login/second-factor")
+                    .route(web::get().to(admins::second_factor_form))
+                    .route(web::post().to(admins::second_factor)),
+            )
+            .service(
+                web::resource("/login/enrol")
+                    .route(web::get().to(admins::enrol_form))
+                    .route(web::post().to(admins::enrol)),
+            )
+            .service(
+                web::resource("/set-password")
+                    .route(web::get().to(admins::set_password_form))
+                    .route(web::post().to(admins::set_password)),
+            )
+            .service(
+                web::resource("/tenants/{t}/admins")
+                    .route(web::get().to(admins::admins))
+                    .route(web::post().to(admins::create)),
+            )
+            .service(
+                web::resource("/tenants/{t}/admins/second-factor")
+                    .route(web::post().to(admins::second_factor_setting)),
+            )
+            .service(
+                web::resource("/tenants/{t}/admins/{id}/disable")
+                    .route(web::post().to(admins::disable)),
+            )
+            .service(
+                web::resource("/tenants/{t}/admins/{id}/link")
+                    .route(web::post().to(admins::new_link)),
+            )
+            .service(
+                web::resource("/tenants/{t}/admins/{id}/enable")
+                    .route(web::post().to(admins::enable)),
+            )
+            .service(
+                web::resource("/tenants/{t}/admins/{id}/reset-second-factor")
+                    .route(web::post().to(admins::reset_second_factor)),
+            )
             .service(web::resource("/tenants").route(web::get().to(pages::tenants)))
             .service(
                 web::resource("/tenants/{t}/settings/integrations")

@@ -32,6 +32,8 @@ struct LoginPage {
     csrf: Option<String>,
     login_csrf: String,
     error: Option<String>,
+    notice: Option<String>,
+    email: String,
 }
 
 struct TenantRow {
@@ -45,6 +47,7 @@ struct TenantRow {
 #[template(path = "console/tenants.html")]
 struct TenantsPage {
     csrf: Option<String>,
+    operator: bool,
     tenants: Vec<TenantRow>,
 }
 
@@ -83,6 +86,13 @@ pub(super) struct CsrfForm {
     csrf: String,
 }
 
+impl CsrfForm {
+    /// The form's CSRF token.
+    pub(super) fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 pub(super) async fn home(signed: Result<Signed, ConsoleError>) -> HttpResponse {
     match signed {
         Ok(_) => see_other("/console/tenants"),
@@ -90,10 +100,21 @@ pub(super) async fn home(signed: Result<Signed, ConsoleError>) -> HttpResponse {
     }
 }
 
-fn login_page(
+pub(super) fn login_page(
     state: &ScimState,
     status: StatusCode,
     error: Option<String>,
+) -> Result<HttpResponse, ConsoleError> {
+    login_page_with(state, status, error, None, String::new())
+}
+
+/// The sign-in page with an `error` or a `notice`, the email field filled in.
+pub(super) fn login_page_with(
+    state: &ScimState,
+    status: StatusCode,
+    error: Option<String>,
+    notice: Option<String>,
+    email: String,
 ) -> Result<HttpResponse, ConsoleError> {
     // Login CSRF: the form's token must match a cookie only this origin set.
     let login_csrf = uuid::Uuid::new_v4().simple().to_string();
@@ -101,6 +122,8 @@ fn login_page(
         csrf: None,
         login_csrf: login_csrf.clone(),
         error,
+        notice,
+        email,
     }
     .render()?;
     Ok(HttpResponse::build(status)
@@ -115,14 +138,22 @@ fn login_page(
         .body(body))
 }
 
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct LoginQuery {
+    password: Option<String>,
+}
+
 pub(super) async fn login_form(
     state: web::Data<ScimState>,
     config: web::Data<ConsoleConfig>,
+    query: web::Query<LoginQuery>,
 ) -> Result<HttpResponse, ConsoleError> {
     let error = (!config.enabled()).then(|| {
-        "Sign-in is disabled: start the server with --admin-token (SCIM_ADMIN_TOKEN) or --admin-token-sha256.".to_owned()
+        "Operator sign-in is disabled: start the server with --admin-token (SCIM_ADMIN_TOKEN) or --admin-token-sha256.".to_owned()
     });
-    login_page(&state, StatusCode::OK, error)
+    let notice = (query.password.as_deref() == Some("set"))
+        .then(|| "Your password is set: sign in with your email and password.".to_owned());
+    login_page_with(&state, StatusCode::OK, error, notice, String::new())
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -131,6 +162,10 @@ pub(super) struct LoginForm {
     csrf: String,
     #[serde(default)]
     token: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
 }
 
 pub(super) async fn login(
@@ -147,6 +182,12 @@ pub(super) async fn login(
     let delay = config.delay_for(addr);
     if !delay.is_zero() {
         actix_web::rt::time::sleep(delay).await;
+    }
+    if form.token.is_empty() && !form.email.is_empty() {
+        let LoginForm {
+            email, password, ..
+        } = form.into_inner();
+        return super::admins::password_sign_in(&state, &config, addr, email, password).await;
     }
     if !config.token_ok(&form.token) {
         config.record(addr, false);
@@ -210,6 +251,7 @@ pub(super) async fn tenants(
     let all = list_tenants(&state).await?;
     let tenants = all
         .into_iter()
+        .filter(|t| signed.may_see(&t.slug))
         .map(|t| TenantRow {
             tenant_url: state.config.tenant_url(&t.slug),
             name: t.name,
@@ -218,6 +260,7 @@ pub(super) async fn tenants(
         })
         .collect();
     let body = TenantsPage {
+        operator: signed.scope.is_none(),
         csrf: Some(signed.csrf_token),
         tenants,
     }

@@ -14,6 +14,7 @@ mod outbox;
 mod races;
 mod settings;
 mod status;
+mod tenant_admins;
 mod tenants;
 mod tokens;
 mod users_groups;
