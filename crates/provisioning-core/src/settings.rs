@@ -22,12 +22,37 @@ pub enum Source {
     Override,
 }
 
-impl fmt::Display for Source {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl Source {
+    /// The name on the wire, as serialised: `"tenantDefault"` or `"override"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Source::TenantDefault => "tenantDefault",
+            Source::Override => "override",
+        }
+    }
+
+    /// Words for people (messages, the console): `"tenant default"` or
+    /// `"individual override"`.
+    pub const fn describe(self) -> &'static str {
+        match self {
             Source::TenantDefault => "tenant default",
             Source::Override => "individual override",
-        })
+        }
+    }
+}
+
+/// The wire name ([`Source::as_str`]), so a `Source` prints as it
+/// serialises; [`Source::describe`] gives the words for people.
+///
+/// ```
+/// use provisioning_core::Source;
+/// assert_eq!(Source::Override.to_string(), "override");
+/// assert_eq!(serde_json::to_value(Source::Override).unwrap(), "override");
+/// assert_eq!(Source::Override.describe(), "individual override");
+/// ```
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

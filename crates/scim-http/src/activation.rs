@@ -152,7 +152,7 @@ async fn activate(
             .map_err(|e| match e.reason {
                 Rejection::MobileDeviceRequired => AdminError::BadRequest(format!(
                     "mobileDevice: mobile authentication is required for this user ({}), so activation must enrol a mobile device: send \"mobileDevice\": {{\"name\": \"...\"}}",
-                    effective.require_mobile_auth.source
+                    effective.require_mobile_auth.source.describe()
                 )),
                 Rejection::InvitationExpired { .. } => AdminError::Gone(format!("token: {e}")),
                 Rejection::AlreadyActive => {
