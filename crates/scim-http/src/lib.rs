@@ -57,6 +57,7 @@ mod search;
 mod state;
 mod user_record;
 mod users;
+pub mod webhooks;
 
 use actix_web::web;
 

@@ -11,7 +11,7 @@
 //! 403 saying how to enable it. Bodies and errors are `application/json`;
 //! errors are `{"error": "<message naming the field>"}`.
 
-mod events;
+pub(crate) mod events;
 mod oauth;
 pub(crate) mod people;
 pub(crate) mod tenants;
