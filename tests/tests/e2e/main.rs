@@ -21,3 +21,4 @@ mod rules;
 mod smtp;
 mod sweep;
 mod values;
+mod webhooks;
