@@ -553,6 +553,19 @@ mod tests {
     }
 
     #[test]
+    fn signs_the_worked_example_of_the_docs() {
+        // docs/events.md: checked there with openssl and Python.
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let id = "0b6c1f0e-4c1e-4f55-9a53-3d5c2f3a9e71";
+        let body =
+            br#"{"id":"0b6c1f0e-4c1e-4f55-9a53-3d5c2f3a9e71","seq":42,"type":"user.suspended"}"#;
+        assert_eq!(
+            sign(secret, id, 1_796_202_843, body).unwrap(),
+            "v1,mNUlCYqCtUQOfQpjx87h5TOPBLUkcB9yKWOLTCEcnuE="
+        );
+    }
+
+    #[test]
     fn secrets_are_whsec_base64_and_checked() {
         let s = new_secret().unwrap();
         assert!(s.starts_with("whsec_"));
