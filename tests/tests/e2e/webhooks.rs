@@ -584,13 +584,13 @@ fn api_keys_open_their_tenants_feed_and_webhooks_only() {
             ("GET", format!("{A}/other/events")),
             ("GET", format!("{A}/other/webhooks")),
             ("GET", format!("{A}/nope/events")),
-            ("GET", format!("{A}")),
+            ("GET", A.to_owned()),
             ("GET", format!("{A}/acme/api-keys")),
             ("POST", format!("{A}/acme/api-keys")),
             ("GET", format!("{A}/acme/audit")),
             ("POST", format!("{A}/acme/integration/token")),
         ] {
-            let r = with_key(&method, &path, None);
+            let r = with_key(method, &path, None);
             assert_eq!(r.status, 401, "{method} {path}");
         }
         let r = s.request().bearer(&key).get(&format!("{T}/Users"));
@@ -814,4 +814,97 @@ fn two_replicas_on_postgres_deliver_each_event_once_in_order() {
         })
         .unwrap();
     assert_eq!(log.len(), 200);
+}
+
+/// The measurement of `docs/performance.md` ("A hanging webhook receiver"):
+/// SCIM latency with no endpoint, then with an endpoint that accepts
+/// connections and never answers (every delivery thread stuck for the whole
+/// timeout), alternated twice. Not a pass/fail test (shared machines are
+/// noisy); run it by hand:
+/// `cargo test --release -p scim-e2e --test e2e hanging -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement, run by hand"]
+fn measure_scim_latency_with_a_hanging_webhook_receiver() {
+    let db = TestDb::of(Backend::Sqlite).unwrap();
+    let s = Server::start(db, &["--admin-token", ADMIN, "--webhook-allow-http"]);
+    let token = s.tenant("acme");
+    let hang = TcpListener::bind("127.0.0.1:0").unwrap();
+    let hang_url = format!("http://{}/hook", hang.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in hang.incoming() {
+            held.push(c); // accepted, never read, never answered
+        }
+    });
+    let hook = ok(
+        &admin(
+            &s,
+            "POST",
+            &format!("{A}/acme/webhooks"),
+            Some(&json!({"url": hang_url, "enabled": false})),
+        ),
+        201,
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let run = |label: &str| {
+        let target =
+            scim_loadgen::Target::new(format!("http://{}{T}", s.addr), token.clone()).unwrap();
+        let mut cfg = scim_loadgen::Config::new(vec![target]);
+        cfg.users = 1000;
+        cfg.groups = 10;
+        cfg.members = 20;
+        cfg.concurrency = 8;
+        cfg.duration = Duration::from_secs(10);
+        cfg.prefix = label.to_owned();
+        let report = scim_loadgen::run(&cfg).unwrap();
+        assert_eq!(report.errors, 0, "{report}");
+        let row: Vec<String> = report
+            .phases
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} {:.0} req/s p50 {:.1} p99 {:.1} max {:.0} ms",
+                    p.phase, p.req_per_sec, p.latency_ms.p50, p.latency_ms.p99, p.latency_ms.max
+                )
+            })
+            .collect();
+        eprintln!("{label}: {}", row.join(" | "));
+    };
+    let set = |enabled: bool| {
+        let r = admin(
+            &s,
+            "PUT",
+            &format!("{A}/acme/webhooks/{hook}"),
+            Some(&json!({"enabled": enabled})),
+        );
+        assert_eq!(r.status, 200);
+    };
+    run("base1");
+    set(true);
+    run("hang1");
+    set(false);
+    std::thread::sleep(Duration::from_secs(11)); // the stuck attempts time out
+    run("base2");
+    set(true);
+    run("hang2");
+    let log = ok(
+        &admin(
+            &s,
+            "GET",
+            &format!("{A}/acme/webhooks/{hook}/deliveries?limit=500"),
+            None,
+        ),
+        200,
+    );
+    let attempts = log["items"].as_array().unwrap();
+    eprintln!(
+        "delivery attempts to the hanging receiver: {} (all failed: {})",
+        attempts.len(),
+        attempts.iter().all(|a| a["statusCode"].is_null())
+    );
+    if let Some(a) = attempts.first() {
+        eprintln!("first attempt: {a}");
+    }
 }
