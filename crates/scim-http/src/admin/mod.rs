@@ -229,7 +229,12 @@ pub(crate) async fn tenant_access(
     match presented {
         Some(key) if key.starts_with(store_diesel::api_keys::PREFIX) => {
             read(state, move |c| {
-                let t = tenant(c, &slug).map_err(|_| AdminError::Unauthorized)?;
+                // An unknown tenant is the same 401 as a wrong key; a
+                // database failure stays a 503/500.
+                let t = tenant(c, &slug).map_err(|e| match e {
+                    AdminError::NotFound(_) => AdminError::Unauthorized,
+                    other => other,
+                })?;
                 match store_diesel::api_keys::verify(c, &t.id, &key)? {
                     Some(id) => Ok((t.id, format!("api-key:{id}"))),
                     None => Err(AdminError::Unauthorized),
