@@ -434,17 +434,30 @@ impl Loop {
             )
         })?;
         let n = claimed.len();
+        // An endpoint that just failed (a timeout, most often) gets no more
+        // attempts in this batch: its other claims are given back at once, so
+        // a hanging receiver holds a thread for one timeout per round, not
+        // one per claimed delivery.
+        let mut failed: Vec<String> = Vec::new();
         for d in claimed {
             if self.stop.load(Ordering::SeqCst) {
                 // Unsent claims come back when their lease ends.
                 break;
             }
-            self.deliver(&d)?;
+            if failed.contains(&d.key.endpoint_id) {
+                self.store
+                    .with_conn(|c| webhooks::release(c, &d.key, &self.worker))?;
+                continue;
+            }
+            if !self.deliver(&d)? {
+                failed.push(d.key.endpoint_id.clone());
+            }
         }
         Ok(n)
     }
 
-    fn deliver(&self, d: &Claimed) -> Result<(), store_diesel::StoreError> {
+    /// Sends one delivery and records the attempt; `true` when delivered.
+    fn deliver(&self, d: &Claimed) -> Result<bool, store_diesel::StoreError> {
         let started_at = Utc::now();
         let started = Instant::now();
         let result = self.build(d, started_at.timestamp()).and_then(|req| {
@@ -468,7 +481,7 @@ impl Loop {
         if attempt.error.is_none() {
             self.store
                 .with_conn(|c| webhooks::complete(c, &d.key, &self.worker, &attempt, now))?;
-            return Ok(());
+            return Ok(true);
         }
         let outcome = self.store.with_conn(|c| {
             webhooks::fail(c, &d.key, &self.worker, &attempt, &self.settings.retry, now)
@@ -488,7 +501,7 @@ impl Loop {
             ),
             FailOutcome::NotHeld => {}
         }
-        Ok(())
+        Ok(false)
     }
 
     /// The signed request of a delivery.

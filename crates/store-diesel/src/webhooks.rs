@@ -655,6 +655,31 @@ pub fn complete(
     })
 }
 
+/// Gives a delivery this worker holds back unattempted (its lease cleared,
+/// nothing counted), e.g. when an earlier delivery to the same endpoint in
+/// the same batch just failed. Returns `false` when it no longer held it.
+///
+/// # Errors
+/// Database errors.
+pub fn release(
+    conn: &mut DbConnection,
+    key: &DeliveryKey,
+    worker: &str,
+) -> Result<bool, StoreError> {
+    let n = diesel::update(
+        webhook_deliveries::table
+            .find((&key.tenant_id, &key.endpoint_id, &key.id))
+            .filter(webhook_deliveries::claimed_by.eq(worker))
+            .filter(webhook_deliveries::done_at.is_null()),
+    )
+    .set((
+        webhook_deliveries::claimed_by.eq(None::<String>),
+        webhook_deliveries::claimed_until.eq(None::<NaiveDateTime>),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
 /// Retries: the n-th failure waits `base * 2^(n-1)`, at most `max_delay`;
 /// once the first failure is older than `window`, the delivery is given up
 /// and the endpoint marked failing.

@@ -185,6 +185,11 @@ store_test!(
                 .unwrap()
         );
         assert!(
+            !store
+                .with_conn(|c| webhooks::release(c, &crashed[0].key, "w1"))
+                .unwrap()
+        );
+        assert!(
             store
                 .with_conn(|c| webhooks::complete(c, &again[0].key, "w2", &ok(), after))
                 .unwrap()
@@ -256,6 +261,26 @@ store_test!(
         assert_eq!(seqs(&claim(store, "w", at)), vec![s1]);
     }
 );
+
+store_test!(a_released_claim_comes_back_at_once_unattempted, |db| {
+    let store = db.store();
+    let t = new_tenant(store, "acme");
+    endpoint(store, &t, &[]);
+    let s = append(store, &t, "user.provisioned", "u1");
+    let now = Utc::now();
+    store
+        .with_conn(|c| webhooks::dispatch(c, 100, now))
+        .unwrap();
+    let first = claim(store, "w1", now);
+    assert!(
+        store
+            .with_conn(|c| webhooks::release(c, &first[0].key, "w1"))
+            .unwrap()
+    );
+    let again = claim(store, "w2", now);
+    assert_eq!(seqs(&again), vec![s]);
+    assert_eq!(again[0].attempts, 0);
+});
 
 store_test!(concurrent_claims_deliver_each_row_once, |db| {
     let store = db.store();
