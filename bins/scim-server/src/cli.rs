@@ -103,6 +103,9 @@ pub struct ServeArgs {
     /// Days change events stay in the events feed; older ones are pruned hourly.
     #[arg(long, env = "SCIM_EVENT_RETENTION_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub event_retention_days: u32,
+    /// Webhook delivery (`--webhook-*`).
+    #[command(flatten)]
+    pub webhook: Box<WebhookArgs>,
     /// Bearer token that `GET /metrics` requires; without it `/metrics` is open
     /// (it shows tenant slugs and request counts: restrict it at your proxy).
     #[arg(long, env = "SCIM_METRICS_TOKEN", hide_env_values = true)]
@@ -162,6 +165,26 @@ pub struct ServeArgs {
     /// Worker threads (default: one per core).
     #[arg(long, env = "SCIM_WORKERS")]
     pub workers: Option<usize>,
+}
+
+/// The `--webhook-*` flags of `serve`.
+#[derive(Debug, Args)]
+pub struct WebhookArgs {
+    /// Webhook URLs may be http:// and loopback or private addresses (development only).
+    #[arg(long, env = "SCIM_WEBHOOK_ALLOW_HTTP")]
+    pub webhook_allow_http: bool,
+    /// Seconds a webhook delivery may take (connect, send, response); then it is retried.
+    #[arg(long, env = "SCIM_WEBHOOK_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=120))]
+    pub webhook_timeout_secs: u64,
+    /// Threads that deliver webhooks (each sends one request at a time).
+    #[arg(long, env = "SCIM_WEBHOOK_THREADS", default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub webhook_threads: u64,
+    /// Milliseconds before the first retry of a failed webhook delivery (then doubling, at most 1 hour, for 24 hours).
+    #[arg(long, env = "SCIM_WEBHOOK_RETRY_BASE_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
+    pub webhook_retry_base_ms: u64,
+    /// Milliseconds the webhook worker waits between looks for new events when idle.
+    #[arg(long, env = "SCIM_WEBHOOK_POLL_MS", default_value_t = 500, value_parser = clap::value_parser!(u64).range(50..=60_000))]
+    pub webhook_poll_ms: u64,
 }
 
 /// `tenant` subcommands.

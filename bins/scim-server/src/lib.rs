@@ -49,6 +49,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 let running = start(&cli, args)?;
                 let served = running.server.await.context("the HTTP server failed");
                 running.outbox.stop();
+                running.webhooks.stop();
                 served
             })
         }
@@ -509,6 +510,8 @@ pub struct Running {
     pub public_url: String,
     /// The invitation email worker (stop it after the server).
     pub outbox: mailer::WorkerHandle,
+    /// The webhook delivery worker (stops when dropped).
+    pub webhooks: scim_http::webhooks::WebhookWorker,
 }
 
 /// Migrates, prepares the first tenant on an empty database, binds and starts
@@ -576,6 +579,7 @@ pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
 
     let mut admin = AdminConfig::new(args.admin_token.clone());
     admin.invitation_validity = chrono::TimeDelta::days(i64::from(args.invitation_validity_days));
+    admin.webhook_allow_http = args.webhook.webhook_allow_http;
     if admin.admin_token.is_none() {
         tracing::info!(
             "the admin API is disabled: set --admin-token / SCIM_ADMIN_TOKEN to enable it"
@@ -590,6 +594,7 @@ pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
     };
     let outbox = mailer::spawn(store.clone(), keys.clone(), mail);
     retention::spawn(store.clone(), args.event_retention_days, outbox.stop_flag());
+    let webhooks = webhook_worker(&store, &keys, &args.webhook)?;
     let admin = web::Data::new(admin);
     let console = web::Data::new(console);
 
@@ -683,7 +688,43 @@ pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
         addr,
         public_url,
         outbox,
+        webhooks,
     })
+}
+
+/// Starts the webhook delivery worker with the `--webhook-*` flags.
+fn webhook_worker(
+    store: &Store,
+    keys: &TokenKeys,
+    args: &crate::cli::WebhookArgs,
+) -> anyhow::Result<scim_http::webhooks::WebhookWorker> {
+    use scim_http::webhooks::{UreqSender, WebhookSettings, WebhookWorker};
+    let timeout = Duration::from_secs(args.webhook_timeout_secs);
+    let sender = UreqSender::new(
+        timeout.min(Duration::from_secs(5)),
+        timeout,
+        !args.webhook_allow_http,
+    );
+    let mut settings = WebhookSettings {
+        threads: usize::try_from(args.webhook_threads).unwrap_or(2),
+        poll_interval: Duration::from_millis(args.webhook_poll_ms),
+        ..WebhookSettings::default()
+    };
+    // A claim covers a whole batch sent one after the other, each up to the
+    // timeout; a crashed replica's claims come back after it.
+    let lease = timeout
+        .saturating_mul(settings.batch.saturating_add(1))
+        .saturating_add(Duration::from_secs(5));
+    settings.lease = chrono::TimeDelta::from_std(lease).unwrap_or(settings.lease);
+    settings.retry.base =
+        chrono::TimeDelta::milliseconds(i64::try_from(args.webhook_retry_base_ms).unwrap_or(5000));
+    WebhookWorker::start(
+        store.clone(),
+        keys.clone(),
+        settings,
+        std::sync::Arc::new(sender),
+    )
+    .context("cannot start the webhook worker")
 }
 
 impl std::fmt::Debug for Running {

@@ -1,4 +1,5 @@
-//! Event retention: a background task that deletes change events older than
+//! Event retention: a background task that deletes change events (and closed
+//! webhook deliveries with their log) older than
 //! `--event-retention-days` (`docs/events.md`), shortly after start and then
 //! hourly. Every replica may run it: the deletes are idempotent.
 
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 use actix_web::web;
 use chrono::{TimeDelta, Utc};
-use store_diesel::{Store, events};
+use store_diesel::{Store, events, webhooks};
 
 /// Time between two prunes.
 const EVERY: Duration = Duration::from_secs(3600);
@@ -27,7 +28,14 @@ pub fn spawn(store: Store, retention_days: u32, stop: Arc<AtomicBool>) {
             wait = EVERY;
             let store = store.clone();
             let cutoff = Utc::now() - keep;
-            match web::block(move || store.transaction(|c| events::prune_before(c, cutoff))).await {
+            match web::block(move || {
+                store.transaction(|c| {
+                    // Closed webhook deliveries and their log go with the events.
+                    Ok(events::prune_before(c, cutoff)? + webhooks::prune_before(c, cutoff)?)
+                })
+            })
+            .await
+            {
                 Ok(Ok(0)) => {}
                 Ok(Ok(n)) => tracing::info!(deleted = n, "events: pruned past retention"),
                 Ok(Err(e)) => tracing::warn!(error = %e, "events: cannot prune; retrying later"),

@@ -62,6 +62,7 @@ pub mod throttle;
 pub mod totp;
 mod user_record;
 mod users;
+pub mod webhooks;
 
 use actix_web::web;
 

@@ -43,6 +43,7 @@ mod store;
 mod time;
 mod url;
 
+pub mod api_keys;
 pub mod audit;
 pub mod console_sessions;
 pub mod events;
@@ -58,6 +59,7 @@ pub mod tenants;
 pub mod tokens;
 pub mod user_pages;
 pub mod users;
+pub mod webhooks;
 
 #[cfg(feature = "testing")]
 pub mod testing;

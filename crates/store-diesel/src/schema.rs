@@ -247,6 +247,67 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_endpoints (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        url -> Text,
+        event_types -> Text,
+        enabled -> Bool,
+        secret_sealed -> Text,
+        previous_secret_sealed -> Nullable<Text>,
+        previous_secret_expires_at -> Nullable<Timestamp>,
+        state -> Text,
+        cursor_seq -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (tenant_id, endpoint_id, id) {
+        tenant_id -> Text,
+        endpoint_id -> Text,
+        id -> Text,
+        seq -> BigInt,
+        resource_key -> Text,
+        created_at -> Timestamp,
+        available_at -> Timestamp,
+        attempts -> Integer,
+        first_failed_at -> Nullable<Timestamp>,
+        claimed_by -> Nullable<Text>,
+        claimed_until -> Nullable<Timestamp>,
+        done_at -> Nullable<Timestamp>,
+        outcome -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    webhook_attempts (tenant_id, endpoint_id, id) {
+        tenant_id -> Text,
+        endpoint_id -> Text,
+        id -> Text,
+        delivery_id -> Text,
+        seq -> BigInt,
+        event_id -> Text,
+        attempted_at -> Timestamp,
+        status_code -> Nullable<Integer>,
+        latency_ms -> BigInt,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    tenant_api_keys (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        name -> Text,
+        key_hash -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(tenant_admins -> tenants (tenant_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -269,4 +330,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     tenant_admin_recovery_codes,
     tenant_admin_links,
     tenant_console_settings,
+    webhook_endpoints,
+    webhook_deliveries,
+    webhook_attempts,
+    tenant_api_keys,
 );

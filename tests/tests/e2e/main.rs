@@ -25,3 +25,4 @@ mod smtp;
 mod sweep;
 mod user_groups;
 mod values;
+mod webhooks;

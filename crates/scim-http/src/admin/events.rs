@@ -9,11 +9,11 @@
 
 use std::time::Duration;
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 use store_diesel::events::{self, Event};
 
-use super::{Admin, AdminError, read, tenant};
+use super::{AdminError, read, tenant_access};
 use crate::ScimState;
 
 /// Default and largest page sizes of the feed.
@@ -122,21 +122,17 @@ pub(crate) fn event_json(e: &Event) -> Value {
 }
 
 pub(super) async fn list(
-    _: Admin,
+    req: HttpRequest,
     state: web::Data<ScimState>,
     path: web::Path<String>,
     query: web::Query<EventsParams>,
 ) -> Result<HttpResponse, AdminError> {
+    let (tenant_id, _) = tenant_access(&req, &state, path.into_inner()).await?;
     let after = query.after()?;
     let limit = query.limit()?;
     let types = query.types()?;
     let wait = query.wait()?;
-    let slug = path.into_inner();
     let deadline = actix_web::rt::time::Instant::now() + wait;
-    let tenant_id = {
-        let slug = slug.clone();
-        read(&state, move |c| Ok(tenant(c, &slug)?.id)).await?
-    };
     loop {
         let (tid, types) = (tenant_id.clone(), types.clone());
         let page = read(&state, move |c| {

@@ -11,12 +11,14 @@
 //! 403 saying how to enable it. Bodies and errors are `application/json`;
 //! errors are `{"error": "<message naming the field>"}`.
 
-mod events;
+mod api_keys;
+pub(crate) mod events;
 mod limits;
 mod oauth;
 pub(crate) mod people;
 pub mod tenant_admins;
 pub(crate) mod tenants;
+mod webhooks;
 
 use std::future::{Ready, ready};
 
@@ -41,6 +43,12 @@ pub struct AdminConfig {
     pub admin_token: Option<String>,
     /// How long a released invitation's activation link stays valid.
     pub invitation_validity: TimeDelta,
+    /// Webhook URLs may be `http://` and loopback or private hosts
+    /// (development only).
+    pub webhook_allow_http: bool,
+    /// How long a replaced webhook signing secret still signs deliveries
+    /// when the rotation names no grace period.
+    pub webhook_secret_grace: TimeDelta,
 }
 
 impl AdminConfig {
@@ -51,6 +59,8 @@ impl AdminConfig {
             invitation_validity: TimeDelta::days(
                 provisioning_core::InvitationPolicy::DEFAULT_VALIDITY_DAYS,
             ),
+            webhook_allow_http: false,
+            webhook_secret_grace: TimeDelta::hours(24),
         }
     }
 
@@ -67,6 +77,7 @@ impl std::fmt::Debug for AdminConfig {
         f.debug_struct("AdminConfig")
             .field("admin_token", &self.admin_token.as_ref().map(|_| "***"))
             .field("invitation_validity", &self.invitation_validity)
+            .field("webhook_allow_http", &self.webhook_allow_http)
             .finish()
     }
 }
@@ -212,6 +223,40 @@ fn authorize(req: &HttpRequest) -> Result<Admin, AdminError> {
     }
 }
 
+/// Authorizes a route a tenant's API key may open (the events feed and the
+/// webhook routes): the admin token, or an API key of the URL's tenant. Returns
+/// the tenant's id and the actor to audit (`admin` or `api-key:<id>`). A key
+/// of another tenant, or for an unknown tenant, is the same 401 as a wrong one.
+pub(crate) async fn tenant_access(
+    req: &HttpRequest,
+    state: &ScimState,
+    slug: String,
+) -> Result<(String, String), AdminError> {
+    let presented = bearer(req).map(str::to_owned);
+    match presented {
+        Some(key) if key.starts_with(store_diesel::api_keys::PREFIX) => {
+            read(state, move |c| {
+                // An unknown tenant is the same 401 as a wrong key; a
+                // database failure stays a 503/500.
+                let t = tenant(c, &slug).map_err(|e| match e {
+                    AdminError::NotFound(_) => AdminError::Unauthorized,
+                    other => other,
+                })?;
+                match store_diesel::api_keys::verify(c, &t.id, &key)? {
+                    Some(id) => Ok((t.id, format!("api-key:{id}"))),
+                    None => Err(AdminError::Unauthorized),
+                }
+            })
+            .await
+        }
+        _ => {
+            authorize(req)?;
+            let id = read(state, move |c| Ok(tenant(c, &slug)?.id)).await?;
+            Ok((id, ADMIN_ACTOR.to_owned()))
+        }
+    }
+}
+
 /// Registers the admin API under `/admin/v1`.
 pub fn configure_admin(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -304,6 +349,38 @@ pub fn configure_admin(cfg: &mut web::ServiceConfig) {
                     .route(web::put().to(tenant_admins::put_console_settings)),
             )
             .service(web::resource("/tenants/{t}/events").route(web::get().to(events::list)))
+            .service(
+                web::resource("/tenants/{t}/webhooks")
+                    .route(web::get().to(webhooks::list))
+                    .route(web::post().to(webhooks::create)),
+            )
+            .service(
+                web::resource("/tenants/{t}/webhooks/{id}")
+                    .route(web::get().to(webhooks::get))
+                    .route(web::put().to(webhooks::update))
+                    .route(web::delete().to(webhooks::delete)),
+            )
+            .service(
+                web::resource("/tenants/{t}/webhooks/{id}/rotate-secret")
+                    .route(web::post().to(webhooks::rotate_secret)),
+            )
+            .service(
+                web::resource("/tenants/{t}/webhooks/{id}/replay")
+                    .route(web::post().to(webhooks::replay)),
+            )
+            .service(
+                web::resource("/tenants/{t}/webhooks/{id}/deliveries")
+                    .route(web::get().to(webhooks::deliveries)),
+            )
+            .service(
+                web::resource("/tenants/{t}/api-keys")
+                    .route(web::get().to(api_keys::list))
+                    .route(web::post().to(api_keys::create)),
+            )
+            .service(
+                web::resource("/tenants/{t}/api-keys/{id}")
+                    .route(web::delete().to(api_keys::delete)),
+            )
             .default_service(web::to(not_found)),
     );
 }

@@ -1,0 +1,361 @@
+//! A tenant's webhook endpoints (`/tenants/{t}/webhooks`): register, read,
+//! change, remove, rotate the signing secret (shown once; the old one stays in
+//! use for a grace period), replay from a sequence number, and the delivery
+//! log. Open to the admin token and to the tenant's own API keys
+//! ([`super::tenant_access`]). Every write is audited, without secrets.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{TimeDelta, Utc};
+use serde_json::{Map, Value, json};
+use store_diesel::webhooks::{self as store, Endpoint};
+
+use super::{
+    AdminConfig, AdminError, PageParams, audit_as, object_body, only_keys, page, tenant_access, ts,
+    tx,
+};
+use crate::ScimState;
+use crate::webhooks::{SECRET_PURPOSE, new_secret, validate_url};
+
+/// Longest grace period of a replaced signing secret (7 days).
+pub const MAX_GRACE_SECONDS: i64 = 7 * 24 * 3600;
+/// Most event types one endpoint may name.
+const MAX_EVENT_TYPES: usize = 32;
+
+fn endpoint_json(e: &Endpoint) -> Value {
+    let now = Utc::now();
+    json!({
+        "id": e.id,
+        "url": e.url,
+        "eventTypes": e.event_types,
+        "enabled": e.enabled,
+        "state": e.state,
+        "dispatchedThroughSeq": e.cursor_seq,
+        "previousSecretExpiresAt": e
+            .previous_secret
+            .as_ref()
+            .filter(|(_, until)| *until > now)
+            .map(|(_, until)| ts(*until)),
+        "createdAt": ts(e.created_at),
+        "updatedAt": ts(e.updated_at),
+    })
+}
+
+fn bad(msg: impl Into<String>) -> AdminError {
+    AdminError::BadRequest(msg.into())
+}
+
+fn url_field(map: &Map<String, Value>, config: &AdminConfig) -> Result<Option<String>, AdminError> {
+    match map.get("url") {
+        None => Ok(None),
+        Some(Value::String(u)) => {
+            validate_url(u, config.webhook_allow_http).map_err(|e| bad(e.to_string()))?;
+            Ok(Some(u.clone()))
+        }
+        Some(_) => Err(bad("url: expected a string (an https:// URL)")),
+    }
+}
+
+fn event_types_field(map: &Map<String, Value>) -> Result<Option<Vec<String>>, AdminError> {
+    let msg = "eventTypes: expected an array of event types such as [\"user.suspended\", \"group.member_added\"] ([] = every type)";
+    match map.get("eventTypes") {
+        None => Ok(None),
+        Some(Value::Array(items)) if items.len() <= MAX_EVENT_TYPES => {
+            let mut types = Vec::with_capacity(items.len());
+            for item in items {
+                let Value::String(t) = item else {
+                    return Err(bad(msg));
+                };
+                let valid = !t.is_empty()
+                    && t.len() <= 64
+                    && t.contains('.')
+                    && t.chars()
+                        .all(|c| c.is_ascii_lowercase() || c == '.' || c == '_');
+                if !valid {
+                    return Err(bad(format!("{msg}; {t:?} is not one")));
+                }
+                if !types.contains(t) {
+                    types.push(t.clone());
+                }
+            }
+            Ok(Some(types))
+        }
+        Some(_) => Err(bad(msg)),
+    }
+}
+
+fn enabled_field(map: &Map<String, Value>) -> Result<Option<bool>, AdminError> {
+    match map.get("enabled") {
+        None => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(bad("enabled: expected true or false")),
+    }
+}
+
+fn grace_field(map: &Map<String, Value>, config: &AdminConfig) -> Result<TimeDelta, AdminError> {
+    let msg = || {
+        bad(format!(
+            "graceSeconds: expected an integer from 0 to {MAX_GRACE_SECONDS}"
+        ))
+    };
+    match map.get("graceSeconds") {
+        None | Some(Value::Null) => Ok(config.webhook_secret_grace),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .filter(|s| (0..=MAX_GRACE_SECONDS).contains(s))
+            .map(TimeDelta::seconds)
+            .ok_or_else(msg),
+        Some(_) => Err(msg()),
+    }
+}
+
+fn seal(state: &ScimState, secret: &str) -> Result<String, AdminError> {
+    state
+        .keys
+        .sealer()
+        .seal(SECRET_PURPOSE, secret.as_bytes())
+        .map_err(AdminError::internal)
+}
+
+fn fresh_secret(state: &ScimState) -> Result<(String, String), AdminError> {
+    let secret = new_secret().map_err(AdminError::internal)?;
+    let sealed = seal(state, &secret)?;
+    Ok((secret, sealed))
+}
+
+pub(super) async fn list(
+    req: HttpRequest,
+    state: web::Data<ScimState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    let (tenant_id, _) = tenant_access(&req, &state, path.into_inner()).await?;
+    let endpoints = super::read(&state, move |c| Ok(store::list(c, &tenant_id)?)).await?;
+    let items: Vec<Value> = endpoints.iter().map(endpoint_json).collect();
+    Ok(HttpResponse::Ok().json(json!({ "items": items, "next": null })))
+}
+
+pub(super) async fn create(
+    req: HttpRequest,
+    state: web::Data<ScimState>,
+    config: web::Data<AdminConfig>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AdminError> {
+    let (tenant_id, caller) = tenant_access(&req, &state, path.into_inner()).await?;
+    let map = object_body(&body)?;
+    only_keys(&map, &["url", "eventTypes", "enabled"])?;
+    let url = url_field(&map, &config)?.ok_or_else(|| bad("url: required"))?;
+    let types = event_types_field(&map)?.unwrap_or_default();
+    let enabled = enabled_field(&map)?.unwrap_or(true);
+    let (secret, sealed) = fresh_secret(&state)?;
+    let endpoint = tx(&state, move |c| {
+        let now = Utc::now();
+        let mut e = store::create(c, &tenant_id, &url, &types, &sealed, now)?;
+        if !enabled {
+            e = store::update(c, &tenant_id, &e.id, &url, &types, false, now)?;
+        }
+        audit_as(
+            c,
+            &caller,
+            &tenant_id,
+            "webhook.created",
+            "Webhook",
+            Some(&e.id),
+            &json!({"url": e.url, "eventTypes": e.event_types, "enabled": e.enabled}),
+        )?;
+        Ok(e)
+    })
+    .await?;
+    let mut out = endpoint_json(&endpoint);
+    out["signingSecret"] = json!(secret);
+    Ok(HttpResponse::Created().json(out))
+}
+
+pub(super) async fn get(
+    req: HttpRequest,
+    state: web::Data<ScimState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AdminError> {
+    let (slug, id) = path.into_inner();
+    let (tenant_id, _) = tenant_access(&req, &state, slug).await?;
+    let e = super::read(&state, move |c| found(store::get(c, &tenant_id, &id))).await?;
+    Ok(HttpResponse::Ok().json(endpoint_json(&e)))
+}
+
+fn found<T>(r: Result<T, store_diesel::StoreError>) -> Result<T, AdminError> {
+    r.map_err(|e| match e {
+        store_diesel::StoreError::NotFound => AdminError::NotFound("no such webhook".to_owned()),
+        other => other.into(),
+    })
+}
+
+pub(super) async fn update(
+    req: HttpRequest,
+    state: web::Data<ScimState>,
+    config: web::Data<AdminConfig>,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AdminError> {
+    let (slug, id) = path.into_inner();
+    let (tenant_id, caller) = tenant_access(&req, &state, slug).await?;
+    let map = object_body(&body)?;
+    only_keys(&map, &["url", "eventTypes", "enabled"])?;
+    let url = url_field(&map, &config)?;
+    let types = event_types_field(&map)?;
+    let enabled = enabled_field(&map)?;
+    let e = tx(&state, move |c| {
+        let current = found(store::get(c, &tenant_id, &id))?;
+        let url = url.unwrap_or(current.url);
+        let types = types.unwrap_or(current.event_types);
+        let enabled = enabled.unwrap_or(current.enabled);
+        let e = store::update(c, &tenant_id, &id, &url, &types, enabled, Utc::now())?;
+        audit_as(
+            c,
+            &caller,
+            &tenant_id,
+            "webhook.updated",
+            "Webhook",
+            Some(&id),
+            &json!({"url": e.url, "eventTypes": e.event_types, "enabled": e.enabled}),
+        )?;
+        Ok(e)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(endpoint_json(&e)))
+}
+
+pub(super) async fn delete(
+    req: HttpRequest,
+    state: web::Data<ScimState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AdminError> {
+    let (slug, id) = path.into_inner();
+    let (tenant_id, caller) = tenant_access(&req, &state, slug).await?;
+    tx(&state, move |c| {
+        found(store::delete(c, &tenant_id, &id))?;
+        audit_as(
+            c,
+            &caller,
+            &tenant_id,
+            "webhook.deleted",
+            "Webhook",
+            Some(&id),
+            &json!({}),
+        )?;
+        Ok(())
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub(super) async fn rotate_secret(
+    req: HttpRequest,
+    state: web::Data<ScimState>,
+    config: web::Data<AdminConfig>,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AdminError> {
+    let (slug, id) = path.into_inner();
+    let (tenant_id, caller) = tenant_access(&req, &state, slug).await?;
+    let map = object_body(&body)?;
+    only_keys(&map, &["graceSeconds"])?;
+    let grace = grace_field(&map, &config)?;
+    let (secret, sealed) = fresh_secret(&state)?;
+    let e = tx(&state, move |c| {
+        let e = found(store::rotate_secret(
+            c,
+            &tenant_id,
+            &id,
+            &sealed,
+            grace,
+            Utc::now(),
+        ))?;
+        audit_as(
+            c,
+            &caller,
+            &tenant_id,
+            "webhook.secret_rotated",
+            "Webhook",
+            Some(&id),
+            &json!({"graceSeconds": grace.num_seconds()}),
+        )?;
+        Ok(e)
+    })
+    .await?;
+    let mut out = endpoint_json(&e);
+    out["signingSecret"] = json!(secret);
+    Ok(HttpResponse::Ok().json(out))
+}
+
+pub(super) async fn replay(
+    req: HttpRequest,
+    state: web::Data<ScimState>,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AdminError> {
+    let (slug, id) = path.into_inner();
+    let (tenant_id, caller) = tenant_access(&req, &state, slug).await?;
+    let map = object_body(&body)?;
+    only_keys(&map, &["fromSeq"])?;
+    let from_seq = map
+        .get("fromSeq")
+        .and_then(Value::as_i64)
+        .filter(|n| *n >= 1)
+        .ok_or_else(|| {
+            bad("fromSeq: required, a sequence number (1 or more) of the events feed")
+        })?;
+    let e = tx(&state, move |c| {
+        let e = found(store::replay(c, &tenant_id, &id, from_seq, Utc::now()))?;
+        audit_as(
+            c,
+            &caller,
+            &tenant_id,
+            "webhook.replayed",
+            "Webhook",
+            Some(&id),
+            &json!({"fromSeq": from_seq}),
+        )?;
+        Ok(e)
+    })
+    .await?;
+    Ok(HttpResponse::Accepted().json(endpoint_json(&e)))
+}
+
+pub(super) async fn deliveries(
+    req: HttpRequest,
+    state: web::Data<ScimState>,
+    path: web::Path<(String, String)>,
+    query: web::Query<PageParams>,
+) -> Result<HttpResponse, AdminError> {
+    let (slug, id) = path.into_inner();
+    let (tenant_id, _) = tenant_access(&req, &state, slug).await?;
+    let limit = query.limit()?;
+    let after = query.after()?.map(str::to_owned);
+    let log = super::read(&state, move |c| {
+        found(store::get(c, &tenant_id, &id))?;
+        Ok(store::attempts(
+            c,
+            &tenant_id,
+            &id,
+            after.as_deref(),
+            limit,
+        )?)
+    })
+    .await?;
+    let next = log.last().map(store::LoggedAttempt::cursor);
+    let items: Vec<Value> = log
+        .iter()
+        .map(|a| {
+            json!({
+                "id": a.id,
+                "deliveryId": a.delivery_id,
+                "seq": a.seq,
+                "eventId": a.event_id,
+                "attemptedAt": ts(a.attempt.attempted_at),
+                "statusCode": a.attempt.status_code,
+                "latencyMs": a.attempt.latency_ms,
+                "error": a.attempt.error,
+            })
+        })
+        .collect();
+    Ok(page(items, limit, next))
+}
