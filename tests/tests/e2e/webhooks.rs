@@ -728,7 +728,7 @@ fn a_killed_server_loses_no_delivery() {
         let mut child = spawn_server(&bin, db.url());
         // The killed process's claims come back when their lease ends
         // (timeout 2 s x 11 + 5 s).
-        let got = rx.wait_for(&ids, Duration::from_secs(90));
+        let got = rx.wait_for(&ids, Duration::from_secs(240));
         child.kill().unwrap();
         let _ = child.wait();
         assert_ordered_per_resource(&got);
