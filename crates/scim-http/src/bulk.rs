@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::HttpResponse;
 use scim_model::ScimError;
 use scim_model::messages::{
     BulkOperation, BulkOperationResponse, BulkRequest, BulkResponse, PatchRequest, ScimType,
@@ -45,7 +45,10 @@ enum Target {
 /// POST that failed.
 type BulkIds = HashMap<String, Option<String>>;
 
-pub(crate) async fn bulk(r: ScimRequest, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn bulk(
+    r: ScimRequest,
+    body: crate::request::ScimPayload,
+) -> Result<HttpResponse, ApiError> {
     let request: BulkRequest = r.parse_body(&body).await?;
     let max = r.config().max_bulk_operations;
     if request.operations.len() > max as usize {

@@ -536,3 +536,64 @@ fn check_token(
         reason,
     }))
 }
+
+/// The body of a SCIM request, read up to the service's own
+/// [`ScimConfig::max_body_bytes`] (what the ServiceProviderConfig advertises
+/// as `bulk.maxPayloadSize`), whatever `PayloadConfig` the host App sets:
+/// a larger body is `413` with a SCIM error before more of it is read.
+/// Extract it after [`ScimRequest`], so an unauthenticated client gets `401`
+/// before its body is read.
+#[derive(Debug)]
+pub(crate) struct ScimPayload(pub web::Bytes);
+
+impl std::ops::Deref for ScimPayload {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl FromRequest for ScimPayload {
+    type Error = ApiError;
+    type Future = futures_core::future::LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req
+            .app_data::<web::Data<ScimState>>()
+            .map_or(1024 * 1024, |s| s.config.max_body_bytes);
+        let too_large = move || {
+            ApiError::Scim(scim_model::ScimError::new(
+                413,
+                format!(
+                    "the request body is larger than {limit} bytes (bulk.maxPayloadSize in /ServiceProviderConfig)"
+                ),
+            ))
+        };
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|n| n > limit as u64) {
+            let e = too_large();
+            return Box::pin(async move { Err(e) });
+        }
+        let body = web::Payload::from_request(req, payload);
+        Box::pin(async move {
+            let body = body.await.map_err(|e| {
+                ApiError::bad_request(
+                    scim_model::ScimType::InvalidSyntax,
+                    format!("the request body could not be read: {e}"),
+                )
+            })?;
+            match body.to_bytes_limited(limit).await {
+                Ok(Ok(bytes)) => Ok(ScimPayload(bytes)),
+                Ok(Err(e)) => Err(ApiError::bad_request(
+                    scim_model::ScimType::InvalidSyntax,
+                    format!("the request body could not be read: {e}"),
+                )),
+                Err(_) => Err(too_large()),
+            }
+        })
+    }
+}

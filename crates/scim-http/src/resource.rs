@@ -361,7 +361,7 @@ pub(crate) async fn list<R: ScimResource>(r: ScimRequest) -> Result<HttpResponse
 
 pub(crate) async fn search<R: ScimResource>(
     r: ScimRequest,
-    body: actix_web::web::Bytes,
+    body: crate::request::ScimPayload,
 ) -> Result<HttpResponse, ApiError> {
     let search: SearchRequest = r.parse_body(&body).await?;
     let params = r
@@ -437,7 +437,7 @@ async fn list_with<R: ScimResource>(
 
 pub(crate) async fn create<R: ScimResource>(
     r: ScimRequest,
-    body: actix_web::web::Bytes,
+    body: crate::request::ScimPayload,
 ) -> Result<HttpResponse, ApiError> {
     let input: Value = r.parse_body(&body).await?;
     let projection = r.checked(projection_from_query(R::TYPE, r.query())).await?;
@@ -448,7 +448,7 @@ pub(crate) async fn create<R: ScimResource>(
 
 pub(crate) async fn replace<R: ScimResource>(
     r: ScimRequest,
-    body: actix_web::web::Bytes,
+    body: crate::request::ScimPayload,
 ) -> Result<HttpResponse, ApiError> {
     let input: Value = r.parse_body(&body).await?;
     let projection = r.checked(projection_from_query(R::TYPE, r.query())).await?;
@@ -462,7 +462,7 @@ pub(crate) async fn replace<R: ScimResource>(
 
 pub(crate) async fn patch<R: ScimResource>(
     r: ScimRequest,
-    body: actix_web::web::Bytes,
+    body: crate::request::ScimPayload,
 ) -> Result<HttpResponse, ApiError> {
     let patch: PatchRequest = r.parse_body(&body).await?;
     let with_body = R::patch_returns_resource(r.query());

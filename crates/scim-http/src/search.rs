@@ -5,7 +5,7 @@
 //! paging runs over the combined list.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::HttpResponse;
 use scim_model::messages::{ListResponse, SearchRequest};
 use scim_model::schema::{GROUP, USER};
 use serde_json::Value;
@@ -18,7 +18,10 @@ use crate::resource::{ScimResource, list_bounded};
 use crate::respond::scim_json;
 use crate::users::Users;
 
-pub(crate) async fn root(r: ScimRequest, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn root(
+    r: ScimRequest,
+    body: crate::request::ScimPayload,
+) -> Result<HttpResponse, ApiError> {
     let search: SearchRequest = r.parse_body(&body).await?;
     let user_params = ListParams::from_search(&USER, &search, r.config());
     let group_params = ListParams::from_search(&GROUP, &search, r.config());

@@ -16,7 +16,9 @@ pub struct ScimConfig {
     pub default_count: u32,
     /// Largest page size; larger `count`s are lowered to it (RFC 7644 §3.4.2.4).
     pub max_count: u32,
-    /// Largest request body, in bytes (larger bodies: 413).
+    /// Largest request body of a SCIM route, in bytes (larger bodies: 413),
+    /// enforced by the SCIM routes themselves whatever `PayloadConfig` the
+    /// host App sets, and advertised as `bulk.maxPayloadSize`.
     pub max_body_bytes: usize,
     /// Limits of PATCH requests.
     pub patch_limits: scim_patch::PatchLimits,

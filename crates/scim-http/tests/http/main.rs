@@ -1,5 +1,6 @@
 //! In-process tests of the SCIM service (actix test server, real SQLite).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod bodies;
 mod common;
 mod discovery;
