@@ -303,6 +303,7 @@ pub async fn metrics(
     access: web::Data<MetricsAccess>,
     throttle: Option<web::Data<scim_http::throttle::Throttle>>,
     caps: Option<web::Data<crate::connections::ConnectionCaps>>,
+    store: Option<web::Data<Store>>,
 ) -> HttpResponse {
     if let Some(expected) = &access.0 {
         let presented = scim_http::auth::bearer(&req).unwrap_or_default();
@@ -341,9 +342,89 @@ pub async fn metrics(
             c.refused()
         ));
     }
+    if let Some(store) = store {
+        let store = store.get_ref().clone();
+        match web::block(move || provisioning_metrics(&store)).await {
+            Ok(Ok(more)) => text.push_str(&more),
+            Ok(Err(e)) => tracing::warn!(error = %e, "metrics: cannot read provisioning progress"),
+            Err(e) => tracing::warn!(error = %e, "metrics: cannot read provisioning progress"),
+        }
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(text)
+}
+
+/// Per tenant (a closed set): invitations by state, the outbox backlog and
+/// its oldest row's age, and the last SCIM write — what `scim-server status`
+/// prints, for alerts. A handful of indexed queries per tenant per scrape.
+fn provisioning_metrics(store: &Store) -> Result<String, store_diesel::StoreError> {
+    let now = chrono::Utc::now();
+    let rows = store.read_with(|c| {
+        let tenants = store_diesel::tenants::list(c)?;
+        let mut rows = Vec::with_capacity(tenants.len());
+        for t in tenants {
+            let status = store_diesel::status::of_tenant(c, &t.id)?;
+            rows.push((t.slug, status));
+        }
+        Ok::<_, store_diesel::StoreError>(rows)
+    })?;
+    let mut out = String::new();
+    out.push_str(
+        "# HELP scim_invitations Invitations by state: queued (waiting for an admin check-in), undelivered (released, email not handed to the relay yet), failed (delivery failing or given up).\n\
+         # TYPE scim_invitations gauge\n",
+    );
+    for (slug, s) in &rows {
+        for (state, n) in [
+            ("queued", s.invitations_queued),
+            ("undelivered", s.invitations_undelivered),
+            ("failed", s.invitations_failed),
+        ] {
+            let _ = writeln!(
+                out,
+                "scim_invitations{{tenant=\"{}\",state=\"{state}\"}} {n}",
+                esc(slug)
+            );
+        }
+    }
+    out.push_str(
+        "# HELP scim_outbox_pending Outbox rows (emails) not done yet.\n# TYPE scim_outbox_pending gauge\n",
+    );
+    for (slug, s) in &rows {
+        let _ = writeln!(
+            out,
+            "scim_outbox_pending{{tenant=\"{}\"}} {}",
+            esc(slug),
+            s.outbox_pending
+        );
+    }
+    out.push_str(
+        "# HELP scim_outbox_oldest_pending_age_seconds Age of the oldest outbox row not done yet (0: none).\n\
+         # TYPE scim_outbox_oldest_pending_age_seconds gauge\n",
+    );
+    for (slug, s) in &rows {
+        let age = s
+            .outbox_oldest_pending_at
+            .map_or(0, |t| (now - t).num_seconds().max(0));
+        let _ = writeln!(
+            out,
+            "scim_outbox_oldest_pending_age_seconds{{tenant=\"{}\"}} {age}",
+            esc(slug)
+        );
+    }
+    out.push_str(
+        "# HELP scim_last_scim_write_timestamp_seconds When a SCIM client last changed something (0: never).\n\
+         # TYPE scim_last_scim_write_timestamp_seconds gauge\n",
+    );
+    for (slug, s) in &rows {
+        let _ = writeln!(
+            out,
+            "scim_last_scim_write_timestamp_seconds{{tenant=\"{}\"}} {}",
+            esc(slug),
+            s.last_scim_write_at.map_or(0, |t| t.timestamp())
+        );
+    }
+    Ok(out)
 }
 
 /// The token `/metrics` requires, if any.

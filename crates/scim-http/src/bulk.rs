@@ -10,8 +10,8 @@
 
 use std::collections::HashMap;
 
-use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
 use scim_model::ScimError;
 use scim_model::messages::{
     BulkOperation, BulkOperationResponse, BulkRequest, BulkResponse, PatchRequest, ScimType,

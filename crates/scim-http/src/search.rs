@@ -4,8 +4,8 @@
 //! that type lacks) contributes nothing. Users come first, then groups, and
 //! paging runs over the combined list.
 
-use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
 use scim_model::messages::{ListResponse, SearchRequest};
 use scim_model::schema::{GROUP, USER};
 use serde_json::Value;

@@ -298,3 +298,53 @@ fn a_list_stops_at_its_byte_budget_and_paging_still_reaches_every_resource() {
         assert!((1..30).contains(&n), "{n}");
     });
 }
+
+#[test]
+fn metrics_show_provisioning_progress_per_tenant() {
+    on_both_with(&[], |s| {
+        let token = s.tenant("acme");
+        let metric = |name: &str| -> Option<i64> {
+            let text = String::from_utf8(s.request().get("/metrics").body).unwrap();
+            text.lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.rsplit(' ').next())
+                .and_then(|v| v.parse().ok())
+        };
+        assert_eq!(
+            metric("scim_last_scim_write_timestamp_seconds{tenant=\"acme\"}"),
+            Some(0)
+        );
+        assert_eq!(
+            metric("scim_invitations{tenant=\"acme\",state=\"queued\"}"),
+            Some(0)
+        );
+        let r = s.request().bearer(&token).json(
+            "POST",
+            &format!("{T}/Users"),
+            &json!({"userName": "m@example.net", "emails": [{"value": "m@example.net", "primary": true}]}),
+        );
+        assert_eq!(r.status, 201);
+        let id = r.json()["id"].as_str().unwrap().to_owned();
+        let invited = admin(
+            s,
+            "POST",
+            &format!("/admin/v1/tenants/acme/users/{id}/invite"),
+            None,
+        );
+        assert!(
+            invited.status < 300,
+            "{}",
+            String::from_utf8_lossy(&invited.body)
+        );
+        assert_eq!(
+            metric("scim_invitations{tenant=\"acme\",state=\"queued\"}"),
+            Some(1)
+        );
+        assert!(metric("scim_last_scim_write_timestamp_seconds{tenant=\"acme\"}").unwrap() > 0);
+        assert_eq!(metric("scim_outbox_pending{tenant=\"acme\"}"), Some(0));
+        assert_eq!(
+            metric("scim_outbox_oldest_pending_age_seconds{tenant=\"acme\"}"),
+            Some(0)
+        );
+    });
+}
