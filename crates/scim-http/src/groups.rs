@@ -62,7 +62,11 @@ fn take_members(doc: &mut Value) -> Result<BTreeSet<String>, ApiError> {
             .and_then(Value::as_str)
             .is_some_and(|t| t.eq_ignore_ascii_case("group"))
         {
-            return Err(nested_group_error());
+            let value = m
+                .get("value")
+                .and_then(Value::as_str)
+                .unwrap_or("(no value)");
+            return Err(nested_group_error(&[value]));
         }
         let id = m.get("value").and_then(Value::as_str).ok_or_else(|| {
             ApiError::bad_request(
@@ -75,10 +79,23 @@ fn take_members(doc: &mut Value) -> Result<BTreeSet<String>, ApiError> {
     Ok(ids)
 }
 
-fn nested_group_error() -> ApiError {
+/// The 400 of a nested group, naming the members that are groups (at most
+/// ten), so the directory's admin knows which assignment to undo.
+fn nested_group_error(groups: &[&str]) -> ApiError {
+    let shown: Vec<&str> = groups.iter().take(10).copied().collect();
+    let more = groups.len().saturating_sub(shown.len());
+    let tail = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
     ApiError::bad_request(
         ScimType::InvalidValue,
-        "nested groups are not supported: members must be users",
+        format!(
+            "nested groups are not supported: members must be users, and {} {} a group{tail}",
+            shown.join(", "),
+            if shown.len() + more == 1 { "is" } else { "are" }
+        ),
     )
 }
 
@@ -102,8 +119,11 @@ fn check_member_ids(
     if missing.is_empty() {
         return Ok(());
     }
-    if !groups::existing_ids(conn, tenant_id, &missing)?.is_empty() {
-        return Err(nested_group_error());
+    let nested = groups::existing_ids(conn, tenant_id, &missing)?;
+    if !nested.is_empty() {
+        let mut nested: Vec<&str> = nested.iter().map(String::as_str).collect();
+        nested.sort_unstable();
+        return Err(nested_group_error(&nested));
     }
     Err(ApiError::bad_request(
         ScimType::InvalidValue,

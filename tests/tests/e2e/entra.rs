@@ -360,8 +360,17 @@ pub(crate) fn group_lifecycle(s: &Server, token: &str, legacy: bool) {
     let nested = json!({"Operations": [{"op": add, "path": "members", "value": [
         {"value": users[0]}, {"value": other["id"]}
     ]}]});
-    req.json("PATCH", &format!("{T}/Groups/{gid}"), &nested)
+    let refused = req
+        .json("PATCH", &format!("{T}/Groups/{gid}"), &nested)
         .assert_error(400, Some("invalidValue"));
+    // The message names the member that is a group.
+    assert!(
+        refused["detail"]
+            .as_str()
+            .unwrap()
+            .contains(other["id"].as_str().unwrap()),
+        "{refused}"
+    );
     let unknown = json!({"Operations": [{"op": add, "path": "members", "value": [
         {"value": users[0]}, {"value": "0c1d2e3f-aaaa-bbbb-cccc-000000000000"}
     ]}]});
