@@ -213,6 +213,39 @@ fn run_operation(
         tracing::error!(%detail, "bulk operation failed");
     }
     let body = failure.body();
+    if (400..500).contains(&body.status) {
+        // Like a refused single request: its changes were undone (its
+        // savepoint), and the audit log says what the directory tried.
+        let mut segments = op.path.trim_matches('/').split('/');
+        let kind = match segments.next() {
+            Some(e) if e.eq_ignore_ascii_case("Users") => "User",
+            Some(e) if e.eq_ignore_ascii_case("Groups") => "Group",
+            _ => "Bulk",
+        };
+        let id = segments
+            .next()
+            .map(|seg| match seg.strip_prefix(BULK_ID_PREFIX) {
+                Some(b) => ids
+                    .get(b)
+                    .cloned()
+                    .flatten()
+                    .unwrap_or_else(|| seg.to_owned()),
+                None => seg.to_owned(),
+            })
+            .filter(|id| !id.contains('\0'));
+        let line = format!(
+            "{} {} (in POST /Bulk)",
+            out.method,
+            op.path.replace('\0', "\\0")
+        );
+        let target = (kind, id);
+        let audited = tx.savepoint(|tx| {
+            crate::request::audit_rejected(tx.conn, &tx.tenant.id, &line, &target, &body)
+        });
+        if let Err(e) = audited {
+            tracing::error!(error = %e, "cannot audit a refused bulk operation");
+        }
+    }
     out.status = body.status;
     out.response = serde_json::to_value(&body).ok();
     (out, None)

@@ -416,7 +416,7 @@ enum Outcome<T> {
 
 /// Audits a write the client made fail (its changes were rolled back): who
 /// can see in the audit log what the directory tried and why it was refused.
-fn audit_rejected(
+pub(crate) fn audit_rejected(
     conn: &mut DbConnection,
     tenant_id: &str,
     request_line: &str,

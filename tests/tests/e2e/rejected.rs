@@ -115,3 +115,48 @@ fn rejected_writes_are_audited_and_change_nothing() {
         assert_eq!(users["totalResults"], 1);
     });
 }
+
+#[test]
+fn failed_operations_inside_a_successful_bulk_are_audited() {
+    on_both_with_admin(|s| {
+        let token = s.tenant("acme");
+        let req = || s.request().bearer(&token);
+        let u = req().json(
+            "POST",
+            "/scim/v2/acme/Users",
+            &json!({"schemas": [USER], "userName": "taken@example.net"}),
+        );
+        assert_eq!(u.status, 201);
+        let bulk = req().json(
+            "POST",
+            "/scim/v2/acme/Bulk",
+            &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": [
+                {"method": "POST", "path": "/Users", "bulkId": "ok", "data": {"schemas": [USER], "userName": "new@example.net"}},
+                {"method": "POST", "path": "/Users", "bulkId": "dup", "data": {"schemas": [USER], "userName": "taken@example.net"}},
+                {"method": "DELETE", "path": "/Groups/no-such-group"},
+            ]}),
+        );
+        assert_eq!(bulk.status, 200);
+        let statuses: Vec<String> = bulk.json()["Operations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["status"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(statuses, ["201", "409", "404"]);
+        let records = rejected(s);
+        assert_eq!(records.len(), 2, "{records:?}");
+        let dup = records
+            .iter()
+            .find(|r| r["details"]["status"] == 409)
+            .expect("the 409 is audited");
+        assert_eq!(dup["details"]["request"], "POST /Users (in POST /Bulk)");
+        assert_eq!(dup["targetType"], "User");
+        let missing = records
+            .iter()
+            .find(|r| r["details"]["status"] == 404)
+            .expect("the 404 is audited");
+        assert_eq!(missing["targetType"], "Group");
+        assert_eq!(missing["targetId"], "no-such-group");
+    });
+}
