@@ -5,8 +5,8 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use provisioning_core::{
-    GroupSettings, Membership, Override, UserLifecycle, UserOverrides, admin_check_in,
-    decide_group_access,
+    AccessDecision, GroupSettings, Membership, Override, UserLifecycle, UserOverrides,
+    admin_check_in, decide_group_access,
 };
 use scim_model::schema::{PROVISIONING_GROUP_URN, PROVISIONING_USER_URN};
 use serde_json::{Map, Value, json};
@@ -16,7 +16,7 @@ use store_diesel::users::{self, UserRecord};
 use store_diesel::{DbConnection, StoreError, invitations as store_invitations, user_pages};
 
 use super::{
-    ADMIN_ACTOR, Admin, AdminConfig, AdminError, PageParams, audit_admin, object_body, only_keys,
+    ADMIN_ACTOR, Admin, AdminConfig, AdminError, PageParams, audit_as, object_body, only_keys,
     page, read, tenant, tri_state, ts, tx,
 };
 use crate::ScimState;
@@ -173,22 +173,50 @@ pub(crate) async fn users_page(
     .await
 }
 
+/// A user with their lifecycle and the ids of their groups: the admin API's
+/// user view and the console's user page.
+pub(crate) struct UserDetail {
+    /// The tenant.
+    pub tenant: Tenant,
+    /// The user.
+    pub user: UserRecord,
+    /// Status and invitation.
+    pub lifecycle: UserLifecycle,
+    /// Ids of the groups the user is a direct member of.
+    pub groups: Vec<String>,
+}
+
+/// The user `id` of tenant `slug`, or 404.
+pub(crate) async fn user_detail(
+    state: &ScimState,
+    slug: String,
+    id: String,
+) -> Result<UserDetail, AdminError> {
+    read(state, move |c| {
+        let t = tenant(c, &slug)?;
+        let u = get_user_rec(c, &t.id, &id)?;
+        let lifecycle = lifecycle_of(&u)?;
+        let groups = groups::group_ids_of_user(c, &t.id, &id)?;
+        Ok(UserDetail {
+            tenant: t,
+            user: u,
+            lifecycle,
+            groups,
+        })
+    })
+    .await
+}
+
 pub(super) async fn get_user(
     _: Admin,
     state: web::Data<ScimState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AdminError> {
     let (slug, id) = path.into_inner();
-    let body = read(&state, move |c| {
-        let t = tenant(c, &slug)?;
-        let u = get_user_rec(c, &t.id, &id)?;
-        let lifecycle = lifecycle_of(&u)?;
-        let mut v = user_json(&t, &u, Some(&lifecycle));
-        v["groups"] = json!(groups::group_ids_of_user(c, &t.id, &id)?);
-        Ok(v)
-    })
-    .await?;
-    Ok(HttpResponse::Ok().json(body))
+    let d = user_detail(&state, slug, id).await?;
+    let mut v = user_json(&d.tenant, &d.user, Some(&d.lifecycle));
+    v["groups"] = json!(d.groups);
+    Ok(HttpResponse::Ok().json(v))
 }
 
 /// Sets (or, for `None`, removes) a boolean in a document's extension object.
@@ -220,8 +248,24 @@ pub(super) async fn put_user_settings(
     let automatic = tri_state(&map, "automaticInvitation", true)?;
     let mobile = tri_state(&map, "requireMobileAuth", true)?;
     let (slug, id) = path.into_inner();
+    let (t, u, lifecycle) =
+        put_user_settings_as(&state, slug, id, ADMIN_ACTOR.to_owned(), automatic, mobile).await?;
+    Ok(HttpResponse::Ok().json(user_json(&t, &u, Some(&lifecycle))))
+}
+
+/// Sets the user's overrides (`None`: leave alone; `Some(None)`: inherit the
+/// tenant default; `Some(Some(b))`: on or off), audited under `actor`. The
+/// admin API's `PUT .../settings` and the console's user page call this.
+pub(crate) async fn put_user_settings_as(
+    state: &ScimState,
+    slug: String,
+    id: String,
+    actor: String,
+    automatic: Option<Option<bool>>,
+    mobile: Option<Option<bool>>,
+) -> Result<(Tenant, UserRecord, UserLifecycle), AdminError> {
     let now = Utc::now();
-    let body = tx(&state, move |c| {
+    tx(state, move |c| {
         let t = tenant(c, &slug)?;
         let current = get_user_rec(c, &t.id, &id)?;
         let before = user_overrides(&current);
@@ -244,8 +288,9 @@ pub(super) async fn put_user_settings(
         )?;
         u.version = users::update(c, &u, Some(current.version))?;
         let after = user_overrides(&u);
-        audit_admin(
+        audit_as(
             c,
+            &actor,
             &t.id,
             "user.settings.update",
             "User",
@@ -264,10 +309,9 @@ pub(super) async fn put_user_settings(
             )?;
         }
         let lifecycle = lifecycle_of(&u)?;
-        Ok(user_json(&t, &u, Some(&lifecycle)))
+        Ok((t, u, lifecycle))
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(body))
+    .await
 }
 
 pub(super) async fn invite(
@@ -279,8 +323,21 @@ pub(super) async fn invite(
     let map = object_body(&body)?;
     only_keys(&map, &[])?;
     let (slug, id) = path.into_inner();
+    let (t, u, lifecycle) = invite_as(&state, slug, id, ADMIN_ACTOR.to_owned()).await?;
+    Ok(HttpResponse::Ok().json(user_json(&t, &u, Some(&lifecycle))))
+}
+
+/// Invite: queues an invitation for the user (409 when their status does not
+/// allow one), audited under `actor`. The admin API and the console's
+/// **Invite** button call this.
+pub(crate) async fn invite_as(
+    state: &ScimState,
+    slug: String,
+    id: String,
+    actor: String,
+) -> Result<(Tenant, UserRecord, UserLifecycle), AdminError> {
     let now = Utc::now();
-    let body = tx(&state, move |c| {
+    tx(state, move |c| {
         let t = tenant(c, &slug)?;
         let mut u = get_user_rec(c, &t.id, &id)?;
         let mut lifecycle = lifecycle_of(&u)?;
@@ -289,17 +346,24 @@ pub(super) async fn invite(
             .map_err(|e| AdminError::Conflict(e.to_string()))?;
         store_lifecycle(c, &mut u, &lifecycle, now)?;
         record_events(c, &t.id, &u.id, &events)?;
-        audit_admin(c, &t.id, "user.invite", "User", Some(&u.id), &json!({}))?;
-        audit_events(c, &t.id, &u.id, ADMIN_ACTOR, &events)?;
+        audit_as(
+            c,
+            &actor,
+            &t.id,
+            "user.invite",
+            "User",
+            Some(&u.id),
+            &json!({}),
+        )?;
+        audit_events(c, &t.id, &u.id, &actor, &events)?;
         store_diesel::events::append_all(
             c,
             &t.id,
             change_events::lifecycle(change_events::ADMIN, &t, &u, &events, now),
         )?;
-        Ok(user_json(&t, &u, Some(&lifecycle)))
+        Ok((t, u, lifecycle))
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(body))
+    .await
 }
 
 pub(super) async fn get_group(
@@ -308,14 +372,70 @@ pub(super) async fn get_group(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AdminError> {
     let (slug, id) = path.into_inner();
-    let body = read(&state, move |c| {
+    let (t, g, count) = group_detail(&state, slug, id).await?;
+    Ok(HttpResponse::Ok().json(group_json(&t, &g, count)))
+}
+
+/// The group `id` of tenant `slug` with its member count, or 404.
+pub(crate) async fn group_detail(
+    state: &ScimState,
+    slug: String,
+    id: String,
+) -> Result<(Tenant, GroupRecord, i64), AdminError> {
+    read(state, move |c| {
         let t = tenant(c, &slug)?;
         let g = get_group_rec(c, &t.id, &id)?;
         let count = groups::member_count(c, &t.id, &id)?;
-        Ok(group_json(&t, &g, count))
+        Ok((t, g, count))
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(body))
+    .await
+}
+
+/// A page of the tenant's groups in creation order, after the group `after`
+/// (keyset paging), with each group's member count and the number of groups
+/// in the tenant: the console's Groups page.
+pub(crate) async fn groups_page(
+    state: &ScimState,
+    slug: String,
+    after: Option<String>,
+    limit: u32,
+) -> Result<(Tenant, Vec<(GroupRecord, i64)>, u64), AdminError> {
+    read(state, move |c| {
+        let t = tenant(c, &slug)?;
+        let keyset = match after {
+            None => None,
+            Some(a) => {
+                let g = get_group_rec(c, &t.id, &a).map_err(|_| {
+                    AdminError::BadRequest(
+                        "after: not a group of this tenant (a previous page's next)".to_owned(),
+                    )
+                })?;
+                Some(store_diesel::Keyset {
+                    created: g.created_at,
+                    id: g.id,
+                })
+            }
+        };
+        let page = groups::list(
+            c,
+            &t.id,
+            &store_diesel::ListQuery {
+                filter: None,
+                sort_by: None,
+                descending: false,
+                start_index: 1,
+                count: u64::from(limit),
+                after: keyset.as_ref(),
+            },
+        )?;
+        let mut rows = Vec::with_capacity(page.items.len());
+        for g in page.items {
+            let count = groups::member_count(c, &t.id, &g.id)?;
+            rows.push((g, count));
+        }
+        Ok((t, rows, page.total))
+    })
+    .await
 }
 
 pub(super) async fn put_group_settings(
@@ -329,8 +449,25 @@ pub(super) async fn put_group_settings(
     let mobile = tri_state(&map, "requireMobileAuth", true)?;
     let store = tri_state(&map, "membersCanStoreData", false)?.flatten();
     let (slug, id) = path.into_inner();
+    let (t, g, count) =
+        put_group_settings_as(&state, slug, id, ADMIN_ACTOR.to_owned(), mobile, store).await?;
+    Ok(HttpResponse::Ok().json(group_json(&t, &g, count)))
+}
+
+/// Sets the group's settings (`mobile`: `None` leave alone, `Some(None)`
+/// inherit, `Some(Some(b))` on/off; `store`: "members may store data"),
+/// audited under `actor`. The admin API and the console's group page call
+/// this.
+pub(crate) async fn put_group_settings_as(
+    state: &ScimState,
+    slug: String,
+    id: String,
+    actor: String,
+    mobile: Option<Option<bool>>,
+    store: Option<bool>,
+) -> Result<(Tenant, GroupRecord, i64), AdminError> {
     let now = Utc::now();
-    let body = tx(&state, move |c| {
+    tx(state, move |c| {
         let t = tenant(c, &slug)?;
         let mut g = get_group_rec(c, &t.id, &id)?;
         let before = group_settings(&g);
@@ -355,8 +492,9 @@ pub(super) async fn put_group_settings(
         g.last_modified = now;
         g.version = groups::update(c, &g, Some(g.version))?;
         let after = group_settings(&g);
-        audit_admin(
+        audit_as(
             c,
+            &actor,
             &t.id,
             "group.settings.update",
             "Group",
@@ -375,10 +513,9 @@ pub(super) async fn put_group_settings(
             )?;
         }
         let count = groups::member_count(c, &t.id, &id)?;
-        Ok(group_json(&t, &g, count))
+        Ok((t, g, count))
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(body))
+    .await
 }
 
 pub(super) async fn access(
@@ -387,7 +524,19 @@ pub(super) async fn access(
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, AdminError> {
     let (slug, group_id, user_id) = path.into_inner();
-    let decision = read(&state, move |c| {
+    let decision = access_check(&state, slug, group_id, user_id).await?;
+    Ok(HttpResponse::Ok().json(decision))
+}
+
+/// The access check: may user `user_id` see and store data in group
+/// `group_id`, and why.
+pub(crate) async fn access_check(
+    state: &ScimState,
+    slug: String,
+    group_id: String,
+    user_id: String,
+) -> Result<AccessDecision, AdminError> {
+    read(state, move |c| {
         let t = tenant(c, &slug)?;
         let g = get_group_rec(c, &t.id, &group_id)?;
         let u = get_user_rec(c, &t.id, &user_id)?;
@@ -400,8 +549,7 @@ pub(super) async fn access(
             Membership::from(member),
         ))
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(decision))
+    .await
 }
 
 /// One released invitation, for the audit record and the response; its
@@ -414,6 +562,7 @@ fn release_user(
     mut u: UserRecord,
     lifecycle: &UserLifecycle,
     events: &[provisioning_core::Event],
+    actor: &str,
     now: DateTime<Utc>,
     feed: &mut Vec<store_diesel::events::NewEvent>,
 ) -> Result<bool, AdminError> {
@@ -432,7 +581,7 @@ fn release_user(
         }
     }
     store_lifecycle(c, &mut u, lifecycle, now)?;
-    audit_events(c, &t.id, &u.id, ADMIN_ACTOR, events)?;
+    audit_events(c, &t.id, &u.id, actor, events)?;
     feed.extend(change_events::lifecycle(
         change_events::ADMIN,
         t,
@@ -452,11 +601,23 @@ pub(super) async fn check_in(
 ) -> Result<HttpResponse, AdminError> {
     let map = object_body(&body)?;
     only_keys(&map, &[])?;
-    let slug = path.into_inner();
+    let released = check_in_as(&state, &admin, path.into_inner(), ADMIN_ACTOR.to_owned()).await?;
+    Ok(HttpResponse::Ok().json(json!({ "released": released })))
+}
+
+/// An admin check-in ("an administrator opened the mobile app"): releases
+/// the tenant's queued invitations; returns how many. Audited under `actor`.
+/// The admin API and the console's Invitations page call this.
+pub(crate) async fn check_in_as(
+    state: &web::Data<ScimState>,
+    admin: &AdminConfig,
+    slug: String,
+    actor: String,
+) -> Result<usize, AdminError> {
     let policy = admin.invitation_policy();
     let now = Utc::now();
     let st = state.clone();
-    let released = tx(&state, move |c| {
+    tx(state, move |c| {
         let t = tenant(c, &slug)?;
         let ids = store_invitations::users_with_queued(c, &t.id)?;
         let mut loaded = Vec::with_capacity(ids.len());
@@ -484,12 +645,13 @@ pub(super) async fn check_in(
             let Some((u, lifecycle)) = by_id.remove(id) else {
                 continue;
             };
-            if release_user(c, &st, &t, u, &lifecycle, events, now, &mut feed)? {
+            if release_user(c, &st, &t, u, &lifecycle, events, &actor, now, &mut feed)? {
                 released.push(id.clone());
             }
         }
-        audit_admin(
+        audit_as(
             c,
+            &actor,
             &t.id,
             "admin.checkin",
             "Tenant",
@@ -501,6 +663,5 @@ pub(super) async fn check_in(
         store_diesel::events::append_all(c, &t.id, feed)?;
         Ok(released.len())
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(json!({ "released": released })))
+    .await
 }

@@ -9,8 +9,8 @@ use store_diesel::tenants::{self as store_tenants, Tenant, TenantSettings};
 use store_diesel::{StoreError, audit, tokens};
 
 use super::{
-    ADMIN_ACTOR, Admin, AdminError, PageParams, audit_admin, audit_as, object_body, only_keys,
-    page, read, tenant, tri_state, ts, tx,
+    ADMIN_ACTOR, Admin, AdminError, PageParams, audit_as, object_body, only_keys, page, read,
+    tenant, tri_state, ts, tx,
 };
 use crate::ScimState;
 use crate::change_events;
@@ -64,19 +64,35 @@ pub(super) async fn create(
             ));
         }
     };
+    let t = create_tenant_as(&state, slug, name, ADMIN_ACTOR.to_owned()).await?;
+    let mut body = tenant_json(&state, &t);
+    body["scimSettings"] = json!(tenant_settings(&t));
+    Ok(HttpResponse::Created().json(body))
+}
+
+/// Creates the tenant `slug` named `name` (400 for a bad slug, 409 when it
+/// exists), audited in its log under `actor`. The admin API and the
+/// console's Tenants page call this.
+pub(crate) async fn create_tenant_as(
+    state: &ScimState,
+    slug: String,
+    name: String,
+    actor: String,
+) -> Result<Tenant, AdminError> {
     store_tenants::validate_slug(&slug).map_err(|e| match e {
         StoreError::InvalidInput(m) => AdminError::BadRequest(format!("slug: {m}")),
         other => other.into(),
     })?;
-    let t = tx(&state, move |c| {
+    tx(state, move |c| {
         let t = store_tenants::create(c, &slug, &name).map_err(|e| match e {
             StoreError::Conflict { .. } => {
                 AdminError::Conflict(format!("slug: a tenant {slug:?} already exists"))
             }
             other => other.into(),
         })?;
-        audit_admin(
+        audit_as(
             c,
+            &actor,
             &t.id,
             "tenant.create",
             "Tenant",
@@ -85,10 +101,7 @@ pub(super) async fn create(
         )?;
         Ok(t)
     })
-    .await?;
-    let mut body = tenant_json(&state, &t);
-    body["scimSettings"] = json!(tenant_settings(&t));
-    Ok(HttpResponse::Created().json(body))
+    .await
 }
 
 pub(super) async fn integration(
@@ -285,9 +298,24 @@ pub(super) async fn list_invitations(
             AdminError::BadRequest("after: not a cursor from a previous page's next".to_owned())
         })?),
     };
-    let slug = path.into_inner();
     let now = Utc::now();
-    let rows = read(&state, move |c| {
+    let rows = invitations_page(&state, path.into_inner(), filter, after, limit, now).await?;
+    let next = rows.last().map(|r| Cursor::after(r).to_string());
+    let items = rows.iter().map(|i| invitation_json(i, now)).collect();
+    Ok(page(items, limit, next))
+}
+
+/// A page of the tenant's invitations (`state` filter, keyset cursor),
+/// reported at `now`: the admin API's list and the console's Invitations page.
+pub(crate) async fn invitations_page(
+    state: &ScimState,
+    slug: String,
+    filter: Option<StateFilter>,
+    after: Option<Cursor>,
+    limit: u32,
+    now: chrono::DateTime<Utc>,
+) -> Result<Vec<InvitationRecord>, AdminError> {
+    read(state, move |c| {
         let t = tenant(c, &slug)?;
         Ok(invitations::list(
             c,
@@ -298,10 +326,22 @@ pub(super) async fn list_invitations(
             now,
         )?)
     })
-    .await?;
-    let next = rows.last().map(|r| Cursor::after(r).to_string());
-    let items = rows.iter().map(|i| invitation_json(i, now)).collect();
-    Ok(page(items, limit, next))
+    .await
+}
+
+/// A page of the tenant's audit log, oldest first, after the record `after`
+/// (its `seq`): the admin API's log and the console's Audit log page.
+pub(crate) async fn audit_page(
+    state: &ScimState,
+    slug: String,
+    after: Option<i64>,
+    limit: u32,
+) -> Result<Vec<audit::AuditRecord>, AdminError> {
+    read(state, move |c| {
+        let t = tenant(c, &slug)?;
+        Ok(audit::page(c, &t.id, after, limit)?)
+    })
+    .await
 }
 
 pub(super) async fn audit_log(
@@ -317,12 +357,7 @@ pub(super) async fn audit_log(
             AdminError::BadRequest("after: expected the next value of a previous page".to_owned())
         })?),
     };
-    let slug = path.into_inner();
-    let records = read(&state, move |c| {
-        let t = tenant(c, &slug)?;
-        Ok(audit::page(c, &t.id, after, limit)?)
-    })
-    .await?;
+    let records = audit_page(&state, path.into_inner(), after, limit).await?;
     let next = records.last().map(|r| r.seq.to_string());
     let items = records
         .into_iter()
