@@ -392,14 +392,14 @@ pub(crate) async fn group_detail(
 }
 
 /// A page of the tenant's groups in creation order, after the group `after`
-/// (keyset paging), with each group's member count and the number of groups
-/// in the tenant: the console's Groups page.
+/// (keyset paging), with each group's member count, the number of groups in
+/// the tenant, and whether more follow: the console's Groups page.
 pub(crate) async fn groups_page(
     state: &ScimState,
     slug: String,
     after: Option<String>,
     limit: u32,
-) -> Result<(Tenant, Vec<(GroupRecord, i64)>, u64), AdminError> {
+) -> Result<(Tenant, Vec<(GroupRecord, i64)>, u64, bool), AdminError> {
     read(state, move |c| {
         let t = tenant(c, &slug)?;
         let keyset = match after {
@@ -424,16 +424,22 @@ pub(crate) async fn groups_page(
                 sort_by: None,
                 descending: false,
                 start_index: 1,
-                count: u64::from(limit),
+                // One more than the page: whether another page follows.
+                count: u64::from(limit) + 1,
                 after: keyset.as_ref(),
             },
         )?;
+        let more = page.items.len() > usize::try_from(limit).unwrap_or(usize::MAX);
         let mut rows = Vec::with_capacity(page.items.len());
-        for g in page.items {
+        for g in page
+            .items
+            .into_iter()
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        {
             let count = groups::member_count(c, &t.id, &g.id)?;
             rows.push((g, count));
         }
-        Ok((t, rows, page.total))
+        Ok((t, rows, page.total, more))
     })
     .await
 }

@@ -47,6 +47,7 @@ struct TenantRow {
 #[template(path = "console/tenants.html")]
 struct TenantsPage {
     csrf: Option<String>,
+    csrf_token: String,
     operator: bool,
     tenants: Vec<TenantRow>,
 }
@@ -261,7 +262,8 @@ pub(super) async fn tenants(
         .collect();
     let body = TenantsPage {
         operator: signed.scope.is_none(),
-        csrf: Some(signed.csrf_token),
+        csrf: Some(signed.csrf_token.clone()),
+        csrf_token: signed.csrf_token,
         tenants,
     }
     .render()?;
@@ -430,6 +432,7 @@ pub(super) async fn not_found() -> Result<HttpResponse, ConsoleError> {
 }
 
 struct UserRow {
+    id: String,
     user_name: String,
     display_name: String,
     status: String,
@@ -475,6 +478,7 @@ pub(super) async fn users(
     let users = rows
         .into_iter()
         .map(|u| UserRow {
+            id: super::people::url_part(&u.id),
             display_name: u.display_name.unwrap_or_default(),
             user_name: u.user_name,
             status: u.status,
