@@ -1,0 +1,590 @@
+//! The console's user page, Organisation → Groups, Invitations, the Audit log
+//! and tenant creation over HTTP, on both backends: each page shows what the
+//! admin API knows, each form changes what it should through the admin API's
+//! code and is audited under the signed-in person, a form without this
+//! session's CSRF token changes nothing, and a tenant administrator cannot
+//! reach another tenant's pages.
+
+use serde_json::{Value, json};
+
+use crate::console::{Console, OPERATOR_TOKEN, csrf_of, element_text, on_both_with, sign_in, text};
+use crate::console_admins::{PASSWORD, create_admin, enc, password_sign_in, session, set_password};
+use crate::harness::{Response, Server};
+
+/// Console tests make many requests without a bearer credential.
+const NO_LIMIT: &[&str] = &["--unauthenticated-rate-limit", "0"];
+
+const EXT: &str = "urn:ietf:params:scim:schemas:extension:provisioning:2.0:User";
+
+fn admin_get(s: &Server, path: &str) -> Value {
+    let r = s.request().bearer(OPERATOR_TOKEN).get(path);
+    assert_eq!(r.status, 200, "{path}: {}", text(&r));
+    r.json()
+}
+
+fn admin_put(s: &Server, path: &str, body: &Value) -> Value {
+    let r = s.request().bearer(OPERATOR_TOKEN).json("PUT", path, body);
+    assert_eq!(r.status, 200, "{path}: {}", text(&r));
+    r.json()
+}
+
+/// Provisions a user over SCIM; returns its id.
+fn scim_user(s: &Server, slug: &str, token: &str, user_name: &str) -> String {
+    let r = s.request().bearer(token).json(
+        "POST",
+        &format!("/scim/v2/{slug}/Users"),
+        &json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": user_name,
+            "displayName": format!("Display of {user_name}"),
+            "active": true,
+            "emails": [{"value": user_name, "type": "work", "primary": true}],
+        }),
+    );
+    let body = r.json();
+    assert_eq!(r.status, 201, "{body}");
+    assert_eq!(body[EXT]["status"], "Staged");
+    body["id"].as_str().unwrap().to_owned()
+}
+
+/// Provisions a group over SCIM with `members`; returns its id.
+fn scim_group(s: &Server, slug: &str, token: &str, name: &str, members: &[&str]) -> String {
+    let members: Vec<Value> = members.iter().map(|m| json!({"value": m})).collect();
+    let r = s.request().bearer(token).json(
+        "POST",
+        &format!("/scim/v2/{slug}/Groups"),
+        &json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": name,
+            "members": members,
+        }),
+    );
+    let body = r.json();
+    assert_eq!(r.status, 201, "{body}");
+    body["id"].as_str().unwrap().to_owned()
+}
+
+fn audit(s: &Server, slug: &str) -> Vec<Value> {
+    admin_get(s, &format!("/admin/v1/tenants/{slug}/audit?limit=500"))["items"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn count_audited(s: &Server, slug: &str, actor: &str, action: &str) -> usize {
+    audit(s, slug)
+        .iter()
+        .filter(|r| r["actor"] == actor && r["action"] == action)
+        .count()
+}
+
+/// The forged and missing CSRF bodies every form must refuse, given another
+/// session's real token.
+fn bad_csrf(other: &str) -> Vec<String> {
+    vec![
+        String::new(),
+        "csrf=".to_owned(),
+        "csrf=forged".to_owned(),
+        format!("csrf={other}"),
+    ]
+}
+
+fn ok_page(c: &Console<'_>, path: &str) -> String {
+    let r = c.get(path);
+    assert_eq!(r.status, 200, "{path}: {}", text(&r));
+    text(&r)
+}
+
+fn see_other(r: &Response) -> String {
+    assert_eq!(r.status, 303, "{}", text(r));
+    r.header("location").unwrap().to_owned()
+}
+
+/// A tenant administrator of `slug` signed in with a password only (the
+/// operator switches the second-factor requirement off for the tenant).
+fn tenant_admin<'a>(s: &'a Server, op: &Console<'_>, slug: &str, email: &str) -> Console<'a> {
+    let off = op.post(
+        &format!("/console/tenants/{slug}/admins/second-factor"),
+        &format!("csrf={}", op.csrf()),
+    );
+    assert_eq!(off.status, 303);
+    let link = create_admin(op, slug, email);
+    assert_eq!(set_password(s, &link, PASSWORD, PASSWORD).status, 303);
+    let res = password_sign_in(s, email, PASSWORD);
+    assert_eq!(res.status, 303, "{}", text(&res));
+    Console {
+        server: s,
+        cookie: session(&res),
+    }
+}
+
+#[test]
+fn user_page_shows_settings_with_their_source_and_invites() {
+    on_both_with(NO_LIMIT, |s| {
+        let token = s.tenant("acme");
+        let id = scim_user(s, "acme", &token, "ann@acme.test");
+        let op = sign_in(s);
+        let other_csrf = sign_in(s).csrf();
+
+        // The users list links to the user page.
+        let list = ok_page(&op, "/console/tenants/acme/users");
+        assert!(list.contains(&format!("/console/tenants/acme/users/{id}\"")));
+        let page = ok_page(&op, &format!("/console/tenants/acme/users/{id}"));
+        assert_eq!(
+            element_text(&page, "user-status").as_deref(),
+            Some("Staged")
+        );
+        assert_eq!(
+            element_text(&page, "display-name").as_deref(),
+            Some("Display of ann@acme.test")
+        );
+        assert_eq!(
+            element_text(&page, "effective-automatic-invitation").as_deref(),
+            Some("off")
+        );
+        assert_eq!(
+            element_text(&page, "source-automatic-invitation").as_deref(),
+            Some("tenant default")
+        );
+        assert!(page.contains("id=\"automaticInvitation-inherit\" checked"));
+        assert!(page.contains("id=\"invite\""));
+        assert!(page.contains("Organisation → Groups"));
+        assert_eq!(
+            op.get("/console/tenants/acme/users/no-such-user").status,
+            404
+        );
+
+        // Forms without this session's CSRF token change nothing.
+        let settings = format!("/console/tenants/acme/users/{id}/settings");
+        let invite = format!("/console/tenants/acme/users/{id}/invite");
+        for bad in bad_csrf(&other_csrf) {
+            let r = op.post(
+                &settings,
+                &format!("{bad}&automaticInvitation=on&requireMobileAuth=off"),
+            );
+            assert_eq!(r.status, 403, "{bad}");
+            assert_eq!(op.post(&invite, &bad).status, 403, "{bad}");
+        }
+        let user = admin_get(s, &format!("/admin/v1/tenants/acme/users/{id}"));
+        assert_eq!(user["overrides"]["automaticInvitation"], Value::Null);
+        assert_eq!(user["status"], "Staged");
+        assert_eq!(
+            count_audited(s, "acme", "console:operator", "user.settings.update"),
+            0
+        );
+
+        // Overrides: on for automatic invitation, off for the mobile requirement.
+        let csrf = csrf_of(&page);
+        let to = see_other(&op.post(
+            &settings,
+            &format!("csrf={csrf}&automaticInvitation=on&requireMobileAuth=off"),
+        ));
+        assert_eq!(to, format!("/console/tenants/acme/users/{id}?saved=1"));
+        let user = admin_get(s, &format!("/admin/v1/tenants/acme/users/{id}"));
+        assert_eq!(user["overrides"]["automaticInvitation"], true);
+        assert_eq!(user["overrides"]["requireMobileAuth"], false);
+        let page = ok_page(&op, &to);
+        assert_eq!(element_text(&page, "notice").as_deref(), Some("Saved."));
+        assert_eq!(
+            element_text(&page, "effective-automatic-invitation").as_deref(),
+            Some("on")
+        );
+        assert_eq!(
+            element_text(&page, "source-automatic-invitation").as_deref(),
+            Some("individual override")
+        );
+        assert!(page.contains("id=\"requireMobileAuth-off\" checked"));
+        assert_eq!(
+            count_audited(s, "acme", "console:operator", "user.settings.update"),
+            1
+        );
+        // A value that is not inherit/on/off is refused.
+        assert_eq!(
+            op.post(&settings, &format!("csrf={csrf}&automaticInvitation=maybe"))
+                .status,
+            400
+        );
+        // Back to the tenant default.
+        see_other(&op.post(
+            &settings,
+            &format!("csrf={csrf}&automaticInvitation=inherit&requireMobileAuth=inherit"),
+        ));
+        let user = admin_get(s, &format!("/admin/v1/tenants/acme/users/{id}"));
+        assert_eq!(user["overrides"]["automaticInvitation"], Value::Null);
+
+        // Invite: an invitation is queued (the user stays Staged until an
+        // admin check-in sends it).
+        let to = see_other(&op.post(&invite, &format!("csrf={csrf}")));
+        assert_eq!(to, format!("/console/tenants/acme/users/{id}?invited=1"));
+        let page = ok_page(&op, &to);
+        assert_eq!(
+            element_text(&page, "user-status").as_deref(),
+            Some("Staged")
+        );
+        assert_eq!(
+            element_text(&page, "invitation-state").as_deref(),
+            Some("queued")
+        );
+        assert!(!page.contains("id=\"invite\""));
+        assert_eq!(
+            count_audited(s, "acme", "console:operator", "user.invite"),
+            1
+        );
+        // Inviting again is a conflict, not a second invitation.
+        assert_eq!(op.post(&invite, &format!("csrf={csrf}")).status, 409);
+    });
+}
+
+#[test]
+fn groups_list_group_settings_and_the_access_check() {
+    on_both_with(NO_LIMIT, |s| {
+        let token = s.tenant("acme");
+        let ann = scim_user(s, "acme", &token, "ann@acme.test");
+        let bob = scim_user(s, "acme", &token, "bob@acme.test");
+        let finance = scim_group(s, "acme", &token, "Finance <vault>", &[&ann]);
+        let sales = scim_group(s, "acme", &token, "Sales", &[&ann, &bob]);
+        let op = sign_in(s);
+        let other_csrf = sign_in(s).csrf();
+
+        // The list, escaped, paged one group at a time.
+        let list = ok_page(&op, "/console/tenants/acme/groups");
+        assert_eq!(element_text(&list, "group-total").as_deref(), Some("2"));
+        assert!(list.contains("Finance &#60;vault&#62;") || list.contains("Finance &lt;vault&gt;"));
+        assert!(!list.contains("Finance <vault>"));
+        assert!(list.contains(&format!("/console/tenants/acme/groups/{sales}\"")));
+        let first = ok_page(&op, "/console/tenants/acme/groups?limit=1");
+        assert!(first.contains(&format!("/groups/{finance}\"")));
+        assert!(!first.contains(&format!("/groups/{sales}\"")));
+        let next = first
+            .split("id=\"next-page\" href=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .expect("a next page")
+            .replace("&amp;", "&");
+        let second = ok_page(&op, &next);
+        assert!(second.contains(&format!("/groups/{sales}\"")));
+        assert!(!second.contains(&format!("/groups/{finance}\"")));
+        assert!(!second.contains("id=\"next-page\""));
+        assert_eq!(
+            op.get("/console/tenants/acme/groups?after=nonsense").status,
+            400
+        );
+
+        // The group page, with the access check for Ann.
+        let path = format!("/console/tenants/acme/groups/{finance}");
+        let page = ok_page(&op, &format!("{path}?user={ann}"));
+        assert_eq!(element_text(&page, "member-count").as_deref(), Some("1"));
+        assert_eq!(
+            element_text(&page, "effective-members-can-store-data").as_deref(),
+            Some("yes")
+        );
+        assert_eq!(
+            element_text(&page, "source-require-mobile-auth").as_deref(),
+            Some("tenant default")
+        );
+        assert!(page.contains("id=\"membersCanStoreData\" checked"));
+        // The tenant default requires mobile authentication for groups, and
+        // Ann has no mobile device: the group's data is hidden from her.
+        assert_eq!(element_text(&page, "can-view").as_deref(), Some("no"));
+        assert!(page.contains("direct member"));
+        assert!(page.contains("no mobile device enrolled"));
+        // Bob is not a member of Finance.
+        let page_bob = ok_page(&op, &format!("{path}?user={bob}"));
+        assert_eq!(element_text(&page_bob, "can-view").as_deref(), Some("no"));
+        assert!(page_bob.contains("not a member"));
+        assert_eq!(op.get(&format!("{path}?user=nobody")).status, 404);
+
+        // "Settings": turning off "members may store data" needs the token.
+        let settings = format!("{path}/settings");
+        for bad in bad_csrf(&other_csrf) {
+            let r = op.post(&settings, &format!("{bad}&requireMobileAuth=inherit"));
+            assert_eq!(r.status, 403, "{bad}");
+        }
+        let g = admin_get(s, &format!("/admin/v1/tenants/acme/groups/{finance}"));
+        assert_eq!(g["settings"]["membersCanStoreData"], true);
+
+        let csrf = csrf_of(&page);
+        let to = see_other(&op.post(&settings, &format!("csrf={csrf}&requireMobileAuth=off")));
+        assert_eq!(to, format!("{path}?saved=1"));
+        let g = admin_get(s, &format!("/admin/v1/tenants/acme/groups/{finance}"));
+        assert_eq!(g["settings"]["membersCanStoreData"], false);
+        assert_eq!(g["settings"]["requireMobileAuth"], false);
+        let page = ok_page(&op, &format!("{path}?user={ann}"));
+        assert_eq!(
+            element_text(&page, "effective-members-can-store-data").as_deref(),
+            Some("no")
+        );
+        assert_eq!(
+            element_text(&page, "source-require-mobile-auth").as_deref(),
+            Some("individual override")
+        );
+        assert!(!page.contains("id=\"membersCanStoreData\" checked"));
+        assert_eq!(element_text(&page, "can-view").as_deref(), Some("yes"));
+        assert_eq!(element_text(&page, "can-store").as_deref(), Some("no"));
+        assert!(page.contains("storing data is switched off"));
+        assert_eq!(
+            count_audited(s, "acme", "console:operator", "group.settings.update"),
+            1
+        );
+
+        // The user page links the user's groups to their access check.
+        let user = ok_page(&op, &format!("/console/tenants/acme/users/{ann}"));
+        assert!(user.contains(&format!("/groups/{finance}?user={ann}\"")));
+        assert!(user.contains(&format!("/groups/{sales}?user={ann}\"")));
+    });
+}
+
+#[test]
+fn invitations_admin_check_in_and_the_audit_log() {
+    on_both_with(NO_LIMIT, |s| {
+        let token = s.tenant("acme");
+        admin_put(
+            s,
+            "/admin/v1/tenants/acme/scim-settings",
+            &json!({"automaticInvitation": true}),
+        );
+        let ann = scim_user(s, "acme", &token, "ann@acme.test");
+        let op = sign_in(s);
+        let other_csrf = sign_in(s).csrf();
+
+        let page = ok_page(&op, "/console/tenants/acme/invitations?state=queued");
+        assert!(page.contains(&format!("/console/tenants/acme/users/{ann}\"")));
+        assert!(page.contains("<option value=\"queued\" selected>"));
+        let none = ok_page(&op, "/console/tenants/acme/invitations?state=accepted");
+        assert!(none.contains("id=\"no-invitations\""));
+        assert_eq!(
+            op.get("/console/tenants/acme/invitations?state=lost")
+                .status,
+            400
+        );
+
+        // The admin check-in needs the token; refused, it releases nothing.
+        for bad in bad_csrf(&other_csrf) {
+            let r = op.post("/console/tenants/acme/admin-checkins", &bad);
+            assert_eq!(r.status, 403, "{bad}");
+        }
+        let queued = admin_get(s, "/admin/v1/tenants/acme/invitations?state=queued");
+        assert_eq!(queued["items"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            count_audited(s, "acme", "console:operator", "admin.checkin"),
+            0
+        );
+
+        let to = see_other(&op.post(
+            "/console/tenants/acme/admin-checkins",
+            &format!("csrf={}", csrf_of(&page)),
+        ));
+        assert_eq!(to, "/console/tenants/acme/invitations?released=1");
+        let page = ok_page(&op, &to);
+        assert!(
+            element_text(&page, "notice")
+                .unwrap()
+                .contains("1 queued invitation was released")
+        );
+        let queued = admin_get(s, "/admin/v1/tenants/acme/invitations?state=queued");
+        assert!(queued["items"].as_array().unwrap().is_empty());
+        assert!(
+            ok_page(&op, "/console/tenants/acme/invitations?state=queued")
+                .contains("id=\"no-invitations\"")
+        );
+        assert_eq!(
+            count_audited(s, "acme", "console:operator", "admin.checkin"),
+            1
+        );
+
+        // The audit log, oldest first, one record a page.
+        let log = ok_page(&op, "/console/tenants/acme/audit");
+        assert!(log.contains("oldest first"));
+        let at = |what: &str| log.find(what).unwrap_or_else(|| panic!("{what}"));
+        assert!(at("tenant.settings.update") < at("admin.checkin"));
+        assert!(log.contains("console:operator"));
+        let first = ok_page(&op, "/console/tenants/acme/audit?limit=1");
+        assert_eq!(first.matches("class=\"action\"").count(), 1);
+        assert!(first.contains("id=\"next-page\""));
+        assert_eq!(op.get("/console/tenants/acme/audit?after=x").status, 400);
+    });
+}
+
+#[test]
+fn the_operator_creates_a_tenant() {
+    on_both_with(NO_LIMIT, |s| {
+        let op = sign_in(s);
+        let other_csrf = sign_in(s).csrf();
+        let page = ok_page(&op, "/console/tenants");
+        assert!(page.contains("id=\"create-tenant\""));
+        let tenants_now = || {
+            admin_get(s, "/admin/v1/tenants")["items"]
+                .as_array()
+                .unwrap()
+                .len()
+        };
+        let before = tenants_now();
+        for bad in bad_csrf(&other_csrf) {
+            let r = op.post(
+                "/console/tenants",
+                &format!("{bad}&slug=globex&name=Globex"),
+            );
+            assert_eq!(r.status, 403, "{bad}");
+        }
+        assert_eq!(tenants_now(), before);
+
+        let csrf = csrf_of(&page);
+        let to = see_other(&op.post(
+            "/console/tenants",
+            &format!("csrf={csrf}&slug=globex&name={}", enc("Globex & Co")),
+        ));
+        assert_eq!(to, "/console/tenants/globex/settings/integrations");
+        let integrations = ok_page(&op, &to);
+        assert!(integrations.contains("Generate"));
+        let tenants = ok_page(&op, "/console/tenants");
+        assert!(tenants.contains("Globex &#38; Co") || tenants.contains("Globex &amp; Co"));
+        assert_eq!(
+            count_audited(s, "globex", "console:operator", "tenant.create"),
+            1
+        );
+        // A bad slug and a taken slug are refused.
+        assert_eq!(
+            op.post("/console/tenants", &format!("csrf={csrf}&slug=Not+A+Slug"))
+                .status,
+            400
+        );
+        assert_eq!(
+            op.post("/console/tenants", &format!("csrf={csrf}&slug=globex"))
+                .status,
+            409
+        );
+
+        // A tenant administrator sees no form and cannot create one.
+        let ann = tenant_admin(s, &op, "globex", "ann@globex.test");
+        let page = ok_page(&ann, "/console/tenants");
+        assert!(!page.contains("id=\"create-tenant\""));
+        let r = ann.post(
+            "/console/tenants",
+            &format!("csrf={}&slug=initech", csrf_of(&page)),
+        );
+        assert_eq!(r.status, 403);
+        assert_eq!(tenants_now(), before + 1);
+    });
+}
+
+#[test]
+fn a_tenant_administrator_reaches_only_their_own_tenants_pages() {
+    on_both_with(NO_LIMIT, |s| {
+        let acme_token = s.tenant("acme");
+        let globex_token = s.tenant("globex");
+        let acme_user = scim_user(s, "acme", &acme_token, "ann@acme.test");
+        let acme_group = scim_group(s, "acme", &acme_token, "Acme all", &[&acme_user]);
+        let globex_user = scim_user(s, "globex", &globex_token, "gus@globex.test");
+        let globex_group = scim_group(s, "globex", &globex_token, "Globex all", &[&globex_user]);
+        let op = sign_in(s);
+        let ann = tenant_admin(s, &op, "acme", "ann@acme.test");
+        let csrf = ann.csrf();
+
+        // Their own tenant's pages open, and their writes carry their name.
+        for path in [
+            "/console/tenants/acme/groups".to_owned(),
+            "/console/tenants/acme/invitations".to_owned(),
+            "/console/tenants/acme/audit".to_owned(),
+            format!("/console/tenants/acme/users/{acme_user}"),
+            format!("/console/tenants/acme/groups/{acme_group}?user={acme_user}"),
+        ] {
+            ok_page(&ann, &path);
+        }
+        see_other(&ann.post(
+            &format!("/console/tenants/acme/groups/{acme_group}/settings"),
+            &format!("csrf={csrf}&requireMobileAuth=inherit"),
+        ));
+        assert_eq!(
+            count_audited(s, "acme", "console:ann@acme.test", "group.settings.update"),
+            1
+        );
+        see_other(&ann.post(
+            &format!("/console/tenants/acme/users/{acme_user}/invite"),
+            &format!("csrf={csrf}"),
+        ));
+        assert_eq!(
+            count_audited(s, "acme", "console:ann@acme.test", "user.invite"),
+            1
+        );
+        see_other(&ann.post(
+            "/console/tenants/acme/admin-checkins",
+            &format!("csrf={csrf}"),
+        ));
+        assert_eq!(
+            count_audited(s, "acme", "console:ann@acme.test", "admin.checkin"),
+            1
+        );
+
+        // Another tenant's pages: 404 by URL, and posts with her own valid
+        // token change nothing.
+        for path in [
+            "/console/tenants/globex/groups".to_owned(),
+            "/console/tenants/globex/invitations".to_owned(),
+            "/console/tenants/globex/audit".to_owned(),
+            format!("/console/tenants/globex/users/{globex_user}"),
+            format!("/console/tenants/globex/groups/{globex_group}"),
+        ] {
+            assert_eq!(ann.get(&path).status, 404, "{path}");
+        }
+        for (path, body) in [
+            (
+                format!("/console/tenants/globex/groups/{globex_group}/settings"),
+                format!("csrf={csrf}&requireMobileAuth=off"),
+            ),
+            (
+                format!("/console/tenants/globex/users/{globex_user}/settings"),
+                format!("csrf={csrf}&automaticInvitation=on"),
+            ),
+            (
+                format!("/console/tenants/globex/users/{globex_user}/invite"),
+                format!("csrf={csrf}"),
+            ),
+            (
+                "/console/tenants/globex/admin-checkins".to_owned(),
+                format!("csrf={csrf}"),
+            ),
+        ] {
+            assert_eq!(ann.post(&path, &body).status, 404, "{path}");
+        }
+        // Another tenant's ids through her own tenant's URLs: not found either.
+        assert_eq!(
+            ann.get(&format!("/console/tenants/acme/users/{globex_user}"))
+                .status,
+            404
+        );
+        assert_eq!(
+            ann.get(&format!("/console/tenants/acme/groups/{globex_group}"))
+                .status,
+            404
+        );
+        assert_eq!(
+            ann.get(&format!(
+                "/console/tenants/acme/groups/{acme_group}?user={globex_user}"
+            ))
+            .status,
+            404
+        );
+        assert_eq!(
+            ann.post(
+                &format!("/console/tenants/acme/groups/{globex_group}/settings"),
+                &format!("csrf={csrf}"),
+            )
+            .status,
+            404
+        );
+        let g = admin_get(
+            s,
+            &format!("/admin/v1/tenants/globex/groups/{globex_group}"),
+        );
+        assert_eq!(g["settings"]["membersCanStoreData"], true);
+        assert_eq!(g["settings"]["requireMobileAuth"], Value::Null);
+        let u = admin_get(s, &format!("/admin/v1/tenants/globex/users/{globex_user}"));
+        assert_eq!(u["status"], "Staged");
+        assert_eq!(u["overrides"]["automaticInvitation"], Value::Null);
+        assert!(
+            audit(s, "globex")
+                .iter()
+                .all(|r| r["actor"] != "console:ann@acme.test")
+        );
+    });
+}
