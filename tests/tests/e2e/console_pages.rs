@@ -347,6 +347,19 @@ fn invitations_admin_check_in_and_the_audit_log() {
         let op = sign_in(s);
         let other_csrf = sign_in(s).csrf();
 
+        // Provisioning activity: the directory's write, the queued invitation.
+        let activity = ok_page(&op, "/console/tenants/acme/activity");
+        assert!(
+            element_text(&activity, "last-scim-write")
+                .unwrap()
+                .ends_with("s ago)"),
+            "{activity}"
+        );
+        assert_eq!(
+            element_text(&activity, "invitations-queued").as_deref(),
+            Some("1")
+        );
+
         let page = ok_page(&op, "/console/tenants/acme/invitations?state=queued");
         assert!(page.contains(&format!("/console/tenants/acme/users/{ann}\"")));
         assert!(page.contains("<option value=\"queued\" selected>"));
@@ -390,6 +403,11 @@ fn invitations_admin_check_in_and_the_audit_log() {
         assert_eq!(
             count_audited(s, "acme", "console:operator", "admin.checkin"),
             1
+        );
+        let activity = ok_page(&op, "/console/tenants/acme/activity");
+        assert_eq!(
+            element_text(&activity, "invitations-queued").as_deref(),
+            Some("0")
         );
 
         // The audit log, oldest first, one record a page.
@@ -485,6 +503,7 @@ fn a_tenant_administrator_reaches_only_their_own_tenants_pages() {
             "/console/tenants/acme/groups".to_owned(),
             "/console/tenants/acme/invitations".to_owned(),
             "/console/tenants/acme/audit".to_owned(),
+            "/console/tenants/acme/activity".to_owned(),
             format!("/console/tenants/acme/users/{acme_user}"),
             format!("/console/tenants/acme/groups/{acme_group}?user={acme_user}"),
         ] {
@@ -521,6 +540,7 @@ fn a_tenant_administrator_reaches_only_their_own_tenants_pages() {
             "/console/tenants/globex/groups".to_owned(),
             "/console/tenants/globex/invitations".to_owned(),
             "/console/tenants/globex/audit".to_owned(),
+            "/console/tenants/globex/activity".to_owned(),
             format!("/console/tenants/globex/users/{globex_user}"),
             format!("/console/tenants/globex/groups/{globex_group}"),
         ] {

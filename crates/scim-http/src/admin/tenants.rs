@@ -329,6 +329,21 @@ pub(crate) async fn invitations_page(
     .await
 }
 
+/// The tenant's provisioning progress, as `scim-server status` reports it
+/// (the last SCIM write, invitations waiting or failing, the outbox): the
+/// console's Provisioning activity page.
+pub(crate) async fn activity_of(
+    state: &ScimState,
+    slug: String,
+) -> Result<(Tenant, store_diesel::status::TenantStatus), AdminError> {
+    read(state, move |c| {
+        let t = tenant(c, &slug)?;
+        let status = store_diesel::status::of_tenant(c, &t.id)?;
+        Ok((t, status))
+    })
+    .await
+}
+
 /// A page of the tenant's audit log, oldest first, after the record `after`
 /// (its `seq`): the admin API's log and the console's Audit log page.
 pub(crate) async fn audit_page(

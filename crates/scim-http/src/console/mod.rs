@@ -572,6 +572,7 @@ pub fn configure_console(cfg: &mut web::ServiceConfig) {
                     .route(web::post().to(people::check_in)),
             )
             .service(web::resource("/tenants/{t}/audit").route(web::get().to(people::audit)))
+            .service(web::resource("/tenants/{t}/activity").route(web::get().to(people::activity)))
             .service(web::resource("/assets/console.css").route(web::get().to(pages::css)))
             .service(web::resource("/assets/console.js").route(web::get().to(pages::js)))
             .default_service(web::to(pages::not_found)),

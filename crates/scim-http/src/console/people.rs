@@ -17,7 +17,9 @@ use crate::admin::people::{
     access_check, check_in_as, group_detail, group_settings, groups_page, invite_as,
     put_group_settings_as, put_user_settings_as, user_detail,
 };
-use crate::admin::tenants::{audit_page, create_tenant_as, integration_of, invitations_page};
+use crate::admin::tenants::{
+    activity_of, audit_page, create_tenant_as, integration_of, invitations_page,
+};
 use crate::admin::{AdminConfig, AdminError, PageParams};
 use crate::users::tenant_settings;
 
@@ -614,6 +616,58 @@ pub(super) async fn audit(
         limit,
         after_given: after.is_some(),
         next,
+    }
+    .render()?;
+    Ok(html(StatusCode::OK, body))
+}
+
+// ---- provisioning activity -------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "console/activity.html")]
+struct ActivityPage {
+    csrf: Option<String>,
+    tab: &'static str,
+    slug: String,
+    tenant_name: String,
+    last_write: Option<String>,
+    invitations_queued: i64,
+    invitations_undelivered: i64,
+    invitations_failed: i64,
+    outbox_pending: i64,
+    outbox_oldest: Option<String>,
+}
+
+/// A time with how long ago it was: "2026-01-02 10:00 UTC (5 min ago)".
+fn when_ago(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let s = (now - t).num_seconds().max(0);
+    let ago = match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min", s / 60),
+        3600..86400 => format!("{} h", s / 3600),
+        _ => format!("{} days", s / 86400),
+    };
+    format!("{} ({ago} ago)", when(t))
+}
+
+pub(super) async fn activity(
+    state: web::Data<ScimState>,
+    signed: Signed,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ConsoleError> {
+    let (t, s) = activity_of(&state, path.into_inner()).await?;
+    let now = Utc::now();
+    let body = ActivityPage {
+        csrf: Some(signed.csrf_token),
+        tab: "activity",
+        slug: t.slug,
+        tenant_name: t.name,
+        last_write: s.last_scim_write_at.map(|at| when_ago(at, now)),
+        invitations_queued: s.invitations_queued,
+        invitations_undelivered: s.invitations_undelivered,
+        invitations_failed: s.invitations_failed,
+        outbox_pending: s.outbox_pending,
+        outbox_oldest: s.outbox_oldest_pending_at.map(|at| when_ago(at, now)),
     }
     .render()?;
     Ok(html(StatusCode::OK, body))
