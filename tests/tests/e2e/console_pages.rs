@@ -226,6 +226,9 @@ fn user_page_shows_settings_with_their_source_and_invites() {
             Some("queued")
         );
         assert!(!page.contains("id=\"invite\""));
+        // The invitation history has it.
+        assert!(page.contains("id=\"invitation-history\""));
+        assert!(page.contains("1 (explicit)"));
         assert_eq!(
             count_audited(s, "acme", "console:operator", "user.invite"),
             1
@@ -327,10 +330,31 @@ fn groups_list_group_settings_and_the_access_check() {
             1
         );
 
-        // The user page links the user's groups to their access check.
+        // The group's members, paged.
+        let sales_page = ok_page(
+            &op,
+            &format!("/console/tenants/acme/groups/{sales}?limit=1"),
+        );
+        let first_member = if ann < bob { &ann } else { &bob };
+        let second_member = if ann < bob { &bob } else { &ann };
+        assert!(sales_page.contains(&format!("/console/tenants/acme/users/{first_member}\"")));
+        assert!(!sales_page.contains(&format!("/console/tenants/acme/users/{second_member}\"")));
+        let next = sales_page
+            .split("id=\"next-members\" href=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .expect("a next page of members")
+            .replace("&amp;", "&");
+        let rest = ok_page(&op, &next);
+        assert!(rest.contains(&format!("/console/tenants/acme/users/{second_member}\"")));
+        assert!(!rest.contains("id=\"next-members\""));
+
+        // The user page links the user's groups, by name, to their access check.
         let user = ok_page(&op, &format!("/console/tenants/acme/users/{ann}"));
         assert!(user.contains(&format!("/groups/{finance}?user={ann}\"")));
         assert!(user.contains(&format!("/groups/{sales}?user={ann}\"")));
+        assert!(!user.contains("Finance <vault>"));
+        assert!(user.contains(">Sales</a>"));
     });
 }
 

@@ -207,6 +207,31 @@ pub(crate) async fn user_detail(
     .await
 }
 
+/// What the console's user page shows beyond [`user_detail`]: every
+/// invitation of the user (oldest first) and their groups with names.
+pub(crate) async fn user_history(
+    state: &ScimState,
+    slug: String,
+    id: String,
+) -> Result<
+    (
+        Vec<store_invitations::InvitationRecord>,
+        Vec<store_diesel::groups::GroupRef>,
+    ),
+    AdminError,
+> {
+    read(state, move |c| {
+        let t = tenant(c, &slug)?;
+        let u = get_user_rec(c, &t.id, &id)?;
+        let invitations = store_invitations::of_user(c, &t.id, &u.id)?;
+        let groups = groups::groups_of_users(c, &t.id, &[u.id.as_str()])?
+            .remove(&u.id)
+            .unwrap_or_default();
+        Ok((invitations, groups))
+    })
+    .await
+}
+
 pub(super) async fn get_user(
     _: Admin,
     state: web::Data<ScimState>,
@@ -440,6 +465,38 @@ pub(crate) async fn groups_page(
             rows.push((g, count));
         }
         Ok((t, rows, page.total, more))
+    })
+    .await
+}
+
+/// A page of the group's direct members in id order after the member
+/// `after` (keyset paging), as user records, and whether more follow: the
+/// console's group page.
+pub(crate) async fn group_members_page(
+    state: &ScimState,
+    slug: String,
+    group_id: String,
+    after: Option<String>,
+    limit: u32,
+) -> Result<(Vec<UserRecord>, bool), AdminError> {
+    read(state, move |c| {
+        let t = tenant(c, &slug)?;
+        let g = get_group_rec(c, &t.id, &group_id)?;
+        let ids = groups::member_ids(c, &t.id, &g.id, after.as_deref(), limit.saturating_add(1))?;
+        let more = ids.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+        let mut members = Vec::with_capacity(ids.len());
+        for id in ids
+            .iter()
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        {
+            match users::get(c, &t.id, id) {
+                Ok(u) => members.push(u),
+                // Removed since the ids were read: not a member any more.
+                Err(StoreError::NotFound) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok((members, more))
     })
     .await
 }

@@ -14,8 +14,8 @@ use super::pages::CsrfForm;
 use super::{ConsoleError, Signed, html, see_other};
 use crate::ScimState;
 use crate::admin::people::{
-    access_check, check_in_as, group_detail, group_settings, groups_page, invite_as,
-    put_group_settings_as, put_user_settings_as, user_detail,
+    access_check, check_in_as, group_detail, group_members_page, group_settings, groups_page,
+    invite_as, put_group_settings_as, put_user_settings_as, user_detail, user_history,
 };
 use crate::admin::tenants::{
     activity_of, audit_page, create_tenant_as, integration_of, invitations_page,
@@ -106,7 +106,9 @@ struct UserPage {
     can_invite: bool,
     invitation: Option<InvitationView>,
     invitation_held: bool,
-    groups: Vec<String>,
+    history: Vec<InvitationRow>,
+    /// (id for a URL, displayName)
+    groups: Vec<(String, String)>,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -114,6 +116,9 @@ pub(super) struct NoticeQuery {
     saved: Option<String>,
     invited: Option<String>,
     user: Option<String>,
+    /// Paging of a group's members.
+    #[serde(flatten)]
+    page: PageParams,
 }
 
 pub(super) async fn user(
@@ -123,7 +128,8 @@ pub(super) async fn user(
     query: web::Query<NoticeQuery>,
 ) -> Result<HttpResponse, ConsoleError> {
     let (slug, id) = path.into_inner();
-    let d = user_detail(&state, slug, id).await?;
+    let d = user_detail(&state, slug.clone(), id.clone()).await?;
+    let (invitations, groups) = user_history(&state, slug, id).await?;
     let overrides = provisioning_core::UserOverrides {
         automatic_invitation: Override::from(d.user.override_automatic_invitation),
         require_mobile_auth: Override::from(d.user.override_require_mobile_auth),
@@ -179,7 +185,14 @@ pub(super) async fn user(
         override_mobile: override_value(overrides.require_mobile_auth),
         invitation,
         invitation_held: d.lifecycle.invitation_held(),
-        groups: d.groups.iter().map(|g| url_part(g)).collect(),
+        history: invitations
+            .into_iter()
+            .map(|i| invitation_row(i, now))
+            .collect(),
+        groups: groups
+            .into_iter()
+            .map(|g| (url_part(&g.id), g.display_name))
+            .collect(),
     }
     .render()?;
     Ok(html(StatusCode::OK, body))
@@ -337,6 +350,16 @@ struct GroupPage {
     members_can_store_data: bool,
     user: String,
     access: Option<AccessView>,
+    member_rows: Vec<MemberRow>,
+    limit: u32,
+    after_given: bool,
+    next: Option<String>,
+}
+
+struct MemberRow {
+    id: String,
+    user_name: String,
+    status: String,
 }
 
 pub(super) async fn group(
@@ -346,7 +369,24 @@ pub(super) async fn group(
     query: web::Query<NoticeQuery>,
 ) -> Result<HttpResponse, ConsoleError> {
     let (slug, id) = path.into_inner();
+    let limit = query.page.limit()?;
+    let after = query.page.after()?.map(str::to_owned);
+    let after_given = after.is_some();
     let (t, g, members) = group_detail(&state, slug.clone(), id.clone()).await?;
+    let (member_records, more) =
+        group_members_page(&state, slug.clone(), id.clone(), after, limit).await?;
+    let next = member_records
+        .last()
+        .filter(|_| more)
+        .map(|u| url_part(&u.id));
+    let member_rows = member_records
+        .into_iter()
+        .map(|u| MemberRow {
+            id: url_part(&u.id),
+            user_name: u.user_name,
+            status: u.status,
+        })
+        .collect();
     let user = query.user.as_deref().map(str::trim).unwrap_or_default();
     let access = if user.is_empty() {
         None
@@ -385,6 +425,10 @@ pub(super) async fn group(
         members_can_store_data: effective.members_can_store_data,
         user: user.to_owned(),
         access,
+        member_rows,
+        limit,
+        after_given,
+        next,
     }
     .render()?;
     Ok(html(StatusCode::OK, body))
@@ -458,6 +502,23 @@ pub(super) struct InvitationsQuery {
     page: PageParams,
 }
 
+fn invitation_row(
+    i: store_diesel::invitations::InvitationRecord,
+    now: DateTime<Utc>,
+) -> InvitationRow {
+    InvitationRow {
+        state: i.reported_state(now),
+        user_id: url_part(&i.user_id),
+        number: i.number,
+        trigger: i.trigger,
+        queued_at: when(i.created_at),
+        sent_at: i.sent_at.map(when),
+        expires_at: i.expires_at.map(when),
+        attempts: i.attempts,
+        last_error: i.last_error,
+    }
+}
+
 const INVITATION_STATES: [&str; 5] = ["queued", "sent", "expired", "accepted", "cancelled"];
 
 pub(super) async fn invitations(
@@ -493,20 +554,7 @@ pub(super) async fn invitations(
         .last()
         .filter(|_| full)
         .map(|r| url_part(&Cursor::after(r).to_string()));
-    let invitations = rows
-        .into_iter()
-        .map(|i| InvitationRow {
-            state: i.reported_state(now),
-            user_id: url_part(&i.user_id),
-            number: i.number,
-            trigger: i.trigger,
-            queued_at: when(i.created_at),
-            sent_at: i.sent_at.map(when),
-            expires_at: i.expires_at.map(when),
-            attempts: i.attempts,
-            last_error: i.last_error,
-        })
-        .collect();
+    let invitations = rows.into_iter().map(|i| invitation_row(i, now)).collect();
     let notice = query
         .released
         .as_deref()
