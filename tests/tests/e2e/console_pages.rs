@@ -632,3 +632,50 @@ fn a_tenant_administrator_reaches_only_their_own_tenants_pages() {
         );
     });
 }
+
+#[test]
+fn failed_deliveries_are_listed_with_their_smtp_error() {
+    // A port nobody listens on: the relay is down.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("smtp://127.0.0.1:{port}");
+    let args = [NO_LIMIT, &["--smtp-url", &url, "--outbox-poll-ms", "50"]].concat();
+    on_both_with(&args, |s| {
+        let token = s.tenant("acme");
+        admin_put(
+            s,
+            "/admin/v1/tenants/acme/scim-settings",
+            &json!({"automaticInvitation": true}),
+        );
+        let ann = scim_user(s, "acme", &token, "ann@acme.test");
+        let op = sign_in(s);
+        see_other(&op.post(
+            "/console/tenants/acme/admin-checkins",
+            &format!("csrf={}", op.csrf()),
+        ));
+        // The mail worker tries, fails and records the error.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let failed = admin_get(s, "/admin/v1/tenants/acme/invitations?state=failed");
+            if failed["items"].as_array().unwrap().len() == 1 {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{failed}");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let page = ok_page(&op, "/console/tenants/acme/invitations?state=failed");
+        assert!(page.contains("<option value=\"failed\" selected>"));
+        assert!(page.contains(&format!("/console/tenants/acme/users/{ann}\"")));
+        assert!(page.contains("class=\"error\">failed "), "{page}");
+        let user = ok_page(&op, &format!("/console/tenants/acme/users/{ann}"));
+        assert!(user.contains("class=\"error\">failed "));
+        let activity = ok_page(&op, "/console/tenants/acme/activity");
+        assert_eq!(
+            element_text(&activity, "invitations-failed").as_deref(),
+            Some("1")
+        );
+    });
+}

@@ -287,7 +287,7 @@ pub(super) async fn list_invitations(
         None | Some("") => None,
         Some(s) => Some(StateFilter::parse(s).ok_or_else(|| {
             AdminError::BadRequest(format!(
-                "state: {s:?} is not one of queued, sent, accepted, expired, cancelled"
+                "state: {s:?} is not one of queued, sent, accepted, expired, cancelled, failed"
             ))
         })?),
     };

@@ -519,7 +519,14 @@ fn invitation_row(
     }
 }
 
-const INVITATION_STATES: [&str; 5] = ["queued", "sent", "expired", "accepted", "cancelled"];
+const INVITATION_STATES: [&str; 6] = [
+    "queued",
+    "sent",
+    "failed",
+    "expired",
+    "accepted",
+    "cancelled",
+];
 
 pub(super) async fn invitations(
     state: web::Data<ScimState>,
@@ -532,7 +539,7 @@ pub(super) async fn invitations(
         "" => None,
         s => Some(StateFilter::parse(s).ok_or_else(|| {
             AdminError::BadRequest(format!(
-                "state: {s:?} is not one of queued, sent, expired, accepted, cancelled"
+                "state: {s:?} is not one of queued, sent, failed, expired, accepted, cancelled"
             ))
         })?),
     };
