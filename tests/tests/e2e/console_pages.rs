@@ -444,6 +444,36 @@ fn invitations_admin_check_in_and_the_audit_log() {
         assert_eq!(first.matches("class=\"action\"").count(), 1);
         assert!(first.contains("id=\"next-page\""));
         assert_eq!(op.get("/console/tenants/acme/audit?after=x").status, 400);
+
+        // Filtered by actor and action (exact), the filter kept across pages.
+        let mine = ok_page(
+            &op,
+            "/console/tenants/acme/audit?actor=console%3Aoperator&action=admin.checkin",
+        );
+        assert_eq!(mine.matches("class=\"action\"").count(), 1, "{mine}");
+        assert!(mine.contains("value=\"console:operator\""));
+        let by_admin = ok_page(&op, "/console/tenants/acme/audit?actor=admin&limit=1");
+        assert_eq!(by_admin.matches("class=\"actor\">admin<").count(), 1);
+        let next = by_admin
+            .split("id=\"next-page\" href=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .expect("a next page")
+            .replace("&#38;", "&")
+            .replace("&amp;", "&");
+        assert!(next.contains("actor=admin"), "{next}");
+        let rest = ok_page(&op, &next);
+        assert!(!rest.contains("class=\"actor\">console:operator<"));
+        let api = admin_get(
+            s,
+            &format!("/admin/v1/tenants/acme/audit?actor=console:operator&targetId={ann}"),
+        );
+        // The check-in's release of Ann's invitation, under the operator.
+        let items = api["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1, "{api}");
+        assert_eq!(items[0]["action"], "lifecycle.invitationReleased");
+        let api = admin_get(s, "/admin/v1/tenants/acme/audit?action=admin.checkin");
+        assert_eq!(api["items"].as_array().unwrap().len(), 1, "{api}");
     });
 }
 

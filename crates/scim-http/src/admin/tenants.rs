@@ -349,22 +349,78 @@ pub(crate) async fn activity_of(
 pub(crate) async fn audit_page(
     state: &ScimState,
     slug: String,
+    filter: AuditQuery,
     after: Option<i64>,
     limit: u32,
 ) -> Result<Vec<audit::AuditRecord>, AdminError> {
     read(state, move |c| {
         let t = tenant(c, &slug)?;
-        Ok(audit::page(c, &t.id, after, limit)?)
+        let f = audit::AuditFilter {
+            actor: filter.actor.as_deref(),
+            action: filter.action.as_deref(),
+            target_id: filter.target_id.as_deref(),
+        };
+        Ok(audit::page_where(c, &t.id, &f, after, limit)?)
     })
     .await
+}
+
+/// The audit log's exact-match filters (`actor`, `action`, `targetId`);
+/// empty values match everything.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AuditQuery {
+    actor: Option<String>,
+    action: Option<String>,
+    target_id: Option<String>,
+}
+
+impl AuditQuery {
+    /// The filters with empty values dropped; 400 for a NUL character.
+    pub(crate) fn cleaned(self) -> Result<AuditQuery, AdminError> {
+        let clean = |name: &str, v: Option<String>| match v.map(|v| v.trim().to_owned()) {
+            Some(v) if v.contains('\0') => Err(AdminError::BadRequest(format!(
+                "{name}: must not contain NUL characters"
+            ))),
+            Some(v) if !v.is_empty() => Ok(Some(v)),
+            _ => Ok(None),
+        };
+        Ok(AuditQuery {
+            actor: clean("actor", self.actor)?,
+            action: clean("action", self.action)?,
+            target_id: clean("targetId", self.target_id)?,
+        })
+    }
+
+    /// The filters, for a page's links and form.
+    pub(crate) fn parts(&self) -> [&str; 3] {
+        [
+            self.actor.as_deref().unwrap_or_default(),
+            self.action.as_deref().unwrap_or_default(),
+            self.target_id.as_deref().unwrap_or_default(),
+        ]
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct AuditLogQuery {
+    #[serde(flatten)]
+    filter: AuditQuery,
+    #[serde(flatten)]
+    page: PageParams,
 }
 
 pub(super) async fn audit_log(
     _: Admin,
     state: web::Data<ScimState>,
     path: web::Path<String>,
-    query: web::Query<PageParams>,
+    query: web::Query<AuditLogQuery>,
 ) -> Result<HttpResponse, AdminError> {
+    let AuditLogQuery {
+        filter,
+        page: query,
+    } = query.into_inner();
+    let filter = filter.cleaned()?;
     let limit = query.limit()?;
     let after = match query.after()? {
         None => None,
@@ -372,7 +428,7 @@ pub(super) async fn audit_log(
             AdminError::BadRequest("after: expected the next value of a previous page".to_owned())
         })?),
     };
-    let records = audit_page(&state, path.into_inner(), after, limit).await?;
+    let records = audit_page(&state, path.into_inner(), filter, after, limit).await?;
     let next = records.last().map(|r| r.seq.to_string());
     let items = records
         .into_iter()

@@ -18,7 +18,7 @@ use crate::admin::people::{
     invite_as, put_group_settings_as, put_user_settings_as, user_detail, user_history,
 };
 use crate::admin::tenants::{
-    activity_of, audit_page, create_tenant_as, integration_of, invitations_page,
+    AuditQuery, activity_of, audit_page, create_tenant_as, integration_of, invitations_page,
 };
 use crate::admin::{AdminConfig, AdminError, PageParams};
 use crate::users::tenant_settings;
@@ -624,18 +624,43 @@ struct AuditPage {
     tab: &'static str,
     slug: String,
     tenant_name: String,
+    actor: String,
+    action: String,
+    target: String,
+    /// The filters as a query string (URL-encoded), for the pager's links.
+    filter_query: String,
     records: Vec<AuditRow>,
     limit: u32,
     after_given: bool,
     next: Option<i64>,
 }
 
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct AuditLogQuery {
+    #[serde(flatten)]
+    filter: AuditQuery,
+    #[serde(flatten)]
+    page: PageParams,
+}
+
 pub(super) async fn audit(
     state: web::Data<ScimState>,
     signed: Signed,
     path: web::Path<String>,
-    query: web::Query<PageParams>,
+    query: web::Query<AuditLogQuery>,
 ) -> Result<HttpResponse, ConsoleError> {
+    let AuditLogQuery {
+        filter,
+        page: query,
+    } = query.into_inner();
+    let filter = filter.cleaned()?;
+    let [actor, action, target] = filter.parts().map(str::to_owned);
+    let filter_query = format!(
+        "actor={}&targetId={}&action={}",
+        url_part(&actor),
+        url_part(&target),
+        url_part(&action)
+    );
     let limit = query.limit()?;
     let after = match query.after()? {
         None => None,
@@ -645,7 +670,7 @@ pub(super) async fn audit(
     };
     let slug = path.into_inner();
     let (t, _) = integration_of(&state, slug.clone()).await?;
-    let rows = audit_page(&state, slug, after, limit).await?;
+    let rows = audit_page(&state, slug, filter, after, limit).await?;
     let full = u32::try_from(rows.len()).is_ok_and(|n| n >= limit);
     let next = rows.last().filter(|_| full).map(|r| r.seq);
     let records = rows
@@ -667,6 +692,10 @@ pub(super) async fn audit(
         tab: "audit",
         slug: t.slug,
         tenant_name: t.name,
+        actor,
+        action,
+        target,
+        filter_query,
         records,
         limit,
         after_given: after.is_some(),
