@@ -126,6 +126,25 @@ fn user_page_shows_settings_with_their_source_and_invites() {
         let op = sign_in(s);
         let other_csrf = sign_in(s).csrf();
 
+        // Search by user name (any case) or external id (exact).
+        let other = scim_user(s, "acme", &token, "bob@acme.test");
+        let found = ok_page(&op, "/console/tenants/acme/users?q=ANN%40acme.test");
+        assert!(found.contains(&format!("/console/tenants/acme/users/{id}\"")));
+        assert!(!found.contains(&format!("/console/tenants/acme/users/{other}\"")));
+        assert!(found.contains("value=\"ANN@acme.test\""));
+        let none = ok_page(&op, "/console/tenants/acme/users?q=%22%20or%20true");
+        assert!(none.contains("id=\"no-users\""), "{none}");
+        assert!(
+            ok_page(
+                &op,
+                "/console/tenants/acme/users?q=ann%40acme.test&status=Active"
+            )
+            .contains("id=\"no-users\"")
+        );
+        let api = admin_get(s, "/admin/v1/tenants/acme/users?q=Ann%40Acme.test");
+        assert_eq!(api["items"].as_array().unwrap().len(), 1, "{api}");
+        assert_eq!(api["items"][0]["id"], json!(id));
+
         // The users list links to the user page.
         let list = ok_page(&op, "/console/tenants/acme/users");
         assert!(list.contains(&format!("/console/tenants/acme/users/{id}\"")));

@@ -119,6 +119,7 @@ fn get_group_rec(
 #[derive(Debug, serde::Deserialize)]
 pub(super) struct UserQuery {
     status: Option<String>,
+    q: Option<String>,
     #[serde(flatten)]
     page: PageParams,
 }
@@ -130,6 +131,15 @@ pub(super) async fn list_users(
     query: web::Query<UserQuery>,
 ) -> Result<HttpResponse, AdminError> {
     let status = user_status_filter(query.status.as_deref())?;
+    if let Some(q) = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        let (t, rows) = find_users(&state, path.into_inner(), q.to_owned()).await?;
+        let items = rows
+            .iter()
+            .filter(|u| status.is_none_or(|s| u.status == s))
+            .map(|u| user_json(&t, u, None))
+            .collect::<Vec<_>>();
+        return Ok(HttpResponse::Ok().json(json!({ "items": items, "next": null })));
+    }
     let limit = query.page.limit()?;
     let after = query.page.after()?.map(str::to_owned);
     let (t, rows) = users_page(&state, path.into_inner(), status, after, limit).await?;
@@ -154,6 +164,46 @@ pub(crate) fn user_status_filter(s: Option<&str>) -> Result<Option<&'static str>
                 })?,
         )),
     }
+}
+
+/// Most users a search returns.
+const MAX_SEARCH_RESULTS: u64 = 50;
+
+/// User search: the tenant's users whose userName (any case) or externalId
+/// (exact) is `q`, through the SCIM list's indexed filter. The admin API's
+/// `?q=` and the console's Users search.
+pub(crate) async fn find_users(
+    state: &ScimState,
+    slug: String,
+    q: String,
+) -> Result<(Tenant, Vec<UserRecord>), AdminError> {
+    if q.contains('\0') {
+        return Err(AdminError::BadRequest(
+            "q: must not contain NUL characters".to_owned(),
+        ));
+    }
+    // A SCIM filter's string literal is a JSON string.
+    let literal = serde_json::to_string(&q).map_err(AdminError::internal)?;
+    let filter =
+        scim_model::parse_filter(&format!("userName eq {literal} or externalId eq {literal}"))
+            .map_err(|e| AdminError::BadRequest(format!("q: {e}")))?;
+    read(state, move |c| {
+        let t = tenant(c, &slug)?;
+        let page = users::list(
+            c,
+            &t.id,
+            &store_diesel::ListQuery {
+                filter: Some(&filter),
+                sort_by: None,
+                descending: false,
+                start_index: 1,
+                count: MAX_SEARCH_RESULTS,
+                after: None,
+            },
+        )?;
+        Ok((t, page.items))
+    })
+    .await
 }
 
 /// A page of the tenant's users (keyset paging by id, after `after`), with

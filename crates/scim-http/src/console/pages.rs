@@ -10,7 +10,7 @@ use super::{
     see_other, set_cookie,
 };
 use crate::ScimState;
-use crate::admin::people::{user_status_filter, users_page};
+use crate::admin::people::{find_users, user_status_filter, users_page};
 use crate::admin::tenants::{generate_token_as, integration_of, list_tenants, update_settings_as};
 use crate::admin::{AdminError, PageParams};
 
@@ -449,6 +449,7 @@ struct UsersPage {
     tenant_name: String,
     statuses: Vec<(&'static str, bool)>,
     status: String,
+    q: String,
     users: Vec<UserRow>,
     limit: u32,
     after_given: bool,
@@ -458,6 +459,8 @@ struct UsersPage {
 #[derive(Debug, serde::Deserialize)]
 pub(super) struct UsersQuery {
     status: Option<String>,
+    /// Search: a userName or externalId.
+    q: Option<String>,
     #[serde(flatten)]
     page: PageParams,
 }
@@ -472,9 +475,25 @@ pub(super) async fn users(
     let limit = query.page.limit()?;
     let after = query.page.after()?.map(str::to_owned);
     let after_given = after.is_some();
-    let (t, rows) = users_page(&state, path.into_inner(), status, after, limit).await?;
-    let full = u32::try_from(rows.len()).is_ok_and(|n| n >= limit);
-    let next = rows.last().filter(|_| full).map(|u| u.id.clone());
+    let q = query
+        .q
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_owned();
+    let (t, rows, next) = if q.is_empty() {
+        let (t, rows) = users_page(&state, path.into_inner(), status, after, limit).await?;
+        let full = u32::try_from(rows.len()).is_ok_and(|n| n >= limit);
+        let next = rows.last().filter(|_| full).map(|u| u.id.clone());
+        (t, rows, next)
+    } else {
+        let (t, rows) = find_users(&state, path.into_inner(), q.clone()).await?;
+        let rows = rows
+            .into_iter()
+            .filter(|u| status.is_none_or(|s| u.status == s))
+            .collect();
+        (t, rows, None)
+    };
     let users = rows
         .into_iter()
         .map(|u| UserRow {
@@ -496,6 +515,7 @@ pub(super) async fn users(
             .map(|s| (s, status == Some(s)))
             .collect(),
         status: status.unwrap_or_default().to_owned(),
+        q,
         users,
         limit,
         after_given,
