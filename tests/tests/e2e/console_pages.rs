@@ -252,6 +252,17 @@ fn user_page_shows_settings_with_their_source_and_invites() {
             count_audited(s, "acme", "console:operator", "user.invite"),
             1
         );
+        // The user's audit events: the settings changes and the invitation.
+        let events = ok_page(&op, &format!("/console/tenants/acme/audit?targetId={id}"));
+        assert!(page.contains(&format!("/console/tenants/acme/audit?targetId={id}\"")));
+        assert_eq!(
+            events
+                .matches("class=\"action\">user.settings.update<")
+                .count(),
+            2
+        );
+        assert!(events.contains("class=\"action\">user.invite<"));
+        assert!(!events.contains("class=\"action\">tenant."));
         // Inviting again is a conflict, not a second invitation.
         assert_eq!(op.post(&invite, &format!("csrf={csrf}")).status, 409);
     });
