@@ -170,8 +170,8 @@ pub(crate) fn user_status_filter(s: Option<&str>) -> Result<Option<&'static str>
 const MAX_SEARCH_RESULTS: u64 = 50;
 
 /// User search: the tenant's users whose userName (any case) or externalId
-/// (exact) is `q`, through the SCIM list's indexed filter. The admin API's
-/// `?q=` and the console's Users search.
+/// (exact) is `q`: two indexed lookups (one `or` filter would scan on
+/// SQLite). The admin API's `?q=` and the console's Users search.
 pub(crate) async fn find_users(
     state: &ScimState,
     slug: String,
@@ -184,16 +184,18 @@ pub(crate) async fn find_users(
     }
     // A SCIM filter's string literal is a JSON string.
     let literal = serde_json::to_string(&q).map_err(AdminError::internal)?;
-    let filter =
-        scim_model::parse_filter(&format!("userName eq {literal} or externalId eq {literal}"))
-            .map_err(|e| AdminError::BadRequest(format!("q: {e}")))?;
+    let by_external_id = scim_model::parse_filter(&format!("externalId eq {literal}"))
+        .map_err(|e| AdminError::BadRequest(format!("q: {e}")))?;
     read(state, move |c| {
         let t = tenant(c, &slug)?;
+        let mut found: Vec<UserRecord> = users::find_by_user_name(c, &t.id, &q)?
+            .into_iter()
+            .collect();
         let page = users::list(
             c,
             &t.id,
             &store_diesel::ListQuery {
-                filter: Some(&filter),
+                filter: Some(&by_external_id),
                 sort_by: None,
                 descending: false,
                 start_index: 1,
@@ -201,7 +203,12 @@ pub(crate) async fn find_users(
                 after: None,
             },
         )?;
-        Ok((t, page.items))
+        for u in page.items {
+            if !found.iter().any(|f| f.id == u.id) {
+                found.push(u);
+            }
+        }
+        Ok((t, found))
     })
     .await
 }
