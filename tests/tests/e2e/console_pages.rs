@@ -739,3 +739,100 @@ fn failed_deliveries_are_listed_with_their_smtp_error() {
         );
     });
 }
+
+/// Server-side render times of the console's list pages with 100,000 users
+/// in the tenant (SQLite; PostgreSQL too when configured). Slow to set up:
+/// `cargo test -p scim-e2e --test e2e console_pages_at_100k -- --ignored --nocapture`.
+#[test]
+#[ignore = "inserts 100,000 users; run explicitly for docs/performance.md"]
+fn console_pages_at_100k_users() {
+    use std::time::{Duration, Instant};
+    use store_diesel::users::{self, Email, UserRecord};
+
+    const USERS: usize = 100_000;
+    on_both_with(NO_LIMIT, |s| {
+        let token = s.tenant("acme");
+        let store = s.db.store();
+        let t = store
+            .transaction(|c| store_diesel::tenants::get_by_slug(c, "acme"))
+            .unwrap();
+        let start = Instant::now();
+        for from in (0..USERS).step_by(1000) {
+            let batch: Vec<UserRecord> = (from..from + 1000)
+                .map(|i| {
+                    let user_name = format!("user-{i}@acme.test");
+                    let created = chrono::Utc::now();
+                    UserRecord {
+                        tenant_id: t.id.clone(),
+                        id: format!("{i:08x}-0000-4000-8000-{i:012x}"),
+                        user_name: user_name.clone(),
+                        external_id: Some(format!("ext-{i}")),
+                        display_name: Some(format!("User {i}")),
+                        active: true,
+                        status: ["Staged", "Invited", "Active", "Suspended"][i % 4].to_owned(),
+                        status_before_suspend: None,
+                        override_automatic_invitation: None,
+                        override_require_mobile_auth: None,
+                        mobile_device_enrolled: false,
+                        mobile_device_name: None,
+                        created_at: created,
+                        last_modified: created,
+                        version: 1,
+                        document: json!({
+                            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                            "userName": user_name,
+                            "externalId": format!("ext-{i}"),
+                            "active": true,
+                        }),
+                        lifecycle: json!({ "state": "Active" }),
+                        emails: vec![Email {
+                            value: user_name,
+                            email_type: Some("work".to_owned()),
+                            primary: true,
+                        }],
+                    }
+                })
+                .collect();
+            store
+                .transaction(|c| users::insert_many(c, &batch))
+                .unwrap();
+        }
+        eprintln!(
+            "{:?}: inserted {USERS} users in {:?}",
+            s.db.backend(),
+            start.elapsed()
+        );
+        let ann = scim_user(s, "acme", &token, "ann@acme.test");
+        let finance = scim_group(s, "acme", &token, "Finance", &[&ann]);
+        let op = sign_in(s);
+        for path in [
+            "/console/tenants/acme/users".to_owned(),
+            "/console/tenants/acme/users?status=Suspended".to_owned(),
+            "/console/tenants/acme/users?after=00008000-0000-4000-8000-000000008000".to_owned(),
+            "/console/tenants/acme/users?q=USER-77777%40acme.test".to_owned(),
+            "/console/tenants/acme/users?q=ext-4242".to_owned(),
+            format!("/console/tenants/acme/users/{ann}"),
+            "/console/tenants/acme/groups".to_owned(),
+            format!("/console/tenants/acme/groups/{finance}?user={ann}"),
+            "/console/tenants/acme/invitations".to_owned(),
+            "/console/tenants/acme/audit".to_owned(),
+            "/console/tenants/acme/activity".to_owned(),
+        ] {
+            ok_page(&op, &path);
+            let mut times: Vec<Duration> = (0..20)
+                .map(|_| {
+                    let t = Instant::now();
+                    ok_page(&op, &path);
+                    t.elapsed()
+                })
+                .collect();
+            times.sort();
+            eprintln!(
+                "{:?} {path}: median {:?}, max {:?}",
+                s.db.backend(),
+                times[10],
+                times[19]
+            );
+        }
+    });
+}
