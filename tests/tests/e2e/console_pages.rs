@@ -141,6 +141,24 @@ fn user_page_shows_settings_with_their_source_and_invites() {
             )
             .contains("id=\"no-users\"")
         );
+        let carol = s.request().bearer(&token).json(
+            "POST",
+            "/scim/v2/acme/Users",
+            &json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": "carol@acme.test",
+                "externalId": "EXT-Carol",
+                "active": true,
+            }),
+        );
+        assert_eq!(carol.status, 201);
+        let carol = carol.json()["id"].as_str().unwrap().to_owned();
+        let by_ext = ok_page(&op, "/console/tenants/acme/users?q=EXT-Carol");
+        assert!(by_ext.contains(&format!("/console/tenants/acme/users/{carol}\"")));
+        // The external id matches exactly.
+        assert!(
+            ok_page(&op, "/console/tenants/acme/users?q=ext-carol").contains("id=\"no-users\"")
+        );
         let api = admin_get(s, "/admin/v1/tenants/acme/users?q=Ann%40Acme.test");
         assert_eq!(api["items"].as_array().unwrap().len(), 1, "{api}");
         assert_eq!(api["items"][0]["id"], json!(id));

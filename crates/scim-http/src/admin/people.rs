@@ -167,11 +167,11 @@ pub(crate) fn user_status_filter(s: Option<&str>) -> Result<Option<&'static str>
 }
 
 /// Most users a search returns.
-const MAX_SEARCH_RESULTS: u64 = 50;
+const MAX_SEARCH_RESULTS: u32 = 50;
 
 /// User search: the tenant's users whose userName (any case) or externalId
-/// (exact) is `q`: two indexed lookups (one `or` filter would scan on
-/// SQLite). The admin API's `?q=` and the console's Users search.
+/// (exact) is `q`: two indexed lookups. The admin API's `?q=` and the
+/// console's Users search.
 pub(crate) async fn find_users(
     state: &ScimState,
     slug: String,
@@ -182,28 +182,12 @@ pub(crate) async fn find_users(
             "q: must not contain NUL characters".to_owned(),
         ));
     }
-    // A SCIM filter's string literal is a JSON string.
-    let literal = serde_json::to_string(&q).map_err(AdminError::internal)?;
-    let by_external_id = scim_model::parse_filter(&format!("externalId eq {literal}"))
-        .map_err(|e| AdminError::BadRequest(format!("q: {e}")))?;
     read(state, move |c| {
         let t = tenant(c, &slug)?;
         let mut found: Vec<UserRecord> = users::find_by_user_name(c, &t.id, &q)?
             .into_iter()
             .collect();
-        let page = users::list(
-            c,
-            &t.id,
-            &store_diesel::ListQuery {
-                filter: Some(&by_external_id),
-                sort_by: None,
-                descending: false,
-                start_index: 1,
-                count: MAX_SEARCH_RESULTS,
-                after: None,
-            },
-        )?;
-        for u in page.items {
+        for u in users::find_by_external_id(c, &t.id, &q, MAX_SEARCH_RESULTS)? {
             if !found.iter().any(|f| f.id == u.id) {
                 found.push(u);
             }
