@@ -123,9 +123,45 @@ pub fn page(
     after: Option<i64>,
     limit: u32,
 ) -> Result<Vec<AuditRecord>, StoreError> {
-    let rows = audit_log::table
+    page_where(conn, tenant_id, &AuditFilter::default(), after, limit)
+}
+
+/// Exact-match filters of [`page_where`]; `None` matches every record.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AuditFilter<'a> {
+    /// Only this actor's records.
+    pub actor: Option<&'a str>,
+    /// Only this action.
+    pub action: Option<&'a str>,
+    /// Only records about this target id.
+    pub target_id: Option<&'a str>,
+}
+
+/// [`page`] with only the records that match `filter`.
+///
+/// # Errors
+/// As [`page`].
+pub fn page_where(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    filter: &AuditFilter<'_>,
+    after: Option<i64>,
+    limit: u32,
+) -> Result<Vec<AuditRecord>, StoreError> {
+    let mut query = audit_log::table
         .filter(audit_log::tenant_id.eq(tenant_id))
         .filter(audit_log::seq.gt(after.unwrap_or(0)))
+        .into_boxed();
+    if let Some(actor) = filter.actor {
+        query = query.filter(audit_log::actor.eq(actor.to_owned()));
+    }
+    if let Some(action) = filter.action {
+        query = query.filter(audit_log::action.eq(action.to_owned()));
+    }
+    if let Some(target) = filter.target_id {
+        query = query.filter(audit_log::target_id.eq(target.to_owned()));
+    }
+    let rows = query
         .order(audit_log::seq.asc())
         .limit(i64::from(limit))
         .select(AuditRow::as_select())

@@ -75,6 +75,9 @@ pub enum StateFilter {
     Accepted,
     /// `cancelled`.
     Cancelled,
+    /// `failed`: released, its email not handed to the relay yet, and the
+    /// last delivery attempt failed (being retried). A subset of `Sent`.
+    Failed,
 }
 
 impl StateFilter {
@@ -86,6 +89,7 @@ impl StateFilter {
             "expired" => StateFilter::Expired,
             "accepted" => StateFilter::Accepted,
             "cancelled" => StateFilter::Cancelled,
+            "failed" => StateFilter::Failed,
             _ => return None,
         })
     }
@@ -372,6 +376,10 @@ pub fn list(
         Some(StateFilter::Expired) => query
             .filter(invitations::state.eq("sent"))
             .filter(invitations::expires_at.le(now)),
+        Some(StateFilter::Failed) => query
+            .filter(invitations::state.eq("sent"))
+            .filter(invitations::sent_at.is_null())
+            .filter(invitations::last_error.is_not_null()),
     };
     if let Some(c) = after {
         let at = to_db(c.created_at);

@@ -364,6 +364,34 @@ pub fn find_by_user_name(
     row.map(|row| load(conn, row)).transpose()
 }
 
+/// Up to `limit` users whose externalId is exactly `external_id` (which
+/// ones, when more match, is unspecified), in id order: one query on the
+/// `(tenant_id, external_id)` index.
+///
+/// # Errors
+/// Database errors.
+pub fn find_by_external_id(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    external_id: &str,
+    limit: u32,
+) -> Result<Vec<UserRecord>, StoreError> {
+    let rows = users::table
+        .filter(users::tenant_id.eq(tenant_id))
+        .filter(users::external_id.eq(external_id))
+        // No ORDER BY: SQLite would then walk the primary key instead of
+        // the external-id index. Sorted here (few rows).
+        .limit(i64::from(limit))
+        .select(UserRow::as_select())
+        .load(conn)?;
+    let mut found = rows
+        .into_iter()
+        .map(|row| load(conn, row))
+        .collect::<Result<Vec<_>, _>>()?;
+    found.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(found)
+}
+
 /// [`get`] without reading the user's email rows: the record's `emails` is
 /// empty (the document carries them). For reads that render the document.
 ///

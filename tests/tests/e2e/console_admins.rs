@@ -23,7 +23,7 @@ fn unescape(s: &str) -> String {
         .replace("&#38;", "&")
 }
 
-fn enc(s: &str) -> String {
+pub(crate) fn enc(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => {
@@ -42,7 +42,7 @@ fn now() -> u64 {
 }
 
 /// The operator adds `email` to tenant `slug`; returns the link's path.
-fn create_admin(op: &Console<'_>, slug: &str, email: &str) -> String {
+pub(crate) fn create_admin(op: &Console<'_>, slug: &str, email: &str) -> String {
     let res = op.post(
         &format!("/console/tenants/{slug}/admins"),
         &format!("csrf={}&email={}", op.csrf(), enc(email)),
@@ -57,7 +57,7 @@ fn create_admin(op: &Console<'_>, slug: &str, email: &str) -> String {
 }
 
 /// Opens the set-password link and sends the form.
-fn set_password(s: &Server, link: &str, password: &str, confirm: &str) -> Response {
+pub(crate) fn set_password(s: &Server, link: &str, password: &str, confirm: &str) -> Response {
     let page = s.request().get(link);
     assert_eq!(page.status, 200, "{}", text(&page));
     let cookie = cookie_pair(&page, "scim_console_setpw").expect("form cookie");
@@ -76,7 +76,7 @@ fn set_password(s: &Server, link: &str, password: &str, confirm: &str) -> Respon
 }
 
 /// Sends the email + password sign-in form.
-fn password_sign_in(s: &Server, email: &str, password: &str) -> Response {
+pub(crate) fn password_sign_in(s: &Server, email: &str, password: &str) -> Response {
     let page = s.request().get("/console/login");
     let login_cookie = cookie_pair(&page, "scim_console_login").unwrap();
     form(
@@ -104,7 +104,7 @@ fn send_code(s: &Server, cookie: &str, path: &str, code: &str) -> Response {
     )
 }
 
-fn session(res: &Response) -> String {
+pub(crate) fn session(res: &Response) -> String {
     cookie_pair(res, "scim_console").expect("a session cookie")
 }
 
@@ -123,7 +123,7 @@ fn audited(items: &[Value], actor: &str, action: &str) -> bool {
         .any(|r| r["actor"] == actor && r["action"] == action)
 }
 
-const PASSWORD: &str = "a long enough password";
+pub(crate) const PASSWORD: &str = "a long enough password";
 
 #[test]
 fn set_password_link_totp_enrolment_recovery_codes_and_isolation() {

@@ -293,6 +293,53 @@ fn sign_in_generate_and_use_the_token_over_scim() {
     assert!(b.text("#token-state").contains("A Secret Token exists"));
     let page = b.cmd("GET", "/source", None);
     assert!(!page.as_str().unwrap().contains(&token));
+
+    // The user is Staged on their page.
+    let user_id = user.json()["id"].as_str().unwrap().to_owned();
+    b.click("a[href='/console/tenants/acme/users']");
+    b.click(&format!("a[href='/console/tenants/acme/users/{user_id}']"));
+    assert_eq!(b.text("#user-status"), "Staged");
+
+    // The guide's group step: Organisation → Groups → (Group Name) →
+    // Settings, turn off "members may store data", save, see it saved.
+    let group = s.request().bearer(&token).json(
+        "POST",
+        &format!("{path}/Groups"),
+        &json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "Finance vault",
+            "members": [{"value": user_id}],
+        }),
+    );
+    assert_eq!(
+        group.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&group.body)
+    );
+    let group_id = group.json()["id"].as_str().unwrap().to_owned();
+    b.click("a[href='/console/tenants/acme/groups']");
+    b.click(&format!(
+        "a[href='/console/tenants/acme/groups/{group_id}']"
+    ));
+    assert_eq!(b.text("#group-name"), "Finance vault");
+    assert_eq!(b.text("#member-count"), "1");
+    let selected = |b: &Browser| {
+        let id = b.find("#membersCanStoreData");
+        b.cmd("GET", &format!("/element/{id}/selected"), None)
+    };
+    assert_eq!(selected(&b), json!(true));
+    b.click("#membersCanStoreData");
+    b.click("#save-group-settings");
+    b.wait_url("?saved=1");
+    assert_eq!(b.text("#notice"), "Saved.");
+    assert_eq!(b.text("#effective-members-can-store-data"), "no");
+    assert_eq!(selected(&b), json!(false));
+    // The access check: the user may no longer store data in the group.
+    b.type_into("#access-user", &user_id);
+    b.click("#check-access");
+    b.wait_url(&format!("?user={user_id}"));
+    assert_eq!(b.text("#can-store"), "no");
 }
 
 /// A tenant administrator's first and second sign-in, in the browser: the

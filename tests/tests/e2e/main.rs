@@ -8,6 +8,7 @@ mod cli;
 mod console;
 mod console_admins;
 mod console_browser;
+mod console_pages;
 mod cursor;
 mod entra;
 mod events;

@@ -5,8 +5,8 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use provisioning_core::{
-    GroupSettings, Membership, Override, UserLifecycle, UserOverrides, admin_check_in,
-    decide_group_access,
+    AccessDecision, GroupSettings, Membership, Override, UserLifecycle, UserOverrides,
+    admin_check_in, decide_group_access,
 };
 use scim_model::schema::{PROVISIONING_GROUP_URN, PROVISIONING_USER_URN};
 use serde_json::{Map, Value, json};
@@ -16,7 +16,7 @@ use store_diesel::users::{self, UserRecord};
 use store_diesel::{DbConnection, StoreError, invitations as store_invitations, user_pages};
 
 use super::{
-    ADMIN_ACTOR, Admin, AdminConfig, AdminError, PageParams, audit_admin, object_body, only_keys,
+    ADMIN_ACTOR, Admin, AdminConfig, AdminError, PageParams, audit_as, object_body, only_keys,
     page, read, tenant, tri_state, ts, tx,
 };
 use crate::ScimState;
@@ -119,6 +119,7 @@ fn get_group_rec(
 #[derive(Debug, serde::Deserialize)]
 pub(super) struct UserQuery {
     status: Option<String>,
+    q: Option<String>,
     #[serde(flatten)]
     page: PageParams,
 }
@@ -130,6 +131,15 @@ pub(super) async fn list_users(
     query: web::Query<UserQuery>,
 ) -> Result<HttpResponse, AdminError> {
     let status = user_status_filter(query.status.as_deref())?;
+    if let Some(q) = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        let (t, rows) = find_users(&state, path.into_inner(), q.to_owned()).await?;
+        let items = rows
+            .iter()
+            .filter(|u| status.is_none_or(|s| u.status == s))
+            .map(|u| user_json(&t, u, None))
+            .collect::<Vec<_>>();
+        return Ok(HttpResponse::Ok().json(json!({ "items": items, "next": null })));
+    }
     let limit = query.page.limit()?;
     let after = query.page.after()?.map(str::to_owned);
     let (t, rows) = users_page(&state, path.into_inner(), status, after, limit).await?;
@@ -156,6 +166,37 @@ pub(crate) fn user_status_filter(s: Option<&str>) -> Result<Option<&'static str>
     }
 }
 
+/// Most users a search returns.
+const MAX_SEARCH_RESULTS: u32 = 50;
+
+/// User search: the tenant's users whose userName (any case) or externalId
+/// (exact) is `q`: two indexed lookups. The admin API's `?q=` and the
+/// console's Users search.
+pub(crate) async fn find_users(
+    state: &ScimState,
+    slug: String,
+    q: String,
+) -> Result<(Tenant, Vec<UserRecord>), AdminError> {
+    if q.contains('\0') {
+        return Err(AdminError::BadRequest(
+            "q: must not contain NUL characters".to_owned(),
+        ));
+    }
+    read(state, move |c| {
+        let t = tenant(c, &slug)?;
+        let mut found: Vec<UserRecord> = users::find_by_user_name(c, &t.id, &q)?
+            .into_iter()
+            .collect();
+        for u in users::find_by_external_id(c, &t.id, &q, MAX_SEARCH_RESULTS)? {
+            if !found.iter().any(|f| f.id == u.id) {
+                found.push(u);
+            }
+        }
+        Ok((t, found))
+    })
+    .await
+}
+
 /// A page of the tenant's users (keyset paging by id, after `after`), with
 /// `status` when given: the admin API's list and the console's Users page.
 pub(crate) async fn users_page(
@@ -173,22 +214,75 @@ pub(crate) async fn users_page(
     .await
 }
 
+/// A user with their lifecycle and the ids of their groups: the admin API's
+/// user view and the console's user page.
+pub(crate) struct UserDetail {
+    /// The tenant.
+    pub tenant: Tenant,
+    /// The user.
+    pub user: UserRecord,
+    /// Status and invitation.
+    pub lifecycle: UserLifecycle,
+    /// Ids of the groups the user is a direct member of.
+    pub groups: Vec<String>,
+}
+
+/// The user `id` of tenant `slug`, or 404.
+pub(crate) async fn user_detail(
+    state: &ScimState,
+    slug: String,
+    id: String,
+) -> Result<UserDetail, AdminError> {
+    read(state, move |c| {
+        let t = tenant(c, &slug)?;
+        let u = get_user_rec(c, &t.id, &id)?;
+        let lifecycle = lifecycle_of(&u)?;
+        let groups = groups::group_ids_of_user(c, &t.id, &id)?;
+        Ok(UserDetail {
+            tenant: t,
+            user: u,
+            lifecycle,
+            groups,
+        })
+    })
+    .await
+}
+
+/// What the console's user page shows beyond [`user_detail`]: every
+/// invitation of the user (oldest first) and their groups with names.
+pub(crate) async fn user_history(
+    state: &ScimState,
+    slug: String,
+    id: String,
+) -> Result<
+    (
+        Vec<store_invitations::InvitationRecord>,
+        Vec<store_diesel::groups::GroupRef>,
+    ),
+    AdminError,
+> {
+    read(state, move |c| {
+        let t = tenant(c, &slug)?;
+        let u = get_user_rec(c, &t.id, &id)?;
+        let invitations = store_invitations::of_user(c, &t.id, &u.id)?;
+        let groups = groups::groups_of_users(c, &t.id, &[u.id.as_str()])?
+            .remove(&u.id)
+            .unwrap_or_default();
+        Ok((invitations, groups))
+    })
+    .await
+}
+
 pub(super) async fn get_user(
     _: Admin,
     state: web::Data<ScimState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AdminError> {
     let (slug, id) = path.into_inner();
-    let body = read(&state, move |c| {
-        let t = tenant(c, &slug)?;
-        let u = get_user_rec(c, &t.id, &id)?;
-        let lifecycle = lifecycle_of(&u)?;
-        let mut v = user_json(&t, &u, Some(&lifecycle));
-        v["groups"] = json!(groups::group_ids_of_user(c, &t.id, &id)?);
-        Ok(v)
-    })
-    .await?;
-    Ok(HttpResponse::Ok().json(body))
+    let d = user_detail(&state, slug, id).await?;
+    let mut v = user_json(&d.tenant, &d.user, Some(&d.lifecycle));
+    v["groups"] = json!(d.groups);
+    Ok(HttpResponse::Ok().json(v))
 }
 
 /// Sets (or, for `None`, removes) a boolean in a document's extension object.
@@ -220,8 +314,24 @@ pub(super) async fn put_user_settings(
     let automatic = tri_state(&map, "automaticInvitation", true)?;
     let mobile = tri_state(&map, "requireMobileAuth", true)?;
     let (slug, id) = path.into_inner();
+    let (t, u, lifecycle) =
+        put_user_settings_as(&state, slug, id, ADMIN_ACTOR.to_owned(), automatic, mobile).await?;
+    Ok(HttpResponse::Ok().json(user_json(&t, &u, Some(&lifecycle))))
+}
+
+/// Sets the user's overrides (`None`: leave alone; `Some(None)`: inherit the
+/// tenant default; `Some(Some(b))`: on or off), audited under `actor`. The
+/// admin API's `PUT .../settings` and the console's user page call this.
+pub(crate) async fn put_user_settings_as(
+    state: &ScimState,
+    slug: String,
+    id: String,
+    actor: String,
+    automatic: Option<Option<bool>>,
+    mobile: Option<Option<bool>>,
+) -> Result<(Tenant, UserRecord, UserLifecycle), AdminError> {
     let now = Utc::now();
-    let body = tx(&state, move |c| {
+    tx(state, move |c| {
         let t = tenant(c, &slug)?;
         let current = get_user_rec(c, &t.id, &id)?;
         let before = user_overrides(&current);
@@ -244,8 +354,9 @@ pub(super) async fn put_user_settings(
         )?;
         u.version = users::update(c, &u, Some(current.version))?;
         let after = user_overrides(&u);
-        audit_admin(
+        audit_as(
             c,
+            &actor,
             &t.id,
             "user.settings.update",
             "User",
@@ -264,10 +375,9 @@ pub(super) async fn put_user_settings(
             )?;
         }
         let lifecycle = lifecycle_of(&u)?;
-        Ok(user_json(&t, &u, Some(&lifecycle)))
+        Ok((t, u, lifecycle))
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(body))
+    .await
 }
 
 pub(super) async fn invite(
@@ -279,8 +389,21 @@ pub(super) async fn invite(
     let map = object_body(&body)?;
     only_keys(&map, &[])?;
     let (slug, id) = path.into_inner();
+    let (t, u, lifecycle) = invite_as(&state, slug, id, ADMIN_ACTOR.to_owned()).await?;
+    Ok(HttpResponse::Ok().json(user_json(&t, &u, Some(&lifecycle))))
+}
+
+/// Invite: queues an invitation for the user (409 when their status does not
+/// allow one), audited under `actor`. The admin API and the console's
+/// **Invite** button call this.
+pub(crate) async fn invite_as(
+    state: &ScimState,
+    slug: String,
+    id: String,
+    actor: String,
+) -> Result<(Tenant, UserRecord, UserLifecycle), AdminError> {
     let now = Utc::now();
-    let body = tx(&state, move |c| {
+    tx(state, move |c| {
         let t = tenant(c, &slug)?;
         let mut u = get_user_rec(c, &t.id, &id)?;
         let mut lifecycle = lifecycle_of(&u)?;
@@ -289,17 +412,24 @@ pub(super) async fn invite(
             .map_err(|e| AdminError::Conflict(e.to_string()))?;
         store_lifecycle(c, &mut u, &lifecycle, now)?;
         record_events(c, &t.id, &u.id, &events)?;
-        audit_admin(c, &t.id, "user.invite", "User", Some(&u.id), &json!({}))?;
-        audit_events(c, &t.id, &u.id, ADMIN_ACTOR, &events)?;
+        audit_as(
+            c,
+            &actor,
+            &t.id,
+            "user.invite",
+            "User",
+            Some(&u.id),
+            &json!({}),
+        )?;
+        audit_events(c, &t.id, &u.id, &actor, &events)?;
         store_diesel::events::append_all(
             c,
             &t.id,
             change_events::lifecycle(change_events::ADMIN, &t, &u, &events, now),
         )?;
-        Ok(user_json(&t, &u, Some(&lifecycle)))
+        Ok((t, u, lifecycle))
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(body))
+    .await
 }
 
 pub(super) async fn get_group(
@@ -308,14 +438,108 @@ pub(super) async fn get_group(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AdminError> {
     let (slug, id) = path.into_inner();
-    let body = read(&state, move |c| {
+    let (t, g, count) = group_detail(&state, slug, id).await?;
+    Ok(HttpResponse::Ok().json(group_json(&t, &g, count)))
+}
+
+/// The group `id` of tenant `slug` with its member count, or 404.
+pub(crate) async fn group_detail(
+    state: &ScimState,
+    slug: String,
+    id: String,
+) -> Result<(Tenant, GroupRecord, i64), AdminError> {
+    read(state, move |c| {
         let t = tenant(c, &slug)?;
         let g = get_group_rec(c, &t.id, &id)?;
         let count = groups::member_count(c, &t.id, &id)?;
-        Ok(group_json(&t, &g, count))
+        Ok((t, g, count))
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(body))
+    .await
+}
+
+/// A page of the tenant's groups in creation order, after the group `after`
+/// (keyset paging), with each group's member count, the number of groups in
+/// the tenant, and whether more follow: the console's Groups page.
+pub(crate) async fn groups_page(
+    state: &ScimState,
+    slug: String,
+    after: Option<String>,
+    limit: u32,
+) -> Result<(Tenant, Vec<(GroupRecord, i64)>, u64, bool), AdminError> {
+    read(state, move |c| {
+        let t = tenant(c, &slug)?;
+        let keyset = match after {
+            None => None,
+            Some(a) => {
+                let g = get_group_rec(c, &t.id, &a).map_err(|_| {
+                    AdminError::BadRequest(
+                        "after: not a group of this tenant (a previous page's next)".to_owned(),
+                    )
+                })?;
+                Some(store_diesel::Keyset {
+                    created: g.created_at,
+                    id: g.id,
+                })
+            }
+        };
+        let page = groups::list(
+            c,
+            &t.id,
+            &store_diesel::ListQuery {
+                filter: None,
+                sort_by: None,
+                descending: false,
+                start_index: 1,
+                // One more than the page: whether another page follows.
+                count: u64::from(limit) + 1,
+                after: keyset.as_ref(),
+            },
+        )?;
+        let more = page.items.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+        let mut rows = Vec::with_capacity(page.items.len());
+        for g in page
+            .items
+            .into_iter()
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        {
+            let count = groups::member_count(c, &t.id, &g.id)?;
+            rows.push((g, count));
+        }
+        Ok((t, rows, page.total, more))
+    })
+    .await
+}
+
+/// A page of the group's direct members in id order after the member
+/// `after` (keyset paging), as user records, and whether more follow: the
+/// console's group page.
+pub(crate) async fn group_members_page(
+    state: &ScimState,
+    slug: String,
+    group_id: String,
+    after: Option<String>,
+    limit: u32,
+) -> Result<(Vec<UserRecord>, bool), AdminError> {
+    read(state, move |c| {
+        let t = tenant(c, &slug)?;
+        let g = get_group_rec(c, &t.id, &group_id)?;
+        let ids = groups::member_ids(c, &t.id, &g.id, after.as_deref(), limit.saturating_add(1))?;
+        let more = ids.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+        let mut members = Vec::with_capacity(ids.len());
+        for id in ids
+            .iter()
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        {
+            match users::get(c, &t.id, id) {
+                Ok(u) => members.push(u),
+                // Removed since the ids were read: not a member any more.
+                Err(StoreError::NotFound) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok((members, more))
+    })
+    .await
 }
 
 pub(super) async fn put_group_settings(
@@ -329,8 +553,25 @@ pub(super) async fn put_group_settings(
     let mobile = tri_state(&map, "requireMobileAuth", true)?;
     let store = tri_state(&map, "membersCanStoreData", false)?.flatten();
     let (slug, id) = path.into_inner();
+    let (t, g, count) =
+        put_group_settings_as(&state, slug, id, ADMIN_ACTOR.to_owned(), mobile, store).await?;
+    Ok(HttpResponse::Ok().json(group_json(&t, &g, count)))
+}
+
+/// Sets the group's settings (`mobile`: `None` leave alone, `Some(None)`
+/// inherit, `Some(Some(b))` on/off; `store`: "members may store data"),
+/// audited under `actor`. The admin API and the console's group page call
+/// this.
+pub(crate) async fn put_group_settings_as(
+    state: &ScimState,
+    slug: String,
+    id: String,
+    actor: String,
+    mobile: Option<Option<bool>>,
+    store: Option<bool>,
+) -> Result<(Tenant, GroupRecord, i64), AdminError> {
     let now = Utc::now();
-    let body = tx(&state, move |c| {
+    tx(state, move |c| {
         let t = tenant(c, &slug)?;
         let mut g = get_group_rec(c, &t.id, &id)?;
         let before = group_settings(&g);
@@ -355,8 +596,9 @@ pub(super) async fn put_group_settings(
         g.last_modified = now;
         g.version = groups::update(c, &g, Some(g.version))?;
         let after = group_settings(&g);
-        audit_admin(
+        audit_as(
             c,
+            &actor,
             &t.id,
             "group.settings.update",
             "Group",
@@ -375,10 +617,9 @@ pub(super) async fn put_group_settings(
             )?;
         }
         let count = groups::member_count(c, &t.id, &id)?;
-        Ok(group_json(&t, &g, count))
+        Ok((t, g, count))
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(body))
+    .await
 }
 
 pub(super) async fn access(
@@ -387,7 +628,19 @@ pub(super) async fn access(
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, AdminError> {
     let (slug, group_id, user_id) = path.into_inner();
-    let decision = read(&state, move |c| {
+    let decision = access_check(&state, slug, group_id, user_id).await?;
+    Ok(HttpResponse::Ok().json(decision))
+}
+
+/// The access check: may user `user_id` see and store data in group
+/// `group_id`, and why.
+pub(crate) async fn access_check(
+    state: &ScimState,
+    slug: String,
+    group_id: String,
+    user_id: String,
+) -> Result<AccessDecision, AdminError> {
+    read(state, move |c| {
         let t = tenant(c, &slug)?;
         let g = get_group_rec(c, &t.id, &group_id)?;
         let u = get_user_rec(c, &t.id, &user_id)?;
@@ -400,8 +653,7 @@ pub(super) async fn access(
             Membership::from(member),
         ))
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(decision))
+    .await
 }
 
 /// One released invitation, for the audit record and the response; its
@@ -414,6 +666,7 @@ fn release_user(
     mut u: UserRecord,
     lifecycle: &UserLifecycle,
     events: &[provisioning_core::Event],
+    actor: &str,
     now: DateTime<Utc>,
     feed: &mut Vec<store_diesel::events::NewEvent>,
 ) -> Result<bool, AdminError> {
@@ -432,7 +685,7 @@ fn release_user(
         }
     }
     store_lifecycle(c, &mut u, lifecycle, now)?;
-    audit_events(c, &t.id, &u.id, ADMIN_ACTOR, events)?;
+    audit_events(c, &t.id, &u.id, actor, events)?;
     feed.extend(change_events::lifecycle(
         change_events::ADMIN,
         t,
@@ -452,11 +705,23 @@ pub(super) async fn check_in(
 ) -> Result<HttpResponse, AdminError> {
     let map = object_body(&body)?;
     only_keys(&map, &[])?;
-    let slug = path.into_inner();
+    let released = check_in_as(&state, &admin, path.into_inner(), ADMIN_ACTOR.to_owned()).await?;
+    Ok(HttpResponse::Ok().json(json!({ "released": released })))
+}
+
+/// An admin check-in ("an administrator opened the mobile app"): releases
+/// the tenant's queued invitations; returns how many. Audited under `actor`.
+/// The admin API and the console's Invitations page call this.
+pub(crate) async fn check_in_as(
+    state: &web::Data<ScimState>,
+    admin: &AdminConfig,
+    slug: String,
+    actor: String,
+) -> Result<usize, AdminError> {
     let policy = admin.invitation_policy();
     let now = Utc::now();
     let st = state.clone();
-    let released = tx(&state, move |c| {
+    tx(state, move |c| {
         let t = tenant(c, &slug)?;
         let ids = store_invitations::users_with_queued(c, &t.id)?;
         let mut loaded = Vec::with_capacity(ids.len());
@@ -484,12 +749,13 @@ pub(super) async fn check_in(
             let Some((u, lifecycle)) = by_id.remove(id) else {
                 continue;
             };
-            if release_user(c, &st, &t, u, &lifecycle, events, now, &mut feed)? {
+            if release_user(c, &st, &t, u, &lifecycle, events, &actor, now, &mut feed)? {
                 released.push(id.clone());
             }
         }
-        audit_admin(
+        audit_as(
             c,
+            &actor,
             &t.id,
             "admin.checkin",
             "Tenant",
@@ -501,6 +767,5 @@ pub(super) async fn check_in(
         store_diesel::events::append_all(c, &t.id, feed)?;
         Ok(released.len())
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(json!({ "released": released })))
+    .await
 }

@@ -9,8 +9,8 @@ use store_diesel::tenants::{self as store_tenants, Tenant, TenantSettings};
 use store_diesel::{StoreError, audit, tokens};
 
 use super::{
-    ADMIN_ACTOR, Admin, AdminError, PageParams, audit_admin, audit_as, object_body, only_keys,
-    page, read, tenant, tri_state, ts, tx,
+    ADMIN_ACTOR, Admin, AdminError, PageParams, audit_as, object_body, only_keys, page, read,
+    tenant, tri_state, ts, tx,
 };
 use crate::ScimState;
 use crate::change_events;
@@ -64,19 +64,35 @@ pub(super) async fn create(
             ));
         }
     };
+    let t = create_tenant_as(&state, slug, name, ADMIN_ACTOR.to_owned()).await?;
+    let mut body = tenant_json(&state, &t);
+    body["scimSettings"] = json!(tenant_settings(&t));
+    Ok(HttpResponse::Created().json(body))
+}
+
+/// Creates the tenant `slug` named `name` (400 for a bad slug, 409 when it
+/// exists), audited in its log under `actor`. The admin API and the
+/// console's Tenants page call this.
+pub(crate) async fn create_tenant_as(
+    state: &ScimState,
+    slug: String,
+    name: String,
+    actor: String,
+) -> Result<Tenant, AdminError> {
     store_tenants::validate_slug(&slug).map_err(|e| match e {
         StoreError::InvalidInput(m) => AdminError::BadRequest(format!("slug: {m}")),
         other => other.into(),
     })?;
-    let t = tx(&state, move |c| {
+    tx(state, move |c| {
         let t = store_tenants::create(c, &slug, &name).map_err(|e| match e {
             StoreError::Conflict { .. } => {
                 AdminError::Conflict(format!("slug: a tenant {slug:?} already exists"))
             }
             other => other.into(),
         })?;
-        audit_admin(
+        audit_as(
             c,
+            &actor,
             &t.id,
             "tenant.create",
             "Tenant",
@@ -85,10 +101,7 @@ pub(super) async fn create(
         )?;
         Ok(t)
     })
-    .await?;
-    let mut body = tenant_json(&state, &t);
-    body["scimSettings"] = json!(tenant_settings(&t));
-    Ok(HttpResponse::Created().json(body))
+    .await
 }
 
 pub(super) async fn integration(
@@ -274,7 +287,7 @@ pub(super) async fn list_invitations(
         None | Some("") => None,
         Some(s) => Some(StateFilter::parse(s).ok_or_else(|| {
             AdminError::BadRequest(format!(
-                "state: {s:?} is not one of queued, sent, accepted, expired, cancelled"
+                "state: {s:?} is not one of queued, sent, accepted, expired, cancelled, failed"
             ))
         })?),
     };
@@ -285,9 +298,24 @@ pub(super) async fn list_invitations(
             AdminError::BadRequest("after: not a cursor from a previous page's next".to_owned())
         })?),
     };
-    let slug = path.into_inner();
     let now = Utc::now();
-    let rows = read(&state, move |c| {
+    let rows = invitations_page(&state, path.into_inner(), filter, after, limit, now).await?;
+    let next = rows.last().map(|r| Cursor::after(r).to_string());
+    let items = rows.iter().map(|i| invitation_json(i, now)).collect();
+    Ok(page(items, limit, next))
+}
+
+/// A page of the tenant's invitations (`state` filter, keyset cursor),
+/// reported at `now`: the admin API's list and the console's Invitations page.
+pub(crate) async fn invitations_page(
+    state: &ScimState,
+    slug: String,
+    filter: Option<StateFilter>,
+    after: Option<Cursor>,
+    limit: u32,
+    now: chrono::DateTime<Utc>,
+) -> Result<Vec<InvitationRecord>, AdminError> {
+    read(state, move |c| {
         let t = tenant(c, &slug)?;
         Ok(invitations::list(
             c,
@@ -298,18 +326,101 @@ pub(super) async fn list_invitations(
             now,
         )?)
     })
-    .await?;
-    let next = rows.last().map(|r| Cursor::after(r).to_string());
-    let items = rows.iter().map(|i| invitation_json(i, now)).collect();
-    Ok(page(items, limit, next))
+    .await
+}
+
+/// The tenant's provisioning progress, as `scim-server status` reports it
+/// (the last SCIM write, invitations waiting or failing, the outbox): the
+/// console's Provisioning activity page.
+pub(crate) async fn activity_of(
+    state: &ScimState,
+    slug: String,
+) -> Result<(Tenant, store_diesel::status::TenantStatus), AdminError> {
+    read(state, move |c| {
+        let t = tenant(c, &slug)?;
+        let status = store_diesel::status::of_tenant(c, &t.id)?;
+        Ok((t, status))
+    })
+    .await
+}
+
+/// A page of the tenant's audit log, oldest first, after the record `after`
+/// (its `seq`): the admin API's log and the console's Audit log page.
+pub(crate) async fn audit_page(
+    state: &ScimState,
+    slug: String,
+    filter: AuditQuery,
+    after: Option<i64>,
+    limit: u32,
+) -> Result<Vec<audit::AuditRecord>, AdminError> {
+    read(state, move |c| {
+        let t = tenant(c, &slug)?;
+        let f = audit::AuditFilter {
+            actor: filter.actor.as_deref(),
+            action: filter.action.as_deref(),
+            target_id: filter.target_id.as_deref(),
+        };
+        Ok(audit::page_where(c, &t.id, &f, after, limit)?)
+    })
+    .await
+}
+
+/// The audit log's exact-match filters (`actor`, `action`, `targetId`);
+/// empty values match everything.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AuditQuery {
+    actor: Option<String>,
+    action: Option<String>,
+    target_id: Option<String>,
+}
+
+impl AuditQuery {
+    /// The filters with empty values dropped; 400 for a NUL character.
+    pub(crate) fn cleaned(self) -> Result<AuditQuery, AdminError> {
+        let clean = |name: &str, v: Option<String>| match v.map(|v| v.trim().to_owned()) {
+            Some(v) if v.contains('\0') => Err(AdminError::BadRequest(format!(
+                "{name}: must not contain NUL characters"
+            ))),
+            Some(v) if !v.is_empty() => Ok(Some(v)),
+            _ => Ok(None),
+        };
+        Ok(AuditQuery {
+            actor: clean("actor", self.actor)?,
+            action: clean("action", self.action)?,
+            target_id: clean("targetId", self.target_id)?,
+        })
+    }
+
+    /// The filters, for a page's links and form.
+    pub(crate) fn parts(&self) -> [&str; 3] {
+        [
+            self.actor.as_deref().unwrap_or_default(),
+            self.action.as_deref().unwrap_or_default(),
+            self.target_id.as_deref().unwrap_or_default(),
+        ]
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct AuditLogQuery {
+    #[serde(flatten)]
+    filter: AuditQuery,
+    #[serde(flatten)]
+    page: PageParams,
 }
 
 pub(super) async fn audit_log(
     _: Admin,
     state: web::Data<ScimState>,
     path: web::Path<String>,
-    query: web::Query<PageParams>,
+    query: web::Query<AuditLogQuery>,
 ) -> Result<HttpResponse, AdminError> {
+    let AuditLogQuery {
+        filter,
+        page: query,
+    } = query.into_inner();
+    let filter = filter.cleaned()?;
     let limit = query.limit()?;
     let after = match query.after()? {
         None => None,
@@ -317,12 +428,7 @@ pub(super) async fn audit_log(
             AdminError::BadRequest("after: expected the next value of a previous page".to_owned())
         })?),
     };
-    let slug = path.into_inner();
-    let records = read(&state, move |c| {
-        let t = tenant(c, &slug)?;
-        Ok(audit::page(c, &t.id, after, limit)?)
-    })
-    .await?;
+    let records = audit_page(&state, path.into_inner(), filter, after, limit).await?;
     let next = records.last().map(|r| r.seq.to_string());
     let items = records
         .into_iter()

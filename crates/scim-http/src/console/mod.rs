@@ -7,7 +7,8 @@
 //!   (`assets/console/`) are compiled into the binary. Forms work without
 //!   JavaScript.
 //! * Every action calls the admin API's code (`admin::tenants`,
-//!   `admin::people`, `admin::tenant_admins`), audited under the signed-in
+//!   `admin::people`, `admin::tenant_admins`; the pages in `pages`, `people`
+//!   and `admins`), audited under the signed-in
 //!   person (`console:operator`, or `console:<email>` of a tenant
 //!   administrator).
 //! * The operator signs in with the admin token (or a token whose SHA-256 the
@@ -28,6 +29,7 @@
 
 mod admins;
 mod pages;
+mod people;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -528,7 +530,11 @@ pub fn configure_console(cfg: &mut web::ServiceConfig) {
                 web::resource("/tenants/{t}/admins/{id}/reset-second-factor")
                     .route(web::post().to(admins::reset_second_factor)),
             )
-            .service(web::resource("/tenants").route(web::get().to(pages::tenants)))
+            .service(
+                web::resource("/tenants")
+                    .route(web::get().to(pages::tenants))
+                    .route(web::post().to(people::create_tenant)),
+            )
             .service(
                 web::resource("/tenants/{t}/settings/integrations")
                     .route(web::get().to(pages::integrations)),
@@ -543,6 +549,30 @@ pub fn configure_console(cfg: &mut web::ServiceConfig) {
                     .route(web::post().to(pages::save_scim_settings)),
             )
             .service(web::resource("/tenants/{t}/users").route(web::get().to(pages::users)))
+            .service(web::resource("/tenants/{t}/users/{id}").route(web::get().to(people::user)))
+            .service(
+                web::resource("/tenants/{t}/users/{id}/settings")
+                    .route(web::post().to(people::save_user_settings)),
+            )
+            .service(
+                web::resource("/tenants/{t}/users/{id}/invite")
+                    .route(web::post().to(people::invite)),
+            )
+            .service(web::resource("/tenants/{t}/groups").route(web::get().to(people::groups)))
+            .service(web::resource("/tenants/{t}/groups/{id}").route(web::get().to(people::group)))
+            .service(
+                web::resource("/tenants/{t}/groups/{id}/settings")
+                    .route(web::post().to(people::save_group_settings)),
+            )
+            .service(
+                web::resource("/tenants/{t}/invitations").route(web::get().to(people::invitations)),
+            )
+            .service(
+                web::resource("/tenants/{t}/admin-checkins")
+                    .route(web::post().to(people::check_in)),
+            )
+            .service(web::resource("/tenants/{t}/audit").route(web::get().to(people::audit)))
+            .service(web::resource("/tenants/{t}/activity").route(web::get().to(people::activity)))
             .service(web::resource("/assets/console.css").route(web::get().to(pages::css)))
             .service(web::resource("/assets/console.js").route(web::get().to(pages::js)))
             .default_service(web::to(pages::not_found)),

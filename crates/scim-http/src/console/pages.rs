@@ -10,7 +10,7 @@ use super::{
     see_other, set_cookie,
 };
 use crate::ScimState;
-use crate::admin::people::{user_status_filter, users_page};
+use crate::admin::people::{find_users, user_status_filter, users_page};
 use crate::admin::tenants::{generate_token_as, integration_of, list_tenants, update_settings_as};
 use crate::admin::{AdminError, PageParams};
 
@@ -47,6 +47,7 @@ struct TenantRow {
 #[template(path = "console/tenants.html")]
 struct TenantsPage {
     csrf: Option<String>,
+    csrf_token: String,
     operator: bool,
     tenants: Vec<TenantRow>,
 }
@@ -261,7 +262,8 @@ pub(super) async fn tenants(
         .collect();
     let body = TenantsPage {
         operator: signed.scope.is_none(),
-        csrf: Some(signed.csrf_token),
+        csrf: Some(signed.csrf_token.clone()),
+        csrf_token: signed.csrf_token,
         tenants,
     }
     .render()?;
@@ -430,6 +432,7 @@ pub(super) async fn not_found() -> Result<HttpResponse, ConsoleError> {
 }
 
 struct UserRow {
+    id: String,
     user_name: String,
     display_name: String,
     status: String,
@@ -446,6 +449,7 @@ struct UsersPage {
     tenant_name: String,
     statuses: Vec<(&'static str, bool)>,
     status: String,
+    q: String,
     users: Vec<UserRow>,
     limit: u32,
     after_given: bool,
@@ -455,6 +459,8 @@ struct UsersPage {
 #[derive(Debug, serde::Deserialize)]
 pub(super) struct UsersQuery {
     status: Option<String>,
+    /// Search: a userName or externalId.
+    q: Option<String>,
     #[serde(flatten)]
     page: PageParams,
 }
@@ -469,12 +475,29 @@ pub(super) async fn users(
     let limit = query.page.limit()?;
     let after = query.page.after()?.map(str::to_owned);
     let after_given = after.is_some();
-    let (t, rows) = users_page(&state, path.into_inner(), status, after, limit).await?;
-    let full = u32::try_from(rows.len()).is_ok_and(|n| n >= limit);
-    let next = rows.last().filter(|_| full).map(|u| u.id.clone());
+    let q = query
+        .q
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_owned();
+    let (t, rows, next) = if q.is_empty() {
+        let (t, rows) = users_page(&state, path.into_inner(), status, after, limit).await?;
+        let full = u32::try_from(rows.len()).is_ok_and(|n| n >= limit);
+        let next = rows.last().filter(|_| full).map(|u| u.id.clone());
+        (t, rows, next)
+    } else {
+        let (t, rows) = find_users(&state, path.into_inner(), q.clone()).await?;
+        let rows = rows
+            .into_iter()
+            .filter(|u| status.is_none_or(|s| u.status == s))
+            .collect();
+        (t, rows, None)
+    };
     let users = rows
         .into_iter()
         .map(|u| UserRow {
+            id: super::people::url_part(&u.id),
             display_name: u.display_name.unwrap_or_default(),
             user_name: u.user_name,
             status: u.status,
@@ -492,6 +515,7 @@ pub(super) async fn users(
             .map(|s| (s, status == Some(s)))
             .collect(),
         status: status.unwrap_or_default().to_owned(),
+        q,
         users,
         limit,
         after_given,

@@ -89,3 +89,59 @@ store_test!(a_failed_transaction_leaves_no_audit_record, |db| {
             .is_empty()
     );
 });
+
+store_test!(filters_match_exactly_within_the_tenant, |db| {
+    let store = db.store();
+    let a = store.transaction(|c| tenants::create(c, "a", "A")).unwrap();
+    let b = store.transaction(|c| tenants::create(c, "b", "B")).unwrap();
+    let details = json!({});
+    for (tenant, actor, action, target) in [
+        (&a, "scim", "user.create", "u1"),
+        (&a, "console:ann@a.test", "user.invite", "u1"),
+        (&a, "console:ann@a.test", "group.settings.update", "g1"),
+        (&a, "admin", "user.invite", "u2"),
+        (&b, "console:ann@a.test", "user.invite", "u1"),
+    ] {
+        let record = NewAuditRecord {
+            actor,
+            action,
+            target_type: "User",
+            target_id: Some(target),
+            details: &details,
+        };
+        store
+            .transaction(|c| audit::append(c, &tenant.id, &record))
+            .unwrap();
+    }
+    let find = |f: audit::AuditFilter<'_>| {
+        store
+            .with_conn(|c| audit::page_where(c, &a.id, &f, None, 100))
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.actor, r.action))
+            .collect::<Vec<_>>()
+    };
+    let ann = find(audit::AuditFilter {
+        actor: Some("console:ann@a.test"),
+        ..Default::default()
+    });
+    assert_eq!(ann.len(), 2, "{ann:?}");
+    let invites_of_u1 = find(audit::AuditFilter {
+        action: Some("user.invite"),
+        target_id: Some("u1"),
+        ..Default::default()
+    });
+    assert_eq!(
+        invites_of_u1,
+        vec![("console:ann@a.test".to_owned(), "user.invite".to_owned())]
+    );
+    // Exact, not a prefix or a pattern.
+    assert!(
+        find(audit::AuditFilter {
+            actor: Some("console:%"),
+            ..Default::default()
+        })
+        .is_empty()
+    );
+    assert_eq!(find(audit::AuditFilter::default()).len(), 4);
+});
