@@ -461,18 +461,29 @@ pub fn groups_of_users(
 ) -> Result<std::collections::HashMap<String, Vec<GroupRef>>, StoreError> {
     let mut out: std::collections::HashMap<String, Vec<GroupRef>> =
         std::collections::HashMap::new();
-    for chunk in user_ids.chunks(BATCH) {
-        let rows: Vec<(String, String, String)> = group_members::table
+    let joined = || {
+        group_members::table
             .inner_join(
                 groups::table.on(groups::tenant_id
                     .eq(group_members::tenant_id)
                     .and(groups::id.eq(group_members::group_id))),
             )
             .filter(group_members::tenant_id.eq(tenant_id))
-            .filter(group_members::user_id.eq_any(chunk))
             .select((group_members::user_id, groups::id, groups::display_name))
             .order((groups::display_name_folded.asc(), groups::id.asc()))
-            .load(conn)?;
+    };
+    for chunk in user_ids.chunks(BATCH) {
+        // One user (every single read, Entra's lookups): `=` keeps the
+        // statement in diesel's prepared-statement cache, which an `IN`
+        // list of variable length cannot use.
+        let rows: Vec<(String, String, String)> = match chunk {
+            [one] => joined()
+                .filter(group_members::user_id.eq(*one))
+                .load(conn)?,
+            _ => joined()
+                .filter(group_members::user_id.eq_any(chunk))
+                .load(conn)?,
+        };
         for (user, id, display_name) in rows {
             out.entry(user)
                 .or_default()
