@@ -493,3 +493,81 @@ fn users_page_lists_filters_and_pages_through_the_admin_code() {
         assert_to_login(&s.request().get("/console/tenants/acme/users"));
     });
 }
+
+#[test]
+fn integrations_creates_and_rotates_the_oauth_client_with_the_secret_shown_once() {
+    on_both_with(&[], |s| {
+        s.tenant("acme");
+        let console = sign_in(s);
+        let page = text(&console.get("/console/tenants/acme/settings/integrations"));
+        assert_eq!(
+            element_text(&page, "token-endpoint").as_deref(),
+            Some("https://scim.example.net/oauth/token")
+        );
+        assert!(page.contains("No OAuth client yet"), "{page}");
+        let csrf = csrf_of(&page);
+        // Without the session's CSRF token nothing is created.
+        let r = console.post(
+            "/console/tenants/acme/settings/integrations/oauth-client",
+            "csrf=forged",
+        );
+        assert_eq!(r.status, 403);
+
+        let created = text(&console.post(
+            "/console/tenants/acme/settings/integrations/oauth-client",
+            &format!("csrf={csrf}"),
+        ));
+        let id = element_text(&created, "oauth-client-id").expect("the client id");
+        let secret = element_text(&created, "oauth-client-secret").expect("the secret, once");
+        let token = |secret: &str| {
+            s.request()
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .send(
+                    "POST",
+                    "/oauth/token",
+                    Some(
+                        format!(
+                            "grant_type=client_credentials&scope=scim&client_id={id}&client_secret={secret}"
+                        )
+                        .as_bytes(),
+                    ),
+                )
+                .status
+        };
+        assert_eq!(token(&secret), 200);
+        // Shown once: the page no longer has it.
+        let again = text(&console.get("/console/tenants/acme/settings/integrations"));
+        assert!(element_text(&again, "oauth-client-secret").is_none());
+        assert!(!again.contains(&secret));
+
+        // Rotate with no grace: the old secret stops working at once.
+        let rotated = text(&console.post(
+            "/console/tenants/acme/settings/integrations/oauth-client",
+            &format!("csrf={csrf}&grace=0"),
+        ));
+        let new = element_text(&rotated, "oauth-client-secret").expect("the new secret");
+        assert_ne!(new, secret);
+        assert_eq!(token(&secret), 401);
+        assert_eq!(token(&new), 200);
+        // Audited under the person's name.
+        let audit = s
+            .request()
+            .bearer(OPERATOR_TOKEN)
+            .get("/admin/v1/tenants/acme/audit?limit=100")
+            .json();
+        let actions: Vec<(&str, &str)> = audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["action"].as_str().unwrap(), e["actor"].as_str().unwrap()))
+            .filter(|(a, _)| a.starts_with("oauth_client."))
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                ("oauth_client.create", "console:operator"),
+                ("oauth_client.rotate", "console:operator")
+            ]
+        );
+    });
+}

@@ -14,7 +14,7 @@
 mod api_keys;
 pub(crate) mod events;
 mod limits;
-mod oauth;
+pub(crate) mod oauth;
 pub(crate) mod people;
 pub mod tenant_admins;
 pub(crate) mod tenants;

@@ -9,7 +9,9 @@ use serde_json::{Map, Value, json};
 use store_diesel::oauth::{self as store_oauth, OAuthClient};
 use store_diesel::{StoreError, tenants::Tenant};
 
-use super::{Admin, AdminError, audit_admin, object_body, only_keys, tenant, ts, tx};
+use super::{
+    ADMIN_ACTOR, Admin, AdminError, audit_admin, audit_as, object_body, only_keys, tenant, ts, tx,
+};
 use crate::ScimState;
 use crate::oauth::{AUTH_METHODS, OAuthConfig, normalize_jwks, token_endpoint};
 
@@ -113,44 +115,8 @@ pub(super) async fn create_or_rotate(
     let map = object_body(&body)?;
     only_keys(&map, &["graceSeconds"])?;
     let grace = grace(&map)?;
-    let slug = path.into_inner();
-    let issued = tx(&state, move |c| {
-        let t = tenant(c, &slug)?;
-        let issued = store_oauth::create_or_rotate(c, &t.id, grace).map_err(|e| match e {
-            StoreError::Conflict { .. } => AdminError::Conflict(
-                "the OAuth client was changed by another request at the same time; retry"
-                    .to_owned(),
-            ),
-            other => other.into(),
-        })?;
-        // Ids, generation and dates only: never the secret.
-        let (action, details) = if issued.created {
-            (
-                "oauth_client.create",
-                json!({"clientId": issued.client_id, "generation": issued.generation}),
-            )
-        } else {
-            (
-                "oauth_client.rotate",
-                json!({
-                    "clientId": issued.client_id,
-                    "generation": issued.generation,
-                    "graceSeconds": grace.num_seconds(),
-                    "previousSecretExpiresAt": issued.previous_secret_expires_at.map(ts),
-                }),
-            )
-        };
-        audit_admin(
-            c,
-            &t.id,
-            action,
-            "OAuthClient",
-            Some(&issued.client_id),
-            &details,
-        )?;
-        Ok(issued)
-    })
-    .await?;
+    let issued =
+        create_or_rotate_as(&state, path.into_inner(), ADMIN_ACTOR.to_owned(), grace).await?;
     let message = if issued.created {
         "In Entra ID (gallery app): Provisioning > Admin Credentials > OAuth2 client credentials grant: paste the Token endpoint, Client identifier and Client secret, then Test connection. The secret is shown only once."
     } else if issued.previous_secret_expires_at.is_some() {
@@ -271,4 +237,65 @@ pub(super) async fn delete(
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Creates the tenant's OAuth client, or rotates its secret keeping the
+/// previous one valid for `grace`; audited under `actor`. The admin API and
+/// the console both call this. The secret is in the result only.
+pub(crate) async fn create_or_rotate_as(
+    state: &ScimState,
+    slug: String,
+    actor: String,
+    grace: TimeDelta,
+) -> Result<store_oauth::IssuedClientSecret, AdminError> {
+    tx(state, move |c| {
+        let t = tenant(c, &slug)?;
+        let issued = store_oauth::create_or_rotate(c, &t.id, grace).map_err(|e| match e {
+            StoreError::Conflict { .. } => AdminError::Conflict(
+                "the OAuth client was changed by another request at the same time; retry"
+                    .to_owned(),
+            ),
+            other => other.into(),
+        })?;
+        // Ids, generation and dates only: never the secret.
+        let (action, details) = if issued.created {
+            (
+                "oauth_client.create",
+                json!({"clientId": issued.client_id, "generation": issued.generation}),
+            )
+        } else {
+            (
+                "oauth_client.rotate",
+                json!({
+                    "clientId": issued.client_id,
+                    "generation": issued.generation,
+                    "graceSeconds": grace.num_seconds(),
+                    "previousSecretExpiresAt": issued.previous_secret_expires_at.map(ts),
+                }),
+            )
+        };
+        audit_as(
+            c,
+            &actor,
+            &t.id,
+            action,
+            "OAuthClient",
+            Some(&issued.client_id),
+            &details,
+        )?;
+        Ok(issued)
+    })
+    .await
+}
+
+/// The tenant's OAuth client (if any) and whether it accepts OAuth only.
+pub(crate) async fn client_of(
+    state: &ScimState,
+    slug: String,
+) -> Result<(Option<OAuthClient>, bool), AdminError> {
+    tx(state, move |c| {
+        let t = tenant(c, &slug)?;
+        read(c, &t)
+    })
+    .await
 }

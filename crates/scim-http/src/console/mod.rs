@@ -544,6 +544,10 @@ pub fn configure_console(cfg: &mut web::ServiceConfig) {
                     .route(web::post().to(pages::generate)),
             )
             .service(
+                web::resource("/tenants/{t}/settings/integrations/oauth-client")
+                    .route(web::post().to(pages::oauth_client)),
+            )
+            .service(
                 web::resource("/tenants/{t}/settings/scim")
                     .route(web::get().to(pages::scim_settings))
                     .route(web::post().to(pages::save_scim_settings)),

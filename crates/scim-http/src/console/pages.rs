@@ -64,6 +64,14 @@ struct IntegrationsPage {
     token_created_at: Option<String>,
     new_token: Option<String>,
     error: Option<String>,
+    /// The tenant's OAuth client id, if it has one.
+    oauth_client_id: Option<String>,
+    /// A client secret just issued (shown once).
+    oauth_new_secret: Option<String>,
+    /// Where the identity provider gets access tokens.
+    token_endpoint: String,
+    /// The tenant refuses its Secret Token (OAuth only).
+    oauth_only: bool,
 }
 
 #[derive(Template)]
@@ -278,8 +286,25 @@ async fn integrations_page(
     new_token: Option<String>,
     error: Option<String>,
 ) -> Result<HttpResponse, ConsoleError> {
+    integrations_page_with(state, signed, slug, status, new_token, error, None).await
+}
+
+async fn integrations_page_with(
+    state: &ScimState,
+    signed: &Signed,
+    slug: String,
+    status: StatusCode,
+    new_token: Option<String>,
+    error: Option<String>,
+    oauth_new_secret: Option<String>,
+) -> Result<HttpResponse, ConsoleError> {
+    let (client, oauth_only) = crate::admin::oauth::client_of(state, slug.clone()).await?;
     let (t, live) = integration_of(state, slug).await?;
     let body = IntegrationsPage {
+        oauth_client_id: client.map(|c| c.client_id),
+        oauth_new_secret,
+        token_endpoint: crate::oauth::token_endpoint(&state.config.public_url),
+        oauth_only,
         csrf: Some(signed.csrf_token.clone()),
         csrf_token: signed.csrf_token.clone(),
         tab: "integrations",
@@ -346,6 +371,63 @@ pub(super) async fn generate(
         StatusCode::OK,
         Some(issued.token),
         None,
+    )
+    .await
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct OAuthClientForm {
+    csrf: String,
+    /// Seconds the previous secret keeps working after a rotation.
+    grace: Option<String>,
+}
+
+/// Settings → Integrations → OAuth 2.0 client: create the client, or rotate
+/// its secret (the previous one working for the chosen grace period); the new
+/// secret is shown once. The admin API's function, audited as the person.
+pub(super) async fn oauth_client(
+    state: web::Data<ScimState>,
+    signed: Signed,
+    path: web::Path<String>,
+    form: web::Form<OAuthClientForm>,
+) -> Result<HttpResponse, ConsoleError> {
+    signed.check_csrf(&form.csrf)?;
+    let slug = path.into_inner();
+    let grace = match form.grace.as_deref() {
+        None | Some("") | Some("0") => 0,
+        Some("3600") => 3600,
+        Some("86400") => 86_400,
+        Some("604800") => 604_800,
+        Some(_) => {
+            return integrations_page(
+                &state,
+                &signed,
+                slug,
+                StatusCode::BAD_REQUEST,
+                None,
+                Some(
+                    "Nothing changed: choose how long the previous client secret keeps working."
+                        .to_owned(),
+                ),
+            )
+            .await;
+        }
+    };
+    let issued = crate::admin::oauth::create_or_rotate_as(
+        &state,
+        slug.clone(),
+        signed.actor(),
+        chrono::TimeDelta::seconds(grace),
+    )
+    .await?;
+    integrations_page_with(
+        &state,
+        &signed,
+        slug,
+        StatusCode::OK,
+        None,
+        None,
+        Some(issued.client_secret),
     )
     .await
 }
