@@ -549,6 +549,35 @@ fn integrations_creates_and_rotates_the_oauth_client_with_the_secret_shown_once(
         assert_ne!(new, secret);
         assert_eq!(token(&secret), 401);
         assert_eq!(token(&new), 200);
+        // OAuth only: the Secret Token is refused; then both again.
+        let secret_token = s.regenerate("acme");
+        assert_eq!(scim_users_status(s, "acme", &secret_token), 200);
+        let r = console.post(
+            "/console/tenants/acme/settings/integrations/oauth-only",
+            &format!("csrf={csrf}&oauth_only=on"),
+        );
+        assert_eq!(r.status, 200);
+        assert_eq!(scim_users_status(s, "acme", &secret_token), 401);
+        let r = console.post(
+            "/console/tenants/acme/settings/integrations/oauth-only",
+            &format!("csrf={csrf}"),
+        );
+        assert_eq!(r.status, 200);
+        assert_eq!(scim_users_status(s, "acme", &secret_token), 200);
+        // Delete needs the tick; then the client's secret is dead.
+        let r = console.post(
+            "/console/tenants/acme/settings/integrations/oauth-client/delete",
+            &format!("csrf={csrf}"),
+        );
+        assert_eq!(r.status, 400);
+        assert_eq!(token(&new), 200);
+        let r = console.post(
+            "/console/tenants/acme/settings/integrations/oauth-client/delete",
+            &format!("csrf={csrf}&confirm=yes"),
+        );
+        assert_eq!(r.status, 200);
+        assert!(text(&r).contains("No OAuth client yet"));
+        assert_eq!(token(&new), 401);
         // Audited under the person's name.
         let audit = s
             .request()
@@ -566,7 +595,10 @@ fn integrations_creates_and_rotates_the_oauth_client_with_the_secret_shown_once(
             actions,
             [
                 ("oauth_client.create", "console:operator"),
-                ("oauth_client.rotate", "console:operator")
+                ("oauth_client.rotate", "console:operator"),
+                ("oauth_client.update", "console:operator"),
+                ("oauth_client.update", "console:operator"),
+                ("oauth_client.delete", "console:operator")
             ]
         );
     });

@@ -9,9 +9,7 @@ use serde_json::{Map, Value, json};
 use store_diesel::oauth::{self as store_oauth, OAuthClient};
 use store_diesel::{StoreError, tenants::Tenant};
 
-use super::{
-    ADMIN_ACTOR, Admin, AdminError, audit_admin, audit_as, object_body, only_keys, tenant, ts, tx,
-};
+use super::{ADMIN_ACTOR, Admin, AdminError, audit_as, object_body, only_keys, tenant, ts, tx};
 use crate::ScimState;
 use crate::oauth::{AUTH_METHODS, OAuthConfig, normalize_jwks, token_endpoint};
 
@@ -162,42 +160,13 @@ pub(super) async fn update(
                 .to_string(),
         )),
     };
-    let slug = path.into_inner();
-    let (client, only) = tx(&state, move |c| {
-        let t = tenant(c, &slug)?;
-        let (before, before_only) = read(c, &t)?;
-        if before.is_none() && (oauth_only == Some(true) || matches!(jwks, Some(Some(_)))) {
-            return Err(AdminError::Conflict(
-                "the tenant has no OAuth client: create one first with POST .../integration/oauth-client"
-                    .to_owned(),
-            ));
-        }
-        if let Some(only) = oauth_only {
-            store_oauth::set_oauth_only(c, &t.id, only)?;
-        }
-        if let (Some(jwks), Some(_)) = (&jwks, &before) {
-            store_oauth::set_jwks(c, &t.id, jwks.as_deref())?;
-        }
-        let (after, after_only) = read(c, &t)?;
-        audit_admin(
-            c,
-            &t.id,
-            "oauth_client.update",
-            "OAuthClient",
-            after.as_ref().map(|a| a.client_id.as_str()),
-            &json!({
-                "before": {
-                    "oauthOnly": before_only,
-                    "keyIds": key_ids(before.as_ref().and_then(|b| b.jwks.as_deref())),
-                },
-                "after": {
-                    "oauthOnly": after_only,
-                    "keyIds": key_ids(after.as_ref().and_then(|a| a.jwks.as_deref())),
-                },
-            }),
-        )?;
-        Ok((after, after_only))
-    })
+    let (client, only) = update_as(
+        &state,
+        path.into_inner(),
+        ADMIN_ACTOR.to_owned(),
+        oauth_only,
+        jwks,
+    )
     .await?;
     Ok(HttpResponse::Ok().json(client_json(
         &state,
@@ -212,30 +181,7 @@ pub(super) async fn delete(
     state: web::Data<ScimState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
-    let slug = path.into_inner();
-    tx(&state, move |c| {
-        let t = tenant(c, &slug)?;
-        let Some(deleted) = store_oauth::delete(c, &t.id)? else {
-            return Err(AdminError::NotFound(format!(
-                "tenant {slug:?} has no OAuth client"
-            )));
-        };
-        let oauth_only = store_oauth::oauth_only(c, &t.id)?;
-        audit_admin(
-            c,
-            &t.id,
-            "oauth_client.delete",
-            "OAuthClient",
-            Some(&deleted.client_id),
-            &json!({
-                "clientId": deleted.client_id,
-                "generation": deleted.generation,
-                "oauthOnly": oauth_only,
-            }),
-        )?;
-        Ok(())
-    })
-    .await?;
+    delete_as(&state, path.into_inner(), ADMIN_ACTOR.to_owned()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -296,6 +242,87 @@ pub(crate) async fn client_of(
     tx(state, move |c| {
         let t = tenant(c, &slug)?;
         read(c, &t)
+    })
+    .await
+}
+
+/// Switches OAuth-only and sets or clears the client's keys (`None`: leave
+/// alone), audited under `actor`; the admin API and the console call this.
+pub(crate) async fn update_as(
+    state: &ScimState,
+    slug: String,
+    actor: String,
+    oauth_only: Option<bool>,
+    jwks: Option<Option<String>>,
+) -> Result<(Option<OAuthClient>, bool), AdminError> {
+    tx(state, move |c| {
+        let t = tenant(c, &slug)?;
+        let (before, before_only) = read(c, &t)?;
+        if before.is_none() && (oauth_only == Some(true) || matches!(jwks, Some(Some(_)))) {
+            return Err(AdminError::Conflict(
+                "the tenant has no OAuth client: create one first with POST .../integration/oauth-client"
+                    .to_owned(),
+            ));
+        }
+        if let Some(only) = oauth_only {
+            store_oauth::set_oauth_only(c, &t.id, only)?;
+        }
+        if let (Some(jwks), Some(_)) = (&jwks, &before) {
+            store_oauth::set_jwks(c, &t.id, jwks.as_deref())?;
+        }
+        let (after, after_only) = read(c, &t)?;
+        audit_as(
+            c,
+            &actor,
+            &t.id,
+            "oauth_client.update",
+            "OAuthClient",
+            after.as_ref().map(|a| a.client_id.as_str()),
+            &json!({
+                "before": {
+                    "oauthOnly": before_only,
+                    "keyIds": key_ids(before.as_ref().and_then(|b| b.jwks.as_deref())),
+                },
+                "after": {
+                    "oauthOnly": after_only,
+                    "keyIds": key_ids(after.as_ref().and_then(|a| a.jwks.as_deref())),
+                },
+            }),
+        )?;
+        Ok((after, after_only))
+    })
+    .await
+}
+
+/// Deletes the tenant's OAuth client (its secrets and access tokens stop
+/// working at once), audited under `actor`; 404 when there is none.
+pub(crate) async fn delete_as(
+    state: &ScimState,
+    slug: String,
+    actor: String,
+) -> Result<(), AdminError> {
+    tx(state, move |c| {
+        let t = tenant(c, &slug)?;
+        let Some(deleted) = store_oauth::delete(c, &t.id)? else {
+            return Err(AdminError::NotFound(format!(
+                "tenant {slug:?} has no OAuth client"
+            )));
+        };
+        let oauth_only = store_oauth::oauth_only(c, &t.id)?;
+        audit_as(
+            c,
+            &actor,
+            &t.id,
+            "oauth_client.delete",
+            "OAuthClient",
+            Some(&deleted.client_id),
+            &json!({
+                "clientId": deleted.client_id,
+                "generation": deleted.generation,
+                "oauthOnly": oauth_only,
+            }),
+        )?;
+        Ok(())
     })
     .await
 }

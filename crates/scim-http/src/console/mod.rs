@@ -548,6 +548,14 @@ pub fn configure_console(cfg: &mut web::ServiceConfig) {
                     .route(web::post().to(pages::oauth_client)),
             )
             .service(
+                web::resource("/tenants/{t}/settings/integrations/oauth-client/delete")
+                    .route(web::post().to(pages::delete_oauth_client)),
+            )
+            .service(
+                web::resource("/tenants/{t}/settings/integrations/oauth-only")
+                    .route(web::post().to(pages::oauth_only)),
+            )
+            .service(
                 web::resource("/tenants/{t}/settings/scim")
                     .route(web::get().to(pages::scim_settings))
                     .route(web::post().to(pages::save_scim_settings)),

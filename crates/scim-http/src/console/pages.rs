@@ -433,6 +433,66 @@ pub(super) async fn oauth_client(
 }
 
 #[derive(Debug, serde::Deserialize)]
+pub(super) struct OAuthOnlyForm {
+    csrf: String,
+    /// Present (`on`) when the box is ticked.
+    oauth_only: Option<String>,
+}
+
+/// Settings → Integrations: accept OAuth access tokens only (the Secret
+/// Token is refused) or both.
+pub(super) async fn oauth_only(
+    state: web::Data<ScimState>,
+    signed: Signed,
+    path: web::Path<String>,
+    form: web::Form<OAuthOnlyForm>,
+) -> Result<HttpResponse, ConsoleError> {
+    signed.check_csrf(&form.csrf)?;
+    let slug = path.into_inner();
+    let only = form.oauth_only.as_deref() == Some("on");
+    match crate::admin::oauth::update_as(&state, slug.clone(), signed.actor(), Some(only), None)
+        .await
+    {
+        Ok(_) => integrations_page(&state, &signed, slug, StatusCode::OK, None, None).await,
+        Err(AdminError::Conflict(why)) => {
+            integrations_page(&state, &signed, slug, StatusCode::CONFLICT, None, Some(why)).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct DeleteClientForm {
+    csrf: String,
+    confirm: Option<String>,
+}
+
+/// Settings → Integrations: delete the OAuth client (its secrets and access
+/// tokens stop working at once); needs the confirmation tick.
+pub(super) async fn delete_oauth_client(
+    state: web::Data<ScimState>,
+    signed: Signed,
+    path: web::Path<String>,
+    form: web::Form<DeleteClientForm>,
+) -> Result<HttpResponse, ConsoleError> {
+    signed.check_csrf(&form.csrf)?;
+    let slug = path.into_inner();
+    if form.confirm.as_deref() != Some("yes") {
+        return integrations_page(
+            &state,
+            &signed,
+            slug,
+            StatusCode::BAD_REQUEST,
+            None,
+            Some("Nothing changed: tick the box to confirm that the client's secret and access tokens stop working at once, then press Delete client.".to_owned()),
+        )
+        .await;
+    }
+    crate::admin::oauth::delete_as(&state, slug.clone(), signed.actor()).await?;
+    integrations_page(&state, &signed, slug, StatusCode::OK, None, None).await
+}
+
+#[derive(Debug, serde::Deserialize)]
 pub(super) struct SavedQuery {
     saved: Option<String>,
 }
