@@ -389,6 +389,7 @@ pub(crate) fn list_cursor<R: ScimResource>(
         let page = R::list(tx, &round)?;
         let total = page.total;
         let got = page.items.len() as u64;
+        let mut taken = 0u64;
         for rec in page
             .items
             .into_iter()
@@ -396,10 +397,11 @@ pub(crate) fn list_cursor<R: ScimResource>(
         {
             used += R::weight(&rec);
             items.push(rec);
+            taken += 1;
             if used >= budget && (items.len() as u64) < params.count {
-                // Cut by the byte budget: the rest follows on the next page.
-                let more = got > items.len() as u64 || got > want;
-                return Ok((Listed { total, items }, more));
+                // Cut by the byte budget: what this round read beyond the
+                // cut follows on the next page.
+                return Ok((Listed { total, items }, taken < got));
             }
         }
         let more = got > want;

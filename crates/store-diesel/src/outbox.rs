@@ -113,12 +113,16 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// The delay after the `attempts`-th failure (1-based).
     pub fn delay(&self, attempts: i32) -> TimeDelta {
-        let exponent = u32::try_from(attempts.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
-        let factor = 1_i32.checked_shl(exponent).unwrap_or(i32::MAX);
-        self.base
-            .checked_mul(factor)
-            .map_or(self.max_delay, |d| d.min(self.max_delay))
+        backoff(self.base, self.max_delay, attempts)
     }
+}
+
+/// `base * 2^(attempts-1)`, at most `max` (no overflow): the backoff of the
+/// outbox and of webhook deliveries.
+pub(crate) fn backoff(base: TimeDelta, max: TimeDelta, attempts: i32) -> TimeDelta {
+    let exponent = u32::try_from(attempts.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
+    let factor = 1_i32.checked_shl(exponent).unwrap_or(i32::MAX);
+    base.checked_mul(factor).map_or(max, |d| d.min(max))
 }
 
 /// What [`fail`] decided.

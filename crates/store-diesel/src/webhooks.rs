@@ -707,11 +707,7 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// The delay after the `attempts`-th failure (1-based).
     pub fn delay(&self, attempts: i32) -> TimeDelta {
-        let exponent = u32::try_from(attempts.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
-        let factor = 1_i32.checked_shl(exponent).unwrap_or(i32::MAX);
-        self.base
-            .checked_mul(factor)
-            .map_or(self.max_delay, |d| d.min(self.max_delay))
+        crate::outbox::backoff(self.base, self.max_delay, attempts)
     }
 }
 

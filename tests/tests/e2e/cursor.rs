@@ -215,3 +215,34 @@ fn cursors_are_signed_bound_and_advertised() {
         assert_eq!(names.len(), 3);
     });
 }
+
+#[test]
+fn a_cursor_page_cut_by_the_byte_budget_in_a_later_round_still_leads_to_the_rest() {
+    for backend in [
+        store_diesel::Backend::Sqlite,
+        store_diesel::Backend::Postgres,
+    ] {
+        let Some(db) = store_diesel::testing::TestDb::of(backend) else {
+            continue;
+        };
+        let s = Server::start(db, &["--max-list-bytes", "65536"]);
+        let token = s.tenant("acme");
+        // 20 small users fill the first round; 10 of 8 KB each then cross
+        // the budget in the second round.
+        let mut ids = bulk_users(&s, &token, "small", 20);
+        let filler = "x".repeat(8000);
+        for i in 0..10 {
+            let r = s.request().bearer(&token).json(
+                "POST",
+                &format!("{T}/Users"),
+                &json!({"userName": format!("big{i}@example.net"), "title": filler}),
+            );
+            assert_eq!(r.status, 201);
+            ids.push(r.json()["id"].as_str().unwrap().to_owned());
+        }
+        let seen = walk(&s, &token, 30, None);
+        let seen: HashSet<String> = seen.into_iter().collect();
+        let missing = ids.iter().filter(|id| !seen.contains(*id)).count();
+        assert_eq!(missing, 0, "the walk stopped before the last users");
+    }
+}

@@ -377,6 +377,7 @@ pub(super) async fn generate(
 
 #[derive(Debug, serde::Deserialize)]
 pub(super) struct OAuthClientForm {
+    #[serde(default)]
     csrf: String,
     /// Seconds the previous secret keeps working after a rotation.
     grace: Option<String>,
@@ -434,6 +435,7 @@ pub(super) async fn oauth_client(
 
 #[derive(Debug, serde::Deserialize)]
 pub(super) struct OAuthOnlyForm {
+    #[serde(default)]
     csrf: String,
     /// Present (`on`) when the box is ticked.
     oauth_only: Option<String>,
@@ -463,6 +465,7 @@ pub(super) async fn oauth_only(
 
 #[derive(Debug, serde::Deserialize)]
 pub(super) struct DeleteClientForm {
+    #[serde(default)]
     csrf: String,
     confirm: Option<String>,
 }
