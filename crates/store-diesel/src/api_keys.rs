@@ -5,6 +5,7 @@
 //! Key format: `sk_<64 hex characters>`; the hash covers the whole key and is
 //! the lookup (a unique index), so checking a key is one indexed read.
 
+use crate::single::SingleRow as _;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use sha2::{Digest, Sha256};
@@ -96,7 +97,7 @@ pub fn create(
     let record = tenant_api_keys::table
         .find((tenant_id, &id))
         .select(KeyRow::as_select())
-        .first(conn)?
+        .single(conn)?
         .into();
     Ok(CreatedKey { record, key })
 }
@@ -145,7 +146,7 @@ pub fn verify(
         .filter(tenant_api_keys::key_hash.eq(&h))
         .filter(tenant_api_keys::tenant_id.eq(tenant_id))
         .select((tenant_api_keys::id, tenant_api_keys::key_hash))
-        .first(conn)
+        .single(conn)
         .optional()?;
     Ok(found
         .filter(|(_, stored)| bool::from(stored.as_bytes().ct_eq(h.as_bytes())))

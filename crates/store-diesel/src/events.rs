@@ -11,6 +11,7 @@
 //! tenant's writers from that point to commit); [`append_all`] takes the lock
 //! once for several events.
 
+use crate::single::SingleRow as _;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
@@ -209,7 +210,7 @@ pub fn last_seq(conn: &mut DbConnection, tenant_id: &str) -> Result<i64, StoreEr
     tenants::table
         .find(tenant_id)
         .select(tenants::event_seq)
-        .first(conn)
+        .single(conn)
         .optional()?
         .ok_or(StoreError::NotFound)
 }
@@ -290,7 +291,7 @@ impl Consumer {
         Ok(event_consumers::table
             .find((&self.tenant_id, &self.name))
             .select(event_consumers::last_seq)
-            .first(conn)
+            .single(conn)
             .optional()?
             .unwrap_or(0))
     }
@@ -322,7 +323,7 @@ impl Consumer {
             let current: Option<i64> = event_consumers::table
                 .find(key)
                 .select(event_consumers::last_seq)
-                .first(conn)
+                .single(conn)
                 .optional()?;
             match current {
                 None => {

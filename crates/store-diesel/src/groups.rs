@@ -3,6 +3,7 @@
 //! deltas that touch one row per added or removed member, and reading a group
 //! without its members reads no member rows.
 
+use crate::single::SingleRow as _;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
@@ -144,7 +145,7 @@ pub fn get(conn: &mut DbConnection, tenant_id: &str, id: &str) -> Result<GroupRe
         .filter(groups::tenant_id.eq(tenant_id))
         .filter(groups::id.eq(id))
         .select(GroupRow::as_select())
-        .first(conn)?
+        .single(conn)?
         .try_into()
 }
 
@@ -166,12 +167,12 @@ pub fn get_for_update(
             .filter(groups::id.eq(id))
             .select(GroupRow::as_select())
             .for_update()
-            .first(conn)?,
+            .single(conn)?,
         DbConnection::Sqlite(conn) => groups::table
             .filter(groups::tenant_id.eq(tenant_id))
             .filter(groups::id.eq(id))
             .select(GroupRow::as_select())
-            .first(conn)?,
+            .single(conn)?,
     };
     row.try_into()
 }
@@ -189,7 +190,7 @@ pub fn find_by_display_name(
         .filter(groups::tenant_id.eq(tenant_id))
         .filter(groups::display_name_folded.eq(fold(display_name)))
         .select(GroupRow::as_select())
-        .first(conn)
+        .single(conn)
         .optional()?
         .map(GroupRecord::try_from)
         .transpose()
@@ -228,7 +229,7 @@ pub fn update(
             .filter(groups::tenant_id.eq(&group.tenant_id))
             .filter(groups::id.eq(&group.id))
             .select(groups::version)
-            .first(conn)?;
+            .single(conn)?;
         if expected_version.is_some_and(|v| v != current) {
             return Err(StoreError::PreconditionFailed { current });
         }

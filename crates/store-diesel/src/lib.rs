@@ -39,6 +39,7 @@ mod hex;
 mod macros;
 mod render;
 pub mod schema;
+mod single;
 mod store;
 mod time;
 mod url;

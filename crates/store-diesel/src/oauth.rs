@@ -22,6 +22,7 @@
 //! [`use_assertion_id`] makes each `private_key_jwt` client assertion (RFC
 //! 7523) work once, by its `jti`, until it expires.
 
+use crate::single::SingleRow as _;
 use chrono::{DateTime, TimeDelta, Utc};
 use diesel::prelude::*;
 use sha2::{Digest, Sha256};
@@ -172,7 +173,7 @@ pub fn get(conn: &mut DbConnection, tenant_id: &str) -> Result<Option<OAuthClien
     Ok(oauth_clients::table
         .filter(oauth_clients::tenant_id.eq(tenant_id))
         .select(ClientRow::as_select())
-        .first(conn)
+        .single(conn)
         .optional()?
         .map(OAuthClient::from))
 }
@@ -437,7 +438,7 @@ pub fn oauth_only(conn: &mut DbConnection, tenant_id: &str) -> Result<bool, Stor
     Ok(tenants::table
         .filter(tenants::id.eq(tenant_id))
         .select(tenants::oauth_only)
-        .first(conn)?)
+        .single(conn)?)
 }
 
 /// Sets the tenant's "OAuth only" flag.

@@ -3,6 +3,7 @@
 //! replica signs and verifies with the same key. This table is the one place
 //! whose key does not start with `tenant_id`: the rows belong to no tenant.
 
+use crate::single::SingleRow as _;
 use diesel::prelude::*;
 
 use crate::macros::db_run;
@@ -31,7 +32,7 @@ pub fn get(conn: &mut DbConnection, name: &str) -> Result<Option<String>, StoreE
     Ok(server_settings::table
         .filter(server_settings::name.eq(name))
         .select(server_settings::value)
-        .first(conn)
+        .single(conn)
         .optional()?)
 }
 

@@ -1,5 +1,6 @@
 //! Tenants: one organisation each, with its SCIM settings.
 
+use crate::single::SingleRow as _;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
@@ -155,7 +156,7 @@ pub fn get(conn: &mut DbConnection, id: &str) -> Result<Tenant, StoreError> {
     Ok(tenants::table
         .filter(tenants::id.eq(id))
         .select(TenantRow::as_select())
-        .first(conn)?
+        .single(conn)?
         .into())
 }
 
@@ -167,7 +168,7 @@ pub fn get_by_slug(conn: &mut DbConnection, slug: &str) -> Result<Tenant, StoreE
     Ok(tenants::table
         .filter(tenants::slug.eq(slug))
         .select(TenantRow::as_select())
-        .first(conn)?
+        .single(conn)?
         .into())
 }
 
@@ -210,7 +211,7 @@ pub fn with_live_token(
             scim_tokens::token_hash,
             tenants::oauth_only,
         ))
-        .first::<(TenantRow, String, bool)>(conn)
+        .single::<(TenantRow, String, bool)>(conn)
         .optional()?;
     Ok(found.map(|(row, token_hash, oauth_only)| LiveToken {
         tenant: Tenant::from(row),

@@ -6,6 +6,7 @@
 //! Token format: `<token_id>.<secret>` (32 + 64 hex characters). The id locates
 //! the row in one indexed lookup; the hash covers the whole token.
 
+use crate::single::SingleRow as _;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use sha2::{Digest, Sha256};
@@ -193,7 +194,7 @@ pub fn get(
         .filter(scim_tokens::tenant_id.eq(tenant_id))
         .filter(scim_tokens::token_id.eq(token_id))
         .select(TokenRow::as_select())
-        .first(conn)?
+        .single(conn)?
         .into())
 }
 
@@ -206,7 +207,7 @@ pub fn live(conn: &mut DbConnection, tenant_id: &str) -> Result<Option<TokenReco
         .filter(scim_tokens::tenant_id.eq(tenant_id))
         .filter(scim_tokens::revoked_at.is_null())
         .select(TokenRow::as_select())
-        .first(conn)
+        .single(conn)
         .optional()?
         .map(TokenRecord::from))
 }

@@ -5,6 +5,7 @@
 //! `user_name_folded` (Unicode lower case, computed here, never by SQL whose
 //! `LOWER` differs between backends) under a unique key.
 
+use crate::single::SingleRow as _;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
@@ -341,7 +342,7 @@ pub fn get(conn: &mut DbConnection, tenant_id: &str, id: &str) -> Result<UserRec
         .filter(users::tenant_id.eq(tenant_id))
         .filter(users::id.eq(id))
         .select(UserRow::as_select())
-        .first(conn)?;
+        .single(conn)?;
     load(conn, row)
 }
 
@@ -359,7 +360,7 @@ pub fn find_by_user_name(
         .filter(users::tenant_id.eq(tenant_id))
         .filter(users::user_name_folded.eq(fold(user_name)))
         .select(UserRow::as_select())
-        .first(conn)
+        .single(conn)
         .optional()?;
     row.map(|row| load(conn, row)).transpose()
 }
@@ -406,7 +407,7 @@ pub fn get_document(
         .filter(users::tenant_id.eq(tenant_id))
         .filter(users::id.eq(id))
         .select(UserRow::as_select())
-        .first(conn)?;
+        .single(conn)?;
     record(row, Vec::new())
 }
 
@@ -428,12 +429,12 @@ pub fn get_document_for_update(
             .filter(users::id.eq(id))
             .select(UserRow::as_select())
             .for_update()
-            .first(conn)?,
+            .single(conn)?,
         DbConnection::Sqlite(conn) => users::table
             .filter(users::tenant_id.eq(tenant_id))
             .filter(users::id.eq(id))
             .select(UserRow::as_select())
-            .first(conn)?,
+            .single(conn)?,
     };
     record(row, Vec::new())
 }
@@ -453,7 +454,7 @@ pub fn find_document_by_user_name(
         .filter(users::tenant_id.eq(tenant_id))
         .filter(users::user_name_folded.eq(fold(user_name)))
         .select(UserRow::as_select())
-        .first(conn)
+        .single(conn)
         .optional()?
         .map(|row| record(row, Vec::new()))
         .transpose()
@@ -505,7 +506,7 @@ pub fn update(
             .filter(users::tenant_id.eq(&user.tenant_id))
             .filter(users::id.eq(&user.id))
             .select(users::version)
-            .first(conn)?;
+            .single(conn)?;
         if expected_version.is_some_and(|v| v != current) {
             return Err(StoreError::PreconditionFailed { current });
         }
