@@ -141,12 +141,14 @@ pub fn insert(conn: &mut DbConnection, group: &GroupRecord) -> Result<(), StoreE
 /// # Errors
 /// [`StoreError::NotFound`].
 pub fn get(conn: &mut DbConnection, tenant_id: &str, id: &str) -> Result<GroupRecord, StoreError> {
-    groups::table
-        .filter(groups::tenant_id.eq(tenant_id))
-        .filter(groups::id.eq(id))
-        .select(GroupRow::as_select())
-        .single(conn)?
-        .try_into()
+    let row: GroupRow = db_run!(conn => {
+        groups::table
+            .filter(groups::tenant_id.eq(tenant_id))
+            .filter(groups::id.eq(id))
+            .select(GroupRow::as_select())
+            .single(conn)?
+    });
+    row.try_into()
 }
 
 /// [`get`] for a read-modify-write: on PostgreSQL the row is locked
@@ -186,14 +188,16 @@ pub fn find_by_display_name(
     tenant_id: &str,
     display_name: &str,
 ) -> Result<Option<GroupRecord>, StoreError> {
-    groups::table
-        .filter(groups::tenant_id.eq(tenant_id))
-        .filter(groups::display_name_folded.eq(fold(display_name)))
-        .select(GroupRow::as_select())
-        .single(conn)
-        .optional()?
-        .map(GroupRecord::try_from)
-        .transpose()
+    let folded = fold(display_name);
+    let row: Option<GroupRow> = db_run!(conn => {
+        groups::table
+            .filter(groups::tenant_id.eq(tenant_id))
+            .filter(groups::display_name_folded.eq(&folded))
+            .select(GroupRow::as_select())
+            .single(conn)
+            .optional()?
+    });
+    row.map(GroupRecord::try_from).transpose()
 }
 
 /// One page of the tenant's groups matching `q`, without members (see
@@ -478,9 +482,11 @@ pub fn groups_of_users(
         // statement in diesel's prepared-statement cache, which an `IN`
         // list of variable length cannot use.
         let rows: Vec<(String, String, String)> = match chunk {
-            [one] => joined()
-                .filter(group_members::user_id.eq(*one))
-                .load(conn)?,
+            [one] => db_run!(conn => {
+                joined()
+                    .filter(group_members::user_id.eq(*one))
+                    .load(conn)?
+            }),
             _ => joined()
                 .filter(group_members::user_id.eq_any(chunk))
                 .load(conn)?,

@@ -4,6 +4,7 @@ use crate::single::SingleRow as _;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
+use crate::macros::db_run;
 use crate::schema::tenants;
 use crate::time::{from_db, now, to_db};
 use crate::{DbConnection, StoreError};
@@ -200,19 +201,23 @@ pub fn with_live_token(
     if slug.contains('\0') || tenant_id.contains('\0') || token_id.contains('\0') {
         return Ok(None);
     }
-    let found = tenants::table
-        .inner_join(scim_tokens::table.on(scim_tokens::tenant_id.eq(tenants::id)))
-        .filter(tenants::slug.eq(slug))
-        .filter(tenants::id.eq(tenant_id))
-        .filter(scim_tokens::token_id.eq(token_id))
-        .filter(scim_tokens::revoked_at.is_null())
-        .select((
-            TenantRow::as_select(),
-            scim_tokens::token_hash,
-            tenants::oauth_only,
-        ))
-        .single::<(TenantRow, String, bool)>(conn)
-        .optional()?;
+    // On the concrete connection: diesel's MultiConnection re-renders a
+    // query's SQL on every execution (docs/performance.md).
+    let found = db_run!(conn => {
+        tenants::table
+            .inner_join(scim_tokens::table.on(scim_tokens::tenant_id.eq(tenants::id)))
+            .filter(tenants::slug.eq(slug))
+            .filter(tenants::id.eq(tenant_id))
+            .filter(scim_tokens::token_id.eq(token_id))
+            .filter(scim_tokens::revoked_at.is_null())
+            .select((
+                TenantRow::as_select(),
+                scim_tokens::token_hash,
+                tenants::oauth_only,
+            ))
+            .single::<(TenantRow, String, bool)>(conn)
+            .optional()?
+    });
     Ok(found.map(|(row, token_hash, oauth_only)| LiveToken {
         tenant: Tenant::from(row),
         token_hash,

@@ -403,11 +403,13 @@ pub fn get_document(
     tenant_id: &str,
     id: &str,
 ) -> Result<UserRecord, StoreError> {
-    let row = users::table
-        .filter(users::tenant_id.eq(tenant_id))
-        .filter(users::id.eq(id))
-        .select(UserRow::as_select())
-        .single(conn)?;
+    let row: UserRow = db_run!(conn => {
+        users::table
+            .filter(users::tenant_id.eq(tenant_id))
+            .filter(users::id.eq(id))
+            .select(UserRow::as_select())
+            .single(conn)?
+    });
     record(row, Vec::new())
 }
 
@@ -450,14 +452,16 @@ pub fn find_document_by_user_name(
     tenant_id: &str,
     user_name: &str,
 ) -> Result<Option<UserRecord>, StoreError> {
-    users::table
-        .filter(users::tenant_id.eq(tenant_id))
-        .filter(users::user_name_folded.eq(fold(user_name)))
-        .select(UserRow::as_select())
-        .single(conn)
-        .optional()?
-        .map(|row| record(row, Vec::new()))
-        .transpose()
+    let folded = fold(user_name);
+    let row: Option<UserRow> = db_run!(conn => {
+        users::table
+            .filter(users::tenant_id.eq(tenant_id))
+            .filter(users::user_name_folded.eq(&folded))
+            .select(UserRow::as_select())
+            .single(conn)
+            .optional()?
+    });
+    row.map(|row| record(row, Vec::new())).transpose()
 }
 
 /// One page of the tenant's users matching `q` (see [`crate::list`]: indexed
