@@ -62,12 +62,6 @@ struct AuditRow {
     details: String,
 }
 
-#[derive(QueryableByName)]
-struct Seq {
-    #[diesel(sql_type = BigInt)]
-    seq: i64,
-}
-
 /// Appends a record to the tenant's log; returns its `seq`.
 ///
 /// # Errors
@@ -92,24 +86,69 @@ pub fn append(
             ))
             .returning(audit_log::seq)
             .get_result(conn)?),
-        DbConnection::Sqlite(conn) => Ok(diesel::sql_query(
-            "INSERT INTO audit_log \
-             (tenant_id, seq, at, actor, action, target_type, target_id, details) \
-             SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ?, ? \
-             FROM audit_log WHERE tenant_id = ? RETURNING seq",
-        )
-        .bind::<Text, _>(tenant_id)
-        .bind::<Timestamp, _>(at)
-        .bind::<Text, _>(record.actor)
-        .bind::<Text, _>(record.action)
-        .bind::<Text, _>(record.target_type)
-        .bind::<Nullable<Text>, _>(record.target_id)
-        .bind::<Text, _>(&details)
-        .bind::<Text, _>(tenant_id)
-        .get_result::<Seq>(conn)?
-        .seq),
+        DbConnection::Sqlite(conn) => Ok(SqliteAppend {
+            tenant_id,
+            at,
+            record,
+            details: &details,
+        }
+        .get_result::<i64>(conn)?),
     }
 }
+
+/// SQLite's append: `seq` is the tenant's `MAX(seq) + 1`, computed in the
+/// inserting statement (SQLite has one writer). A statement of its own rather
+/// than a `sql_query`, so that diesel keeps it prepared: a `sql_query` is
+/// parsed and planned again on every call, and every SCIM write appends.
+struct SqliteAppend<'a> {
+    tenant_id: &'a str,
+    at: chrono::NaiveDateTime,
+    record: &'a NewAuditRecord<'a>,
+    details: &'a str,
+}
+
+/// The statement cache's key of [`SqliteAppend`] (its SQL never changes).
+struct SqliteAppendId;
+
+impl diesel::query_builder::QueryId for SqliteAppend<'_> {
+    type QueryId = SqliteAppendId;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::query_builder::Query for SqliteAppend<'_> {
+    type SqlType = BigInt;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for SqliteAppend<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
+    ) -> QueryResult<()> {
+        out.push_sql(
+            "INSERT INTO audit_log \
+             (tenant_id, seq, at, actor, action, target_type, target_id, details) SELECT ",
+        );
+        out.push_bind_param::<Text, _>(self.tenant_id)?;
+        out.push_sql(", COALESCE(MAX(seq), 0) + 1, ");
+        out.push_bind_param::<Timestamp, _>(&self.at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(self.record.actor)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(self.record.action)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(self.record.target_type)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.record.target_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(self.details)?;
+        out.push_sql(" FROM audit_log WHERE tenant_id = ");
+        out.push_bind_param::<Text, _>(self.tenant_id)?;
+        out.push_sql(" RETURNING seq");
+        Ok(())
+    }
+}
+
+impl RunQueryDsl<diesel::sqlite::SqliteConnection> for SqliteAppend<'_> {}
 
 /// Up to `limit` records of the tenant with `seq > after` (all when `after` is
 /// `None`), oldest first. Pass the last `seq` seen as the next `after`.

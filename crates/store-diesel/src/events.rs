@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
+use crate::macros::db_run;
 use crate::schema::{event_consumers, events, tenants};
 use crate::time::{from_db, now, to_db, truncate};
 use crate::{DbConnection, StoreError, write_transaction};
@@ -75,11 +76,47 @@ struct EventRow {
     data: String,
 }
 
-#[derive(QueryableByName)]
-struct Seq {
-    #[diesel(sql_type = BigInt)]
-    event_seq: i64,
+/// `UPDATE tenants SET event_seq = event_seq + n … RETURNING event_seq`: takes
+/// `n` sequence numbers under the tenant row's lock. A statement of its own
+/// rather than a `sql_query`, so that diesel keeps it prepared (every SCIM
+/// write runs it).
+struct TakeSeqs<'a> {
+    tenant_id: &'a str,
+    n: i64,
 }
+
+/// The statement cache's key of [`TakeSeqs`] (its SQL never changes).
+struct TakeSeqsId;
+
+impl diesel::query_builder::QueryId for TakeSeqs<'_> {
+    type QueryId = TakeSeqsId;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::query_builder::Query for TakeSeqs<'_> {
+    type SqlType = BigInt;
+}
+
+impl<DB> diesel::query_builder::QueryFragment<DB> for TakeSeqs<'_>
+where
+    DB: diesel::backend::Backend,
+    i64: diesel::serialize::ToSql<BigInt, DB>,
+    str: diesel::serialize::ToSql<Text, DB>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> QueryResult<()> {
+        out.push_sql("UPDATE tenants SET event_seq = event_seq + ");
+        out.push_bind_param::<BigInt, _>(&self.n)?;
+        out.push_sql(" WHERE id = ");
+        out.push_bind_param::<Text, _>(self.tenant_id)?;
+        out.push_sql(" RETURNING event_seq");
+        Ok(())
+    }
+}
+
+impl<C: diesel::Connection> RunQueryDsl<C> for TakeSeqs<'_> {}
 
 /// Appends one event; returns it as stored.
 ///
@@ -109,21 +146,12 @@ pub fn append_all(
     }
     let n = i64::try_from(new.len()).map_err(StoreError::other)?;
     // RETURNING needs SQLite 3.35 (bundled).
-    let last = match conn {
-        DbConnection::Pg(c) => diesel::sql_query(
-            "UPDATE tenants SET event_seq = event_seq + $1 WHERE id = $2 RETURNING event_seq",
-        )
-        .bind::<BigInt, _>(n)
-        .bind::<Text, _>(tenant_id)
-        .get_results::<Seq>(c)?,
-        DbConnection::Sqlite(c) => diesel::sql_query(
-            "UPDATE tenants SET event_seq = event_seq + ? WHERE id = ? RETURNING event_seq",
-        )
-        .bind::<BigInt, _>(n)
-        .bind::<Text, _>(tenant_id)
-        .get_results::<Seq>(c)?,
-    };
-    let last = last.first().ok_or(StoreError::NotFound)?.event_seq;
+    let take = TakeSeqs { tenant_id, n };
+    let last: i64 = db_run!(conn => {
+        take.single::<i64>(conn)
+            .optional()?
+            .ok_or(StoreError::NotFound)?
+    });
     let first = last - n + 1;
     let stored: Vec<Event> = new
         .into_iter()
@@ -140,22 +168,26 @@ pub fn append_all(
             data: e.data,
         })
         .collect();
-    // One row at a time: multi-row VALUES do not go through the two-backend
-    // connection type.
+    // One row at a time, on the concrete connection: multi-row VALUES do not
+    // go through the two-backend connection type, and a single-row insert
+    // keeps its prepared statement.
     for e in &stored {
-        diesel::insert_into(events::table)
-            .values((
-                events::tenant_id.eq(&e.tenant_id),
-                events::seq.eq(e.seq),
-                events::id.eq(&e.id),
-                events::event_type.eq(&e.event_type),
-                events::occurred_at.eq(to_db(e.time)),
-                events::actor.eq(&e.actor),
-                events::resource_type.eq(&e.resource_type),
-                events::resource_id.eq(e.resource_id.as_deref()),
-                events::data.eq(e.data.to_string()),
-            ))
-            .execute(conn)?;
+        let data = e.data.to_string();
+        db_run!(conn => {
+            diesel::insert_into(events::table)
+                .values((
+                    events::tenant_id.eq(&e.tenant_id),
+                    events::seq.eq(e.seq),
+                    events::id.eq(&e.id),
+                    events::event_type.eq(&e.event_type),
+                    events::occurred_at.eq(to_db(e.time)),
+                    events::actor.eq(&e.actor),
+                    events::resource_type.eq(&e.resource_type),
+                    events::resource_id.eq(e.resource_id.as_deref()),
+                    events::data.eq(&data),
+                ))
+                .execute(conn)?
+        });
     }
     Ok(stored)
 }

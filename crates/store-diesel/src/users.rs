@@ -194,6 +194,16 @@ fn insert_emails_of(conn: &mut DbConnection, users: &[UserRecord]) -> Result<(),
             })
         })
         .collect();
+    if let [one] = rows.as_slice() {
+        // The usual single address: a one-row insert keeps its prepared
+        // statement (a multi-row insert's SQL depends on its length).
+        db_run!(conn => {
+            diesel::insert_into(user_emails::table)
+                .values(one)
+                .execute(conn)?;
+        });
+        return Ok(());
+    }
     for chunk in rows.chunks(BATCH) {
         // Multi-row INSERT does not compile for `MultiBackend`: run it per backend.
         db_run!(conn => {
@@ -255,15 +265,19 @@ pub fn insert_many(conn: &mut DbConnection, batch: &[UserRecord]) -> Result<(), 
 pub fn insert(conn: &mut DbConnection, user: &UserRecord) -> Result<(), StoreError> {
     let values = columns(user)?;
     write_transaction(conn, |conn| {
-        diesel::insert_into(users::table)
-            .values((
-                users::tenant_id.eq(&user.tenant_id),
-                users::id.eq(&user.id),
-                users::created_at.eq(to_db(user.created_at)),
-                users::version.eq(user.version),
-                &values,
-            ))
-            .execute(conn)?;
+        // On the concrete connection: diesel's MultiConnection re-renders a
+        // statement's SQL on every execution (docs/performance.md).
+        db_run!(conn => {
+            diesel::insert_into(users::table)
+                .values((
+                    users::tenant_id.eq(&user.tenant_id),
+                    users::id.eq(&user.id),
+                    users::created_at.eq(to_db(user.created_at)),
+                    users::version.eq(user.version),
+                    &values,
+                ))
+                .execute(conn)?
+        });
         insert_emails(conn, user)
     })
 }
