@@ -708,6 +708,7 @@ fn webhook_worker(
     let mut settings = WebhookSettings {
         threads: usize::try_from(args.webhook_threads).unwrap_or(2),
         poll_interval: Duration::from_millis(args.webhook_poll_ms),
+        endpoint_concurrency: u32::try_from(args.webhook_endpoint_concurrency).unwrap_or(1),
         ..WebhookSettings::default()
     };
     // A claim covers a whole batch sent one after the other, each up to the

@@ -463,6 +463,10 @@ pub struct WebhookSettings {
     pub batch: u32,
     /// Events dispatched per endpoint per round.
     pub dispatch_batch: u32,
+    /// Most threads (of all replicas on the database) sending to one
+    /// endpoint at a time, so a slow endpoint cannot occupy every thread
+    /// ([`webhooks::claim_with`]).
+    pub endpoint_concurrency: u32,
     /// How long a claim holds a delivery (longer than the request timeout).
     pub lease: TimeDelta,
     /// Backoff and give-up window.
@@ -476,6 +480,7 @@ impl Default for WebhookSettings {
             poll_interval: Duration::from_millis(500),
             batch: 10,
             dispatch_batch: 500,
+            endpoint_concurrency: 1,
             lease: TimeDelta::minutes(5),
             retry: RetryPolicy::default(),
         }
@@ -587,10 +592,11 @@ impl Loop {
             return Ok(0);
         }
         let claimed = self.store.with_conn(|c| {
-            webhooks::claim(
+            webhooks::claim_with(
                 c,
                 &self.worker,
                 self.settings.batch,
+                Some(self.settings.endpoint_concurrency),
                 self.settings.lease,
                 now,
             )
