@@ -23,7 +23,7 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -487,12 +487,59 @@ impl Default for WebhookSettings {
     }
 }
 
+/// Delivery attempts of one worker (all its threads) since it started, by
+/// outcome; [`WebhookStats::prometheus`] renders them for `/metrics`.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookStats(Arc<StatCounters>);
+
+#[derive(Debug, Default)]
+struct StatCounters {
+    delivered: AtomicU64,
+    failed: AtomicU64,
+    gave_up: AtomicU64,
+}
+
+impl WebhookStats {
+    /// Attempts answered 2xx.
+    pub fn delivered(&self) -> u64 {
+        self.0.delivered.load(Ordering::Relaxed)
+    }
+
+    /// Attempts that failed (no response, a timeout, a non-2xx status) and
+    /// will be retried.
+    pub fn failed(&self) -> u64 {
+        self.0.failed.load(Ordering::Relaxed)
+    }
+
+    /// Failed attempts after which the delivery was given up (retried for
+    /// too long) and its endpoint marked failing.
+    pub fn gave_up(&self) -> u64 {
+        self.0.gave_up.load(Ordering::Relaxed)
+    }
+
+    /// The counters in Prometheus text format
+    /// (`scim_webhook_attempts_total{outcome="delivered|failed|gave_up"}`).
+    pub fn prometheus(&self) -> String {
+        format!(
+            "# HELP scim_webhook_attempts_total Webhook delivery attempts of this process by outcome: delivered (2xx), failed (to be retried), gave_up (retried for too long; endpoint marked failing).\n\
+             # TYPE scim_webhook_attempts_total counter\n\
+             scim_webhook_attempts_total{{outcome=\"delivered\"}} {}\n\
+             scim_webhook_attempts_total{{outcome=\"failed\"}} {}\n\
+             scim_webhook_attempts_total{{outcome=\"gave_up\"}} {}\n",
+            self.delivered(),
+            self.failed(),
+            self.gave_up()
+        )
+    }
+}
+
 /// The running worker; [`WebhookWorker::stop`] ends its threads after the
 /// request in flight.
 #[derive(Debug)]
 pub struct WebhookWorker {
     stop: Arc<AtomicBool>,
     threads: Vec<std::thread::JoinHandle<()>>,
+    stats: WebhookStats,
 }
 
 impl WebhookWorker {
@@ -508,6 +555,7 @@ impl WebhookWorker {
         sender: Arc<dyn WebhookSender>,
     ) -> std::io::Result<WebhookWorker> {
         let stop = Arc::new(AtomicBool::new(false));
+        let stats = WebhookStats::default();
         let worker_id = format!("webhooks-{}", uuid::Uuid::new_v4().simple());
         let mut threads = Vec::new();
         for n in 0..settings.threads.max(1) {
@@ -518,6 +566,7 @@ impl WebhookWorker {
                 sender: sender.clone(),
                 worker: format!("{worker_id}-{n}"),
                 stop: stop.clone(),
+                stats: stats.clone(),
             };
             threads.push(
                 std::thread::Builder::new()
@@ -525,7 +574,16 @@ impl WebhookWorker {
                     .spawn(move || ctx.run())?,
             );
         }
-        Ok(WebhookWorker { stop, threads })
+        Ok(WebhookWorker {
+            stop,
+            threads,
+            stats,
+        })
+    }
+
+    /// The worker's attempt counters (shared: they keep counting).
+    pub fn stats(&self) -> WebhookStats {
+        self.stats.clone()
     }
 
     /// Asks the threads to stop after their current request.
@@ -556,6 +614,7 @@ struct Loop {
     sender: Arc<dyn WebhookSender>,
     worker: String,
     stop: Arc<AtomicBool>,
+    stats: WebhookStats,
 }
 
 impl Loop {
@@ -647,13 +706,22 @@ impl Loop {
         };
         let now = Utc::now();
         if attempt.error.is_none() {
-            self.store
-                .with_conn(|c| webhooks::complete(c, &d.key, &self.worker, &attempt, now))?;
+            if self
+                .store
+                .with_conn(|c| webhooks::complete(c, &d.key, &self.worker, &attempt, now))?
+            {
+                self.stats.0.delivered.fetch_add(1, Ordering::Relaxed);
+            }
             return Ok(true);
         }
         let outcome = self.store.with_conn(|c| {
             webhooks::fail(c, &d.key, &self.worker, &attempt, &self.settings.retry, now)
         })?;
+        match outcome {
+            FailOutcome::GaveUp => self.stats.0.gave_up.fetch_add(1, Ordering::Relaxed),
+            FailOutcome::RetryAt(_) => self.stats.0.failed.fetch_add(1, Ordering::Relaxed),
+            FailOutcome::NotHeld => 0,
+        };
         match outcome {
             FailOutcome::GaveUp => tracing::warn!(
                 endpoint = %d.key.endpoint_id,
