@@ -55,31 +55,47 @@ fn url_field(map: &Map<String, Value>, config: &AdminConfig) -> Result<Option<St
     }
 }
 
+const EVENT_TYPES_MSG: &str = "eventTypes: expected an array of event types such as [\"user.suspended\", \"group.member_added\"] ([] = every type)";
+
+/// Checks event type names (`user.suspended`, ...: lower case, a dot, at
+/// most [`MAX_EVENT_TYPES`]) and drops repeats.
+pub(crate) fn parse_event_types<'a>(
+    items: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<String>, AdminError> {
+    let mut types: Vec<String> = Vec::new();
+    for t in items {
+        let valid = !t.is_empty()
+            && t.len() <= 64
+            && t.contains('.')
+            && t.chars()
+                .all(|c| c.is_ascii_lowercase() || c == '.' || c == '_');
+        if !valid {
+            return Err(bad(format!("{EVENT_TYPES_MSG}; {t:?} is not one")));
+        }
+        if !types.iter().any(|x| x == t) {
+            types.push(t.to_owned());
+        }
+        if types.len() > MAX_EVENT_TYPES {
+            return Err(bad(format!("{EVENT_TYPES_MSG}; at most {MAX_EVENT_TYPES}")));
+        }
+    }
+    Ok(types)
+}
+
 fn event_types_field(map: &Map<String, Value>) -> Result<Option<Vec<String>>, AdminError> {
-    let msg = "eventTypes: expected an array of event types such as [\"user.suspended\", \"group.member_added\"] ([] = every type)";
     match map.get("eventTypes") {
         None => Ok(None),
         Some(Value::Array(items)) if items.len() <= MAX_EVENT_TYPES => {
-            let mut types = Vec::with_capacity(items.len());
+            let mut names = Vec::with_capacity(items.len());
             for item in items {
                 let Value::String(t) = item else {
-                    return Err(bad(msg));
+                    return Err(bad(EVENT_TYPES_MSG));
                 };
-                let valid = !t.is_empty()
-                    && t.len() <= 64
-                    && t.contains('.')
-                    && t.chars()
-                        .all(|c| c.is_ascii_lowercase() || c == '.' || c == '_');
-                if !valid {
-                    return Err(bad(format!("{msg}; {t:?} is not one")));
-                }
-                if !types.contains(t) {
-                    types.push(t.clone());
-                }
+                names.push(t.as_str());
             }
-            Ok(Some(types))
+            parse_event_types(names).map(Some)
         }
-        Some(_) => Err(bad(msg)),
+        Some(_) => Err(bad(EVENT_TYPES_MSG)),
     }
 }
 
