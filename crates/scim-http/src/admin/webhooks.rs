@@ -460,7 +460,7 @@ pub(crate) async fn replay_as(
     .await
 }
 
-/// A page of an endpoint's delivery log, newest first (404 for another
+/// A page of an endpoint's delivery log, oldest first (404 for another
 /// tenant's endpoint).
 pub(crate) async fn log_of(
     state: &ScimState,

@@ -80,7 +80,7 @@ struct WebhookPage {
     notice: Option<String>,
     error: Option<String>,
     attempts: Vec<AttemptRow>,
-    older: Option<String>,
+    next_page: Option<String>,
 }
 
 /// The tenant's id and name (404 when it does not exist).
@@ -316,7 +316,7 @@ async fn endpoint_page(
         .await?
     };
     let log = hooks::log_of(state, tenant_id, id, extras.after, LOG_PAGE).await?;
-    let older = (log.len() == LOG_PAGE as usize)
+    let next_page = (log.len() == LOG_PAGE as usize)
         .then(|| {
             log.last()
                 .map(store_diesel::webhooks::LoggedAttempt::cursor)
@@ -355,7 +355,7 @@ async fn endpoint_page(
                 error: a.attempt.error.clone().unwrap_or_default(),
             })
             .collect(),
-        older,
+        next_page,
     }
     .render()?;
     Ok(html(status, body))
