@@ -179,6 +179,9 @@ pub struct WebhookArgs {
     /// Threads that deliver webhooks (each sends one request at a time).
     #[arg(long, env = "SCIM_WEBHOOK_THREADS", default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=64))]
     pub webhook_threads: u64,
+    /// Most webhook threads (of all replicas) sending to one endpoint at a time, so a slow endpoint cannot hold them all.
+    #[arg(long, env = "SCIM_WEBHOOK_ENDPOINT_CONCURRENCY", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub webhook_endpoint_concurrency: u64,
     /// Milliseconds before the first retry of a failed webhook delivery (then doubling, at most 1 hour, for 24 hours).
     #[arg(long, env = "SCIM_WEBHOOK_RETRY_BASE_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
     pub webhook_retry_base_ms: u64,

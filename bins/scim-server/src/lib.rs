@@ -138,6 +138,29 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// The `webhooks:` line of `status`: the delivery backlog and failing endpoints.
+fn webhook_line(
+    s: &store_diesel::status::TenantStatus,
+    when: &dyn Fn(Option<chrono::DateTime<chrono::Utc>>, &str) -> String,
+) -> String {
+    let mut line = if s.webhook_pending == 0 {
+        "no deliveries pending".to_owned()
+    } else {
+        format!(
+            "{} deliveries pending, oldest dispatched {}",
+            s.webhook_pending,
+            when(s.webhook_oldest_pending_at, "-")
+        )
+    };
+    if s.webhook_endpoints_failing > 0 {
+        line.push_str(&format!(
+            "; {} endpoint(s) failing (replay to resume)",
+            s.webhook_endpoints_failing
+        ));
+    }
+    line
+}
+
 /// `scim-server status`: per tenant, what the database tells about
 /// provisioning progress. Read-only: it does not migrate.
 fn status(cli: &Cli) -> anyhow::Result<()> {
@@ -167,7 +190,8 @@ fn status(cli: &Cli) -> anyhow::Result<()> {
             "{}
   last SCIM write:  {}
   invitations:      {} queued for check-in, {} released and not yet delivered, {} failed
-  outbox:           {}",
+  outbox:           {}
+  webhooks:         {}",
             t.slug,
             when(s.last_scim_write_at, "never"),
             s.invitations_queued,
@@ -181,7 +205,8 @@ fn status(cli: &Cli) -> anyhow::Result<()> {
                     s.outbox_pending,
                     when(s.outbox_oldest_pending_at, "-")
                 )
-            }
+            },
+            webhook_line(&s, &when),
         ));
         items.push(json!({
             "tenant": t.slug,
@@ -195,6 +220,12 @@ fn status(cli: &Cli) -> anyhow::Result<()> {
                 "pending": s.outbox_pending,
                 "oldestPendingAt": s.outbox_oldest_pending_at,
                 "oldestPendingAgeSeconds": s.outbox_oldest_pending_at.map(|at| (now - at).num_seconds()),
+            },
+            "webhooks": {
+                "pending": s.webhook_pending,
+                "oldestPendingAt": s.webhook_oldest_pending_at,
+                "oldestPendingAgeSeconds": s.webhook_oldest_pending_at.map(|at| (now - at).num_seconds()),
+                "endpointsFailing": s.webhook_endpoints_failing,
             },
         }));
     }
@@ -595,6 +626,7 @@ pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
     let outbox = mailer::spawn(store.clone(), keys.clone(), mail);
     retention::spawn(store.clone(), args.event_retention_days, outbox.stop_flag());
     let webhooks = webhook_worker(&store, &keys, &args.webhook)?;
+    let webhook_stats = web::Data::new(webhooks.stats());
     let admin = web::Data::new(admin);
     let console = web::Data::new(console);
 
@@ -647,6 +679,7 @@ pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
             .app_data(store_data.clone())
             .app_data(metrics.clone())
             .app_data(metrics_access.clone())
+            .app_data(webhook_stats.clone())
             .app_data(admin.clone())
             .app_data(console.clone())
             .app_data(web::PayloadConfig::new(max_body))
@@ -708,6 +741,7 @@ fn webhook_worker(
     let mut settings = WebhookSettings {
         threads: usize::try_from(args.webhook_threads).unwrap_or(2),
         poll_interval: Duration::from_millis(args.webhook_poll_ms),
+        endpoint_concurrency: u32::try_from(args.webhook_endpoint_concurrency).unwrap_or(1),
         ..WebhookSettings::default()
     };
     // A claim covers a whole batch sent one after the other, each up to the

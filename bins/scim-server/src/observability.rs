@@ -304,6 +304,7 @@ pub async fn metrics(
     throttle: Option<web::Data<scim_http::throttle::Throttle>>,
     caps: Option<web::Data<crate::connections::ConnectionCaps>>,
     store: Option<web::Data<Store>>,
+    webhooks: Option<web::Data<scim_http::webhooks::WebhookStats>>,
 ) -> HttpResponse {
     if let Some(expected) = &access.0 {
         let presented = scim_http::auth::bearer(&req).unwrap_or_default();
@@ -341,6 +342,9 @@ pub async fn metrics(
             c.total_open(),
             c.refused()
         ));
+    }
+    if let Some(w) = webhooks {
+        text.push_str(&w.prometheus());
     }
     if let Some(store) = store {
         let store = store.get_ref().clone();
@@ -410,6 +414,44 @@ fn provisioning_metrics(store: &Store) -> Result<String, store_diesel::StoreErro
             out,
             "scim_outbox_oldest_pending_age_seconds{{tenant=\"{}\"}} {age}",
             esc(slug)
+        );
+    }
+    out.push_str(
+        "# HELP scim_webhook_pending Webhook deliveries not done yet (every endpoint of the tenant).\n\
+         # TYPE scim_webhook_pending gauge\n",
+    );
+    for (slug, s) in &rows {
+        let _ = writeln!(
+            out,
+            "scim_webhook_pending{{tenant=\"{}\"}} {}",
+            esc(slug),
+            s.webhook_pending
+        );
+    }
+    out.push_str(
+        "# HELP scim_webhook_oldest_pending_age_seconds Age of the oldest webhook delivery not done yet (0: none).\n\
+         # TYPE scim_webhook_oldest_pending_age_seconds gauge\n",
+    );
+    for (slug, s) in &rows {
+        let age = s
+            .webhook_oldest_pending_at
+            .map_or(0, |t| (now - t).num_seconds().max(0));
+        let _ = writeln!(
+            out,
+            "scim_webhook_oldest_pending_age_seconds{{tenant=\"{}\"}} {age}",
+            esc(slug)
+        );
+    }
+    out.push_str(
+        "# HELP scim_webhook_endpoints_failing Webhook endpoints marked failing (retried for too long; an admin replays to resume).\n\
+         # TYPE scim_webhook_endpoints_failing gauge\n",
+    );
+    for (slug, s) in &rows {
+        let _ = writeln!(
+            out,
+            "scim_webhook_endpoints_failing{{tenant=\"{}\"}} {}",
+            esc(slug),
+            s.webhook_endpoints_failing
         );
     }
     out.push_str(

@@ -447,6 +447,10 @@ fn status_reports_the_last_scim_write_invitations_and_the_outbox() {
     let quiet = text(&quiet.stdout);
     assert!(quiet.contains("acme\n  last SCIM write:  never"), "{quiet}");
     assert!(quiet.contains("outbox:           empty"), "{quiet}");
+    assert!(
+        quiet.contains("webhooks:         no deliveries pending"),
+        "{quiet}"
+    );
 
     let store = db.store();
     let t = store
@@ -469,6 +473,40 @@ fn status_reports_the_last_scim_write_invitations_and_the_outbox() {
             store_diesel::outbox::push(c, &t.id, "test", &serde_json::json!({}), an_hour_ago)
         })
         .unwrap();
+    // A webhook endpoint with two deliveries waiting, dispatched an hour ago.
+    store
+        .transaction(|c| {
+            store_diesel::webhooks::create(
+                c,
+                &t.id,
+                "https://hooks.example.net/x",
+                &[],
+                "sealed",
+                an_hour_ago,
+            )?;
+            for user in ["u1", "u2"] {
+                store_diesel::events::append(
+                    c,
+                    &t.id,
+                    store_diesel::events::NewEvent {
+                        event_type: "user.provisioned".to_owned(),
+                        time: an_hour_ago,
+                        actor: "directory".to_owned(),
+                        resource_type: "User".to_owned(),
+                        resource_id: Some(user.to_owned()),
+                        data: serde_json::json!({"id": user}),
+                    },
+                )?;
+            }
+            Ok::<_, store_diesel::StoreError>(())
+        })
+        .unwrap();
+    assert_eq!(
+        store
+            .with_conn(|c| store_diesel::webhooks::dispatch(c, 10, an_hour_ago))
+            .unwrap(),
+        2
+    );
     let busy = finish(command(db.url(), &["status", "--json"]));
     assert_clean_exit(&busy, "status --json");
     let v: serde_json::Value = serde_json::from_slice(&busy.stdout).unwrap();
@@ -479,7 +517,17 @@ fn status_reports_the_last_scim_write_invitations_and_the_outbox() {
     assert_eq!(item["outbox"]["pending"], 1, "{v}");
     let age = item["outbox"]["oldestPendingAgeSeconds"].as_i64().unwrap();
     assert!((3590..3700).contains(&age), "{v}");
+    assert_eq!(item["webhooks"]["pending"], 2, "{v}");
+    assert_eq!(item["webhooks"]["endpointsFailing"], 0, "{v}");
+    let age = item["webhooks"]["oldestPendingAgeSeconds"]
+        .as_i64()
+        .unwrap();
+    assert!((3590..3700).contains(&age), "{v}");
     let text_out = text(&finish(command(db.url(), &["status"])).stdout);
+    assert!(
+        text_out.contains("webhooks:         2 deliveries pending, oldest dispatched"),
+        "{text_out}"
+    );
     assert!(text_out.contains("1 pending, oldest written"), "{text_out}");
     assert!(text_out.contains("(1h ago)"), "{text_out}");
 }

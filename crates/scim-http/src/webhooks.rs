@@ -23,7 +23,7 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -120,20 +120,53 @@ pub enum UrlError {
     /// Empty host, credentials, fragment, spaces or control characters.
     #[error("url: {0}")]
     Malformed(&'static str),
-    /// A loopback, private, link-local or unspecified address.
+    /// A loopback, private, link-local or other non-public address.
     #[error(
-        "url: {0} is a loopback, private or link-local address; only allowed when the server runs with --webhook-allow-http (development)"
+        "url: {0} is a loopback, private, link-local or other non-public address; only allowed when the server runs with --webhook-allow-http (development)"
     )]
     Internal(String),
+    /// The host name resolves to a non-public address (`host`, `address`).
+    #[error(
+        "url: {0} resolves to {1}, a loopback, private, link-local or other non-public address; only allowed when the server runs with --webhook-allow-http (development)"
+    )]
+    ResolvesInternal(String, IpAddr),
+    /// The host name does not resolve.
+    #[error("url: the host {0} does not resolve ({1})")]
+    Unresolvable(String, String),
+}
+
+/// The host (without brackets) and port of a URL that passed [`validate_url`].
+fn host_and_port(url: &str) -> Option<(String, u16)> {
+    let lower = url.to_ascii_lowercase();
+    let (rest, default_port) = if let Some(r) = lower.strip_prefix("https://") {
+        (r, 443)
+    } else {
+        (lower.strip_prefix("http://")?, 80)
+    };
+    let authority = rest.split(['/', '?', '#']).next()?;
+    if let Some(v6) = authority.strip_prefix('[') {
+        let (host, after) = v6.split_once(']')?;
+        let port = match after.strip_prefix(':') {
+            Some(p) if !p.is_empty() => p.parse().ok()?,
+            _ => default_port,
+        };
+        return Some((host.to_owned(), port));
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !p.is_empty() => (h, p.parse().ok()?),
+        Some((h, _)) => (h, default_port),
+        None => (authority, default_port),
+    };
+    Some((host.to_owned(), port))
 }
 
 /// Checks an endpoint URL: absolute `https://` with a host, no credentials, no
 /// fragment, at most [`MAX_URL_LEN`] characters; `localhost` and literal
-/// loopback, private, link-local or unspecified addresses are refused. With
-/// `allow_http` (development), `http://` and those hosts are accepted too.
+/// non-public addresses ([`is_non_public`]) are refused. With `allow_http`
+/// (development), `http://` and those hosts are accepted too.
 ///
-/// The check is on the URL's text: a public name that resolves to an internal
-/// address is not caught here (see `docs/events.md`).
+/// The check is on the URL's text; [`check_resolved`] adds the addresses a
+/// name resolves to, and [`UreqSender`] checks them again when it connects.
 ///
 /// # Errors
 /// [`UrlError`] naming what is wrong.
@@ -184,32 +217,138 @@ pub fn validate_url(url: &str, allow_http: bool) -> Result<(), UrlError> {
     Ok(())
 }
 
+/// [`validate_url`], then (unless `allow_internal`) resolves the host name
+/// and refuses the URL when it does not resolve or when any of its addresses
+/// is non-public ([`is_non_public`]): a public-looking name that points at
+/// `127.0.0.1` or `169.254.169.254` is refused. Blocking (a DNS lookup); call
+/// it off the async workers.
+///
+/// This is the check at registration; delivery checks the addresses again
+/// and connects only to the ones it checked ([`UreqSender`]).
+///
+/// # Errors
+/// [`UrlError`] naming what is wrong.
+pub fn check_resolved(url: &str, allow_internal: bool) -> Result<(), UrlError> {
+    validate_url(url, allow_internal)?;
+    if allow_internal {
+        return Ok(());
+    }
+    let (host, port) = host_and_port(url).ok_or(UrlError::Malformed("no host"))?;
+    check_host(&host, port).map(|_| ())
+}
+
+/// Resolves `host` and refuses it when any address is non-public; returns
+/// the addresses.
+fn check_host(host: &str, port: u16) -> Result<Vec<std::net::SocketAddr>, UrlError> {
+    use std::net::ToSocketAddrs as _;
+    let addrs: Vec<std::net::SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| UrlError::Unresolvable(host.to_owned(), e.to_string()))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(UrlError::Unresolvable(
+            host.to_owned(),
+            "no addresses".to_owned(),
+        ));
+    }
+    if let Some(bad) = addrs.iter().find(|a| is_non_public(a.ip())) {
+        return Err(UrlError::ResolvesInternal(host.to_owned(), bad.ip()));
+    }
+    Ok(addrs)
+}
+
 fn is_internal(host: &str) -> bool {
     let host = host.trim_end_matches('.');
     if host == "localhost" || host.ends_with(".localhost") {
         return true;
     }
-    match host.parse::<IpAddr>() {
-        Ok(IpAddr::V4(ip)) => {
+    host.parse::<IpAddr>().is_ok_and(is_non_public)
+}
+
+/// Whether a webhook may not be sent to `ip` outside development: loopback,
+/// private (RFC 1918, IPv6 unique local), link-local (including the cloud
+/// metadata address 169.254.169.254), unspecified, broadcast, multicast,
+/// shared (100.64.0.0/10), benchmarking, documentation and reserved ranges,
+/// and IPv6 forms that embed such an IPv4 address (mapped, compatible,
+/// NAT64, 6to4).
+pub fn is_non_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(ip) => {
+            let [a, b, c, _] = ip.octets();
             ip.is_loopback()
                 || ip.is_private()
                 || ip.is_link_local()
                 || ip.is_unspecified()
                 || ip.is_broadcast()
-                || ip.octets()[0] == 0
-                || (ip.octets()[0] == 100 && (ip.octets()[1] & 0xc0) == 64)
+                || ip.is_multicast()
+                || a == 0
+                || a >= 240
+                || (a == 100 && (b & 0xc0) == 64)
+                || (a == 192 && b == 0 && c == 0)
+                || (a == 192 && b == 0 && c == 2)
+                || (a == 198 && (b & 0xfe) == 18)
+                || (a == 198 && b == 51 && c == 100)
+                || (a == 203 && b == 0 && c == 113)
         }
-        Ok(IpAddr::V6(ip)) => {
-            let first = ip.segments()[0];
+        IpAddr::V6(ip) => {
+            let s = ip.segments();
+            let embedded = |hi: u16, lo: u16| {
+                let [h1, h2] = hi.to_be_bytes();
+                let [l1, l2] = lo.to_be_bytes();
+                is_non_public(IpAddr::V4(std::net::Ipv4Addr::new(h1, h2, l1, l2)))
+            };
             ip.is_loopback()
                 || ip.is_unspecified()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
+                || ip.is_multicast()
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80
+                || (s[0] & 0xffc0) == 0xfec0
+                || (s[0] == 0x2001 && s[1] == 0x0db8)
+                || (s[0] == 0x2001 && s[1] == 0)
+                || (s[0] == 0x0100 && s[1..4] == [0, 0, 0])
                 || ip
                     .to_ipv4_mapped()
-                    .is_some_and(|v4| is_internal(&v4.to_string()))
+                    .is_some_and(|v4| is_non_public(IpAddr::V4(v4)))
+                || (s[..6] == [0, 0, 0, 0, 0, 0] && embedded(s[6], s[7]))
+                || (s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] && embedded(s[6], s[7]))
+                || (s[0] == 0x2002 && embedded(s[1], s[2]))
         }
-        Err(_) => false,
+    }
+}
+
+/// The resolver of [`UreqSender`]: the system's, then (unless internal
+/// addresses are allowed) every address is checked and the request refused
+/// when one is non-public. ureq connects to the addresses this returns, so
+/// the address checked is the address connected to: a name whose DNS answer
+/// changes between registration and delivery (rebinding) is caught here.
+#[derive(Debug)]
+struct CheckingResolver {
+    inner: ureq::unversioned::resolver::DefaultResolver,
+    allow_internal: bool,
+}
+
+impl ureq::unversioned::resolver::Resolver for CheckingResolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        let addrs = self.inner.resolve(uri, config, timeout)?;
+        if self.allow_internal {
+            return Ok(addrs);
+        }
+        if let Some(bad) = addrs.iter().find(|a| is_non_public(a.ip())) {
+            let host = uri.host().unwrap_or_default();
+            return Err(ureq::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!(
+                    "{host} resolves to {}, a non-public address; not connected (--webhook-allow-http allows it in development)",
+                    bad.ip()
+                ),
+            )));
+        }
+        Ok(addrs)
     }
 }
 
@@ -253,9 +392,24 @@ impl UreqSender {
     /// Most bytes of a response body read (then the rest is dropped).
     pub const MAX_RESPONSE_BYTES: u64 = 64 * 1024;
 
-    /// A sender with these timeouts; `https_only` refuses `http://` URLs.
+    /// A sender with these timeouts; `https_only` refuses `http://` URLs, and
+    /// then non-public addresses too (see [`UreqSender::with_policy`]).
     pub fn new(connect: Duration, overall: Duration, https_only: bool) -> Self {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
+        Self::with_policy(connect, overall, https_only, !https_only)
+    }
+
+    /// A sender with these timeouts; `https_only` refuses `http://` URLs;
+    /// unless `allow_internal`, a host that resolves to a non-public address
+    /// ([`is_non_public`]) is not connected to. Proxy settings from the
+    /// environment are ignored (a proxy would resolve the host itself, out of
+    /// reach of the check).
+    pub fn with_policy(
+        connect: Duration,
+        overall: Duration,
+        https_only: bool,
+        allow_internal: bool,
+    ) -> Self {
+        let config = ureq::Agent::config_builder()
             .timeout_connect(Some(connect))
             .timeout_global(Some(overall))
             .max_redirects(0)
@@ -263,8 +417,16 @@ impl UreqSender {
             .https_only(https_only)
             .max_response_header_size(16 * 1024)
             .user_agent("scim-server-webhooks")
-            .build()
-            .into();
+            .proxy(None)
+            .build();
+        let agent = ureq::Agent::with_parts(
+            config,
+            ureq::unversioned::transport::DefaultConnector::new(),
+            CheckingResolver {
+                inner: ureq::unversioned::resolver::DefaultResolver::default(),
+                allow_internal,
+            },
+        );
         UreqSender { agent }
     }
 }
@@ -301,6 +463,10 @@ pub struct WebhookSettings {
     pub batch: u32,
     /// Events dispatched per endpoint per round.
     pub dispatch_batch: u32,
+    /// Most threads (of all replicas on the database) sending to one
+    /// endpoint at a time, so a slow endpoint cannot occupy every thread
+    /// ([`webhooks::claim_with`]).
+    pub endpoint_concurrency: u32,
     /// How long a claim holds a delivery (longer than the request timeout).
     pub lease: TimeDelta,
     /// Backoff and give-up window.
@@ -314,9 +480,56 @@ impl Default for WebhookSettings {
             poll_interval: Duration::from_millis(500),
             batch: 10,
             dispatch_batch: 500,
+            endpoint_concurrency: 1,
             lease: TimeDelta::minutes(5),
             retry: RetryPolicy::default(),
         }
+    }
+}
+
+/// Delivery attempts of one worker (all its threads) since it started, by
+/// outcome; [`WebhookStats::prometheus`] renders them for `/metrics`.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookStats(Arc<StatCounters>);
+
+#[derive(Debug, Default)]
+struct StatCounters {
+    delivered: AtomicU64,
+    failed: AtomicU64,
+    gave_up: AtomicU64,
+}
+
+impl WebhookStats {
+    /// Attempts answered 2xx.
+    pub fn delivered(&self) -> u64 {
+        self.0.delivered.load(Ordering::Relaxed)
+    }
+
+    /// Attempts that failed (no response, a timeout, a non-2xx status) and
+    /// will be retried.
+    pub fn failed(&self) -> u64 {
+        self.0.failed.load(Ordering::Relaxed)
+    }
+
+    /// Failed attempts after which the delivery was given up (retried for
+    /// too long) and its endpoint marked failing.
+    pub fn gave_up(&self) -> u64 {
+        self.0.gave_up.load(Ordering::Relaxed)
+    }
+
+    /// The counters in Prometheus text format
+    /// (`scim_webhook_attempts_total{outcome="delivered|failed|gave_up"}`).
+    pub fn prometheus(&self) -> String {
+        format!(
+            "# HELP scim_webhook_attempts_total Webhook delivery attempts of this process by outcome: delivered (2xx), failed (to be retried), gave_up (retried for too long; endpoint marked failing).\n\
+             # TYPE scim_webhook_attempts_total counter\n\
+             scim_webhook_attempts_total{{outcome=\"delivered\"}} {}\n\
+             scim_webhook_attempts_total{{outcome=\"failed\"}} {}\n\
+             scim_webhook_attempts_total{{outcome=\"gave_up\"}} {}\n",
+            self.delivered(),
+            self.failed(),
+            self.gave_up()
+        )
     }
 }
 
@@ -326,6 +539,7 @@ impl Default for WebhookSettings {
 pub struct WebhookWorker {
     stop: Arc<AtomicBool>,
     threads: Vec<std::thread::JoinHandle<()>>,
+    stats: WebhookStats,
 }
 
 impl WebhookWorker {
@@ -341,6 +555,7 @@ impl WebhookWorker {
         sender: Arc<dyn WebhookSender>,
     ) -> std::io::Result<WebhookWorker> {
         let stop = Arc::new(AtomicBool::new(false));
+        let stats = WebhookStats::default();
         let worker_id = format!("webhooks-{}", uuid::Uuid::new_v4().simple());
         let mut threads = Vec::new();
         for n in 0..settings.threads.max(1) {
@@ -351,6 +566,7 @@ impl WebhookWorker {
                 sender: sender.clone(),
                 worker: format!("{worker_id}-{n}"),
                 stop: stop.clone(),
+                stats: stats.clone(),
             };
             threads.push(
                 std::thread::Builder::new()
@@ -358,7 +574,16 @@ impl WebhookWorker {
                     .spawn(move || ctx.run())?,
             );
         }
-        Ok(WebhookWorker { stop, threads })
+        Ok(WebhookWorker {
+            stop,
+            threads,
+            stats,
+        })
+    }
+
+    /// The worker's attempt counters (shared: they keep counting).
+    pub fn stats(&self) -> WebhookStats {
+        self.stats.clone()
     }
 
     /// Asks the threads to stop after their current request.
@@ -389,6 +614,7 @@ struct Loop {
     sender: Arc<dyn WebhookSender>,
     worker: String,
     stop: Arc<AtomicBool>,
+    stats: WebhookStats,
 }
 
 impl Loop {
@@ -425,10 +651,11 @@ impl Loop {
             return Ok(0);
         }
         let claimed = self.store.with_conn(|c| {
-            webhooks::claim(
+            webhooks::claim_with(
                 c,
                 &self.worker,
                 self.settings.batch,
+                Some(self.settings.endpoint_concurrency),
                 self.settings.lease,
                 now,
             )
@@ -479,13 +706,22 @@ impl Loop {
         };
         let now = Utc::now();
         if attempt.error.is_none() {
-            self.store
-                .with_conn(|c| webhooks::complete(c, &d.key, &self.worker, &attempt, now))?;
+            if self
+                .store
+                .with_conn(|c| webhooks::complete(c, &d.key, &self.worker, &attempt, now))?
+            {
+                self.stats.0.delivered.fetch_add(1, Ordering::Relaxed);
+            }
             return Ok(true);
         }
         let outcome = self.store.with_conn(|c| {
             webhooks::fail(c, &d.key, &self.worker, &attempt, &self.settings.retry, now)
         })?;
+        match outcome {
+            FailOutcome::GaveUp => self.stats.0.gave_up.fetch_add(1, Ordering::Relaxed),
+            FailOutcome::RetryAt(_) => self.stats.0.failed.fetch_add(1, Ordering::Relaxed),
+            FailOutcome::NotHeld => 0,
+        };
         match outcome {
             FailOutcome::GaveUp => tracing::warn!(
                 endpoint = %d.key.endpoint_id,
@@ -595,8 +831,8 @@ mod tests {
             "https://hooks.example.com/scim",
             "https://hooks.example.com:8443/a?b=c",
             "HTTPS://Example.com",
-            "https://[2001:db8::1]/x",
-            "https://203.0.113.7/x",
+            "https://[2606:4700:4700::1111]/x",
+            "https://93.184.215.14/x",
         ] {
             assert_eq!(validate_url(ok, false), Ok(()), "{ok}");
         }
@@ -619,6 +855,18 @@ mod tests {
             "https://[::1]/",
             "https://[fe80::1]/",
             "https://[::ffff:127.0.0.1]/",
+            "https://[::ffff:169.254.169.254]/",
+            "https://[64:ff9b::a9fe:a9fe]/",
+            "https://[2002:7f00:1::]/",
+            "https://[ff02::1]/",
+            "https://[fd00::1]/",
+            "https://224.0.0.1/",
+            "https://255.255.255.255/",
+            "https://100.64.0.1/",
+            "https://198.18.0.1/",
+            "https://203.0.113.7/",
+            "https://[2001:db8::1]/",
+            "https://localhost./",
         ] {
             assert!(validate_url(bad, false).is_err(), "{bad}");
         }
@@ -628,5 +876,115 @@ mod tests {
         assert_eq!(validate_url("https://localhost/hook", true), Ok(()));
         assert!(validate_url("ftp://127.0.0.1/", true).is_err());
         assert!(validate_url("http://u@127.0.0.1/", true).is_err());
+    }
+
+    #[test]
+    fn names_are_checked_by_the_addresses_they_resolve_to() {
+        // `localhost` resolves to loopback: refused by its addresses, not
+        // only by its text.
+        match check_host("localhost", 443) {
+            Err(UrlError::ResolvesInternal(host, ip)) => {
+                assert_eq!(host, "localhost");
+                assert!(ip.is_loopback(), "{ip}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(check_resolved("https://localhost:8443/hook", false).is_err());
+        assert!(matches!(
+            check_resolved("https://127.0.0.1/hook", false),
+            Err(UrlError::Internal(_))
+        ));
+        // A name that does not resolve is refused at registration.
+        assert!(matches!(
+            check_resolved("https://no-such-host.invalid/hook", false),
+            Err(UrlError::Unresolvable(..))
+        ));
+        // The development flag allows them (and skips the lookup).
+        assert_eq!(check_resolved("http://localhost:9/hook", true), Ok(()));
+        assert_eq!(
+            check_resolved("https://no-such-host.invalid/", true),
+            Ok(())
+        );
+        assert_eq!(
+            host_and_port("https://[::1]:8443/x?y"),
+            Some(("::1".to_owned(), 8443))
+        );
+        assert_eq!(
+            host_and_port("http://Hooks.Example.com/x"),
+            Some(("hooks.example.com".to_owned(), 80))
+        );
+        assert_eq!(
+            host_and_port("https://h.example.com:/x"),
+            Some(("h.example.com".to_owned(), 443))
+        );
+    }
+
+    #[test]
+    fn non_public_addresses() {
+        for ip in [
+            "127.0.0.1",
+            "10.0.0.1",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "224.0.0.251",
+            "240.0.0.1",
+            "::1",
+            "::",
+            "fe80::1",
+            "fd12::1",
+            "ff02::1",
+            "::ffff:10.0.0.1",
+            "::127.0.0.1",
+            "64:ff9b::7f00:1",
+            "2002:a9fe:a9fe::1",
+        ] {
+            assert!(is_non_public(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in [
+            "93.184.215.14",
+            "8.8.8.8",
+            "2606:4700:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
+            assert!(!is_non_public(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    /// A real listener on loopback: the default sender does not connect to a
+    /// name that resolves to it; with internal addresses allowed it does.
+    #[test]
+    fn the_sender_does_not_connect_to_a_non_public_address() {
+        use std::io::{Read as _, Write as _};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        listener.set_nonblocking(true).unwrap();
+        let req = Outgoing {
+            url: format!("http://localhost:{port}/hook"),
+            headers: vec![],
+            body: b"{}".to_vec(),
+        };
+        let t = Duration::from_secs(5);
+        let strict = UreqSender::with_policy(t, t, false, false);
+        let err = strict.send(&req).unwrap_err();
+        assert!(err.0.contains("non-public"), "{err}");
+        assert!(
+            matches!(listener.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+            "no connection may reach the listener"
+        );
+
+        listener.set_nonblocking(false).unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut buf = [0_u8; 4096];
+            let _ = s.read(&mut buf).unwrap();
+            s.write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n")
+                .unwrap();
+        });
+        let dev = UreqSender::with_policy(t, t, false, true);
+        assert_eq!(dev.send(&req).unwrap(), 204);
+        server.join().unwrap();
     }
 }

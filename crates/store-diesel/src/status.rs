@@ -1,13 +1,14 @@
 //! What `scim-server status` reports per tenant, read from the tables the
-//! server already writes: the audit log (the last SCIM write), invitations
-//! and the outbox. Directory reads are not recorded anywhere, so the last
-//! request of a client that only reads (Entra's Test connection) is unknown.
+//! server already writes: the audit log (the last SCIM write), invitations,
+//! the outbox and webhook deliveries. Directory reads are not recorded
+//! anywhere, so the last request of a client that only reads (Entra's Test
+//! connection) is unknown.
 
 use chrono::{DateTime, Utc};
 use diesel::dsl::{count_star, max, min};
 use diesel::prelude::*;
 
-use crate::schema::{audit_log, invitations, outbox};
+use crate::schema::{audit_log, invitations, outbox, webhook_deliveries, webhook_endpoints};
 use crate::time::from_db;
 use crate::{DbConnection, StoreError};
 
@@ -30,6 +31,12 @@ pub struct TenantStatus {
     pub outbox_pending: i64,
     /// When the oldest of them was written.
     pub outbox_oldest_pending_at: Option<DateTime<Utc>>,
+    /// Webhook deliveries not done yet (all endpoints of the tenant).
+    pub webhook_pending: i64,
+    /// When the oldest of them was created (dispatched).
+    pub webhook_oldest_pending_at: Option<DateTime<Utc>>,
+    /// Endpoints marked `failing` (retried for too long; replay resumes).
+    pub webhook_endpoints_failing: i64,
 }
 
 /// The tenant's [`TenantStatus`].
@@ -74,7 +81,25 @@ pub fn of_tenant(conn: &mut DbConnection, tenant_id: &str) -> Result<TenantStatu
         .select(min(outbox::created_at))
         .first::<Option<chrono::NaiveDateTime>>(conn)?
         .map(from_db);
+    let deliveries = || {
+        webhook_deliveries::table
+            .filter(webhook_deliveries::tenant_id.eq(tenant_id))
+            .filter(webhook_deliveries::done_at.is_null())
+    };
+    let webhook_pending = deliveries().select(count_star()).first::<i64>(conn)?;
+    let webhook_oldest_pending_at = deliveries()
+        .select(min(webhook_deliveries::created_at))
+        .first::<Option<chrono::NaiveDateTime>>(conn)?
+        .map(from_db);
+    let webhook_endpoints_failing = webhook_endpoints::table
+        .filter(webhook_endpoints::tenant_id.eq(tenant_id))
+        .filter(webhook_endpoints::state.eq("failing"))
+        .select(count_star())
+        .first::<i64>(conn)?;
     Ok(TenantStatus {
+        webhook_pending,
+        webhook_oldest_pending_at,
+        webhook_endpoints_failing,
         last_scim_write_at,
         invitations_queued,
         invitations_undelivered,

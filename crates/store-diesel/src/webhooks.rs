@@ -485,7 +485,21 @@ const DUE_SQL: &str = "SELECT d.tenant_id, d.endpoint_id, d.id FROM webhook_deli
      AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p \
          WHERE p.tenant_id = d.tenant_id AND p.endpoint_id = d.endpoint_id \
          AND p.resource_key = d.resource_key AND p.seq < d.seq AND p.done_at IS NULL) \
+     {per_endpoint} \
      ORDER BY d.available_at, d.seq LIMIT {limit}";
+
+/// The per-endpoint limit of [`claim_with`]: not an endpoint on which
+/// `{max}` other workers hold a live lease (uncorrelated: evaluated once,
+/// over the leased rows only).
+const PER_ENDPOINT_SQL: &str = "AND (d.tenant_id, d.endpoint_id) NOT IN (\
+         SELECT q.tenant_id, q.endpoint_id FROM webhook_deliveries q \
+         WHERE q.done_at IS NULL AND q.claimed_until > {now} AND q.claimed_by <> {worker} \
+         GROUP BY q.tenant_id, q.endpoint_id HAVING COUNT(DISTINCT q.claimed_by) >= {max})";
+
+/// Key of the PostgreSQL advisory lock that serialises claims when a
+/// per-endpoint limit is set (so two replicas cannot both see an endpoint
+/// below its limit and both take it).
+const CLAIM_LOCK_KEY: i64 = 0x5c1e_b400_c1a1;
 
 /// Claims up to `limit` due deliveries for `worker` until `now + lease`: not
 /// done, due, not leased, of an enabled healthy endpoint, and with no earlier
@@ -502,24 +516,67 @@ pub fn claim(
     lease: TimeDelta,
     now: DateTime<Utc>,
 ) -> Result<Vec<Claimed>, StoreError> {
+    claim_with(conn, worker, limit, None, lease, now)
+}
+
+/// [`claim`], and with `per_endpoint` = `Some(n)` skips the deliveries of
+/// an endpoint on which `n` other workers (threads, of any replica) already
+/// hold a live lease: at most `n` workers send to one endpoint at a time,
+/// so a slow endpoint cannot occupy every thread. Claims are serialised
+/// (SQLite's single writer; a transaction advisory lock on PostgreSQL) so
+/// the count cannot be raced.
+///
+/// # Errors
+/// Database errors.
+pub fn claim_with(
+    conn: &mut DbConnection,
+    worker: &str,
+    limit: u32,
+    per_endpoint: Option<u32>,
+    lease: TimeDelta,
+    now: DateTime<Utc>,
+) -> Result<Vec<Claimed>, StoreError> {
     let now = truncate(now);
     let until = to_db(now.checked_add_signed(lease).unwrap_or(now));
     let at = to_db(now);
+    let max = per_endpoint.map(|n| i64::from(n.max(1)));
+    // Without a limit the filter stays (with an unreachable maximum) so both
+    // cases bind the same parameters.
+    let filter = PER_ENDPOINT_SQL;
     write_transaction(conn, |conn| {
         let keys: Vec<DueKey> = match conn {
             DbConnection::Pg(c) => {
-                let sql = DUE_SQL.replace("{now}", "$1").replace("{limit}", "$2")
+                if max.is_some() {
+                    diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+                        .bind::<BigInt, _>(CLAIM_LOCK_KEY)
+                        .execute(c)?;
+                }
+                let sql = DUE_SQL
+                    .replace("{per_endpoint}", filter)
+                    .replace("{now}", "$1")
+                    .replace("{limit}", "$2")
+                    .replace("{worker}", "$3")
+                    .replace("{max}", "$4")
                     + " FOR UPDATE OF d SKIP LOCKED";
                 diesel::sql_query(sql)
                     .bind::<Timestamp, _>(at)
                     .bind::<BigInt, _>(i64::from(limit))
+                    .bind::<Text, _>(worker)
+                    .bind::<BigInt, _>(max.unwrap_or(i64::MAX))
                     .get_results(c)?
             }
             DbConnection::Sqlite(c) => {
-                let sql = DUE_SQL.replace("{now}", "?1").replace("{limit}", "?2");
+                let sql = DUE_SQL
+                    .replace("{per_endpoint}", filter)
+                    .replace("{now}", "?1")
+                    .replace("{limit}", "?2")
+                    .replace("{worker}", "?3")
+                    .replace("{max}", "?4");
                 diesel::sql_query(sql)
                     .bind::<Timestamp, _>(at)
                     .bind::<BigInt, _>(i64::from(limit))
+                    .bind::<Text, _>(worker)
+                    .bind::<BigInt, _>(max.unwrap_or(i64::MAX))
                     .get_results(c)?
             }
         };

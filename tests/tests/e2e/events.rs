@@ -1,5 +1,6 @@
 //! The change events feed (`docs/events.md`), on both backends: every SCIM
-//! write path (POST, PUT, PATCH in Entra's dialect, DELETE, Bulk) and the admin
+//! write path (POST, PUT, PATCH in Entra's and Okta's dialects, DELETE, Bulk
+//! with POST, PUT, PATCH and DELETE) and the admin
 //! writes produce exactly the expected events in order; rejected requests
 //! produce none; "deactivation wins" produces only the suspension; the long
 //! poll answers soon after a write.
@@ -534,4 +535,112 @@ fn activation_emits_user_activated_and_a_deletion_cancels_the_invitation() {
         );
         assert_eq!(ev[0]["data"]["reason"], "userDeleted");
     }
+}
+
+/// Okta's PATCH dialect (no `path`, a `value` object; member arrays) and
+/// Bulk's PUT, PATCH and DELETE emit the same events as their direct
+/// counterparts, a failed Bulk operation none.
+#[test]
+fn okta_patches_and_bulk_put_patch_delete_emit_their_events() {
+    on_both_with_admin(|s| {
+        let token = s.tenant("acme");
+        let req = s.request().bearer(&token);
+        let a = user(&req, "a@acme.example");
+        let b = user(&req, "b@acme.example");
+        let mut c = Cursor(0);
+        c.next(s);
+        let patch = |path: &str, ops: Value| {
+            let r = req.json(
+                "PATCH",
+                path,
+                &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops}),
+            );
+            assert!(r.status == 200 || r.status == 204, "{path}: {}", r.json());
+        };
+
+        // Okta: a user suspended and reactivated through a value object.
+        patch(
+            &format!("{T}/Users/{a}"),
+            json!([{"op": "replace", "value": {"active": false}}]),
+        );
+        assert_eq!(c.types(s).0, ["user.suspended"]);
+        patch(
+            &format!("{T}/Users/{a}"),
+            json!([{"op": "replace", "value": {"active": true}}]),
+        );
+        assert_eq!(c.types(s).0, ["user.reactivated"]);
+
+        // Okta: group members added as an array, removed by filter, renamed.
+        let g = created(&req.json(
+            "POST",
+            &format!("{T}/Groups"),
+            &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Okta group"}),
+        ));
+        assert_eq!(c.types(s).0, ["group.created"]);
+        patch(
+            &format!("{T}/Groups/{g}"),
+            json!([{"op": "add", "path": "members", "value": [{"value": a}, {"value": b}]}]),
+        );
+        let (types, ev) = c.types(s);
+        assert_eq!(types, ["group.member_added", "group.member_added"]);
+        let mut members: Vec<&str> = ev
+            .iter()
+            .map(|e| e["data"]["userId"].as_str().unwrap())
+            .collect();
+        members.sort_unstable();
+        let mut want = vec![a.as_str(), b.as_str()];
+        want.sort_unstable();
+        assert_eq!(members, want, "one event per member: {ev:?}");
+        patch(
+            &format!("{T}/Groups/{g}"),
+            json!([{"op": "remove", "path": format!("members[value eq \"{a}\"]")}]),
+        );
+        let (types, ev) = c.types(s);
+        assert_eq!(types, ["group.member_removed"]);
+        assert_eq!(ev[0]["data"]["userId"], a.as_str());
+        patch(
+            &format!("{T}/Groups/{g}"),
+            json!([{"op": "replace", "value": {"id": g, "displayName": "Okta group renamed"}}]),
+        );
+        assert_eq!(c.types(s).0, ["group.updated"]);
+
+        // Bulk PUT, PATCH, DELETE; a failed operation in the middle emits nothing.
+        let r = req.json(
+            "POST",
+            &format!("{T}/Bulk"),
+            &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": [
+                {"method": "PUT", "path": format!("/Users/{b}"),
+                 "data": {"userName": "b@acme.example", "displayName": "Bee", "active": true}},
+                {"method": "PATCH", "path": format!("/Groups/{g}"),
+                 "data": {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                          "Operations": [{"op": "add", "path": "members", "value": [{"value": a}]}]}},
+                {"method": "PATCH", "path": "/Users/00000000-0000-0000-0000-000000000000",
+                 "data": {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                          "Operations": [{"op": "replace", "path": "active", "value": false}]}},
+                {"method": "DELETE", "path": format!("/Groups/{g}")},
+                {"method": "DELETE", "path": format!("/Users/{a}")}
+            ]}),
+        );
+        let body = ok(&r, 200);
+        let statuses: Vec<&str> = body["Operations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["status"].as_str().unwrap_or_default())
+            .collect();
+        assert_eq!(statuses[2], "404", "{body}");
+        let (types, ev) = c.types(s);
+        assert_eq!(
+            types,
+            [
+                "user.updated",
+                "group.member_added",
+                "group.deleted",
+                "user.deleted"
+            ],
+            "{ev:?}"
+        );
+        assert_eq!(ev[0]["data"]["changed"], json!(["displayName"]));
+        assert_eq!(ev[2]["data"]["memberCount"], 2, "{}", ev[2]);
+    });
 }

@@ -9,6 +9,7 @@ mod console;
 mod console_admins;
 mod console_browser;
 mod console_pages;
+mod console_webhooks;
 mod cursor;
 mod entra;
 mod events;

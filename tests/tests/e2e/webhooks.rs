@@ -908,3 +908,136 @@ fn measure_scim_latency_with_a_hanging_webhook_receiver() {
         eprintln!("first attempt: {a}");
     }
 }
+
+/// The value of the Prometheus sample `name` (with its labels) in `/metrics`.
+fn metric(s: &Server, sample: &str) -> Option<f64> {
+    let r = s.request().get("/metrics");
+    assert_eq!(r.status, 200);
+    String::from_utf8_lossy(&r.body)
+        .lines()
+        .find_map(|l| l.strip_prefix(sample))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+fn wait_metric(s: &Server, sample: &str, ok: impl Fn(f64) -> bool) -> f64 {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let v = metric(s, sample);
+        if let Some(v) = v.filter(|v| ok(*v)) {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "{sample} stayed at {v:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn metrics_count_attempts_by_outcome_and_show_the_backlog() {
+    on_both_fast(|s| {
+        let token = s.tenant("acme");
+        let rx = Receiver::start();
+        rx.status.store(500, Ordering::SeqCst);
+        let created = ok(
+            &admin(
+                s,
+                "POST",
+                &format!("{A}/acme/webhooks"),
+                Some(&json!({"url": rx.url})),
+            ),
+            201,
+        );
+        assert_eq!(created["state"], "healthy");
+        assert_eq!(
+            metric(s, "scim_webhook_pending{tenant=\"acme\"}"),
+            Some(0.0)
+        );
+        user(s, &token, "m@acme.example");
+        // Failing: attempts counted as failed, the delivery waits.
+        wait_metric(s, "scim_webhook_attempts_total{outcome=\"failed\"}", |v| {
+            v >= 2.0
+        });
+        assert_eq!(
+            metric(s, "scim_webhook_pending{tenant=\"acme\"}"),
+            Some(1.0)
+        );
+        assert!(
+            metric(
+                s,
+                "scim_webhook_oldest_pending_age_seconds{tenant=\"acme\"}"
+            )
+            .is_some()
+        );
+        assert_eq!(
+            metric(s, "scim_webhook_attempts_total{outcome=\"delivered\"}"),
+            Some(0.0)
+        );
+        assert_eq!(
+            metric(s, "scim_webhook_endpoints_failing{tenant=\"acme\"}"),
+            Some(0.0)
+        );
+        // Healthy again: delivered, backlog empty.
+        rx.status.store(200, Ordering::SeqCst);
+        wait_metric(s, "scim_webhook_pending{tenant=\"acme\"}", |v| v == 0.0);
+        assert_eq!(
+            metric(s, "scim_webhook_attempts_total{outcome=\"delivered\"}"),
+            Some(1.0)
+        );
+        assert_eq!(
+            metric(
+                s,
+                "scim_webhook_oldest_pending_age_seconds{tenant=\"acme\"}"
+            ),
+            Some(0.0)
+        );
+        assert_eq!(rx.received().len(), 1);
+    });
+}
+
+/// A name that resolves to loopback is refused at registration unless the
+/// development flag is on (`localhost`; the resolver-level check at connect
+/// time is a unit test of `scim_http::webhooks`).
+#[test]
+fn endpoint_hosts_are_checked_by_their_addresses() {
+    let strict = Server::start(TestDb::sqlite(), &["--admin-token", ADMIN]);
+    strict.tenant("acme");
+    for url in [
+        "https://localhost:8443/hook",
+        "https://127.0.0.1/hook",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[::ffff:7f00:1]/hook",
+        "https://no-such-host.invalid/hook",
+    ] {
+        let r = admin(
+            &strict,
+            "POST",
+            &format!("{A}/acme/webhooks"),
+            Some(&json!({"url": url})),
+        );
+        assert_eq!(r.status, 400, "{url}: {}", String::from_utf8_lossy(&r.body));
+        let error = r.json()["error"].as_str().unwrap().to_owned();
+        assert!(
+            error.contains("non-public") || error.contains("does not resolve"),
+            "{url}: {error}"
+        );
+    }
+    assert_eq!(
+        ok(
+            &admin(&strict, "GET", &format!("{A}/acme/webhooks"), None),
+            200
+        )["items"],
+        json!([])
+    );
+    drop(strict);
+
+    let dev = Server::start(TestDb::sqlite(), FAST);
+    dev.tenant("acme");
+    let rx = Receiver::start();
+    let url = rx.url.replace("127.0.0.1", "localhost");
+    let r = admin(
+        &dev,
+        "POST",
+        &format!("{A}/acme/webhooks"),
+        Some(&json!({"url": url})),
+    );
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+}

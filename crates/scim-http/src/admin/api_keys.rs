@@ -8,7 +8,7 @@ use chrono::Utc;
 use serde_json::{Value, json};
 use store_diesel::api_keys::{self as store, ApiKey};
 
-use super::{Admin, AdminError, audit_admin, object_body, only_keys, tenant, ts, tx};
+use super::{ADMIN_ACTOR, Admin, AdminError, audit_as, object_body, only_keys, tenant, ts, tx};
 use crate::ScimState;
 
 /// Longest key name.
@@ -23,14 +23,21 @@ pub(super) async fn list(
     state: web::Data<ScimState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
-    let slug = path.into_inner();
-    let keys = super::read(&state, move |c| {
-        let t = tenant(c, &slug)?;
-        Ok(store::list(c, &t.id)?)
-    })
-    .await?;
+    let keys = list_of(&state, path.into_inner()).await?;
     let items: Vec<Value> = keys.iter().map(key_json).collect();
     Ok(HttpResponse::Ok().json(json!({ "items": items, "next": null })))
+}
+
+/// Checks a key's label: at most [`MAX_NAME_CHARS`] characters, no control
+/// characters.
+pub(crate) fn check_name(name: &str) -> Result<(), AdminError> {
+    if name.chars().count() <= MAX_NAME_CHARS && !name.chars().any(char::is_control) {
+        Ok(())
+    } else {
+        Err(AdminError::BadRequest(format!(
+            "name: expected a string of at most {MAX_NAME_CHARS} characters without control characters"
+        )))
+    }
 }
 
 pub(super) async fn create(
@@ -43,32 +50,15 @@ pub(super) async fn create(
     only_keys(&map, &["name"])?;
     let name = match map.get("name") {
         None | Some(Value::Null) => String::new(),
-        Some(Value::String(s))
-            if s.chars().count() <= MAX_NAME_CHARS && !s.chars().any(char::is_control) =>
-        {
-            s.clone()
-        }
+        Some(Value::String(s)) => s.clone(),
         Some(_) => {
             return Err(AdminError::BadRequest(format!(
                 "name: expected a string of at most {MAX_NAME_CHARS} characters without control characters"
             )));
         }
     };
-    let slug = path.into_inner();
-    let created = tx(&state, move |c| {
-        let t = tenant(c, &slug)?;
-        let created = store::create(c, &t.id, &name, Utc::now())?;
-        audit_admin(
-            c,
-            &t.id,
-            "api_key.created",
-            "ApiKey",
-            Some(&created.record.id),
-            &json!({"name": created.record.name}),
-        )?;
-        Ok(created)
-    })
-    .await?;
+    check_name(&name)?;
+    let created = create_as(&state, path.into_inner(), ADMIN_ACTOR.to_owned(), name).await?;
     let mut out = key_json(&created.record);
     out["key"] = json!(created.key);
     Ok(HttpResponse::Created().json(out))
@@ -80,7 +70,54 @@ pub(super) async fn delete(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AdminError> {
     let (slug, id) = path.into_inner();
-    tx(&state, move |c| {
+    revoke_as(&state, slug, ADMIN_ACTOR.to_owned(), id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The API keys of tenant `slug` (never the keys themselves).
+pub(crate) async fn list_of(state: &ScimState, slug: String) -> Result<Vec<ApiKey>, AdminError> {
+    super::read(state, move |c| {
+        let t = tenant(c, &slug)?;
+        Ok(store::list(c, &t.id)?)
+    })
+    .await
+}
+
+/// Creates an API key of tenant `slug` (the key is in the result only),
+/// audited under `actor`. The admin API and the console call this.
+pub(crate) async fn create_as(
+    state: &ScimState,
+    slug: String,
+    actor: String,
+    name: String,
+) -> Result<store::CreatedKey, AdminError> {
+    check_name(&name)?;
+    tx(state, move |c| {
+        let t = tenant(c, &slug)?;
+        let created = store::create(c, &t.id, &name, Utc::now())?;
+        audit_as(
+            c,
+            &actor,
+            &t.id,
+            "api_key.created",
+            "ApiKey",
+            Some(&created.record.id),
+            &json!({"name": created.record.name}),
+        )?;
+        Ok(created)
+    })
+    .await
+}
+
+/// Revokes an API key of tenant `slug` (404 for another tenant's), audited
+/// under `actor`.
+pub(crate) async fn revoke_as(
+    state: &ScimState,
+    slug: String,
+    actor: String,
+    id: String,
+) -> Result<(), AdminError> {
+    tx(state, move |c| {
         let t = tenant(c, &slug)?;
         store::delete(c, &t.id, &id).map_err(|e| match e {
             store_diesel::StoreError::NotFound => {
@@ -88,9 +125,16 @@ pub(super) async fn delete(
             }
             other => other.into(),
         })?;
-        audit_admin(c, &t.id, "api_key.revoked", "ApiKey", Some(&id), &json!({}))?;
+        audit_as(
+            c,
+            &actor,
+            &t.id,
+            "api_key.revoked",
+            "ApiKey",
+            Some(&id),
+            &json!({}),
+        )?;
         Ok(())
     })
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
+    .await
 }

@@ -11,14 +11,14 @@
 //! 403 saying how to enable it. Bodies and errors are `application/json`;
 //! errors are `{"error": "<message naming the field>"}`.
 
-mod api_keys;
+pub(crate) mod api_keys;
 pub(crate) mod events;
 mod limits;
 pub(crate) mod oauth;
 pub(crate) mod people;
 pub mod tenant_admins;
 pub(crate) mod tenants;
-mod webhooks;
+pub(crate) mod webhooks;
 
 use std::future::{Ready, ready};
 
@@ -426,26 +426,6 @@ pub(crate) fn tenant(conn: &mut DbConnection, slug: &str) -> Result<Tenant, Admi
         }
         Err(e) => Err(e.into()),
     }
-}
-
-/// Appends an admin action to the tenant's audit log.
-pub(crate) fn audit_admin(
-    conn: &mut DbConnection,
-    tenant_id: &str,
-    action: &str,
-    target_type: &str,
-    target_id: Option<&str>,
-    details: &Value,
-) -> Result<(), StoreError> {
-    audit_as(
-        conn,
-        ADMIN_ACTOR,
-        tenant_id,
-        action,
-        target_type,
-        target_id,
-        details,
-    )
 }
 
 /// Appends an action of `actor` (the admin API, or a console user) to the

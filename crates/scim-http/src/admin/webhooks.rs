@@ -14,7 +14,7 @@ use super::{
     tx,
 };
 use crate::ScimState;
-use crate::webhooks::{SECRET_PURPOSE, new_secret, validate_url};
+use crate::webhooks::{SECRET_PURPOSE, check_resolved, new_secret, validate_url};
 
 /// Longest grace period of a replaced signing secret (7 days).
 pub const MAX_GRACE_SECONDS: i64 = 7 * 24 * 3600;
@@ -55,31 +55,47 @@ fn url_field(map: &Map<String, Value>, config: &AdminConfig) -> Result<Option<St
     }
 }
 
+const EVENT_TYPES_MSG: &str = "eventTypes: expected an array of event types such as [\"user.suspended\", \"group.member_added\"] ([] = every type)";
+
+/// Checks event type names (`user.suspended`, ...: lower case, a dot, at
+/// most [`MAX_EVENT_TYPES`]) and drops repeats.
+pub(crate) fn parse_event_types<'a>(
+    items: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<String>, AdminError> {
+    let mut types: Vec<String> = Vec::new();
+    for t in items {
+        let valid = !t.is_empty()
+            && t.len() <= 64
+            && t.contains('.')
+            && t.chars()
+                .all(|c| c.is_ascii_lowercase() || c == '.' || c == '_');
+        if !valid {
+            return Err(bad(format!("{EVENT_TYPES_MSG}; {t:?} is not one")));
+        }
+        if !types.iter().any(|x| x == t) {
+            types.push(t.to_owned());
+        }
+        if types.len() > MAX_EVENT_TYPES {
+            return Err(bad(format!("{EVENT_TYPES_MSG}; at most {MAX_EVENT_TYPES}")));
+        }
+    }
+    Ok(types)
+}
+
 fn event_types_field(map: &Map<String, Value>) -> Result<Option<Vec<String>>, AdminError> {
-    let msg = "eventTypes: expected an array of event types such as [\"user.suspended\", \"group.member_added\"] ([] = every type)";
     match map.get("eventTypes") {
         None => Ok(None),
         Some(Value::Array(items)) if items.len() <= MAX_EVENT_TYPES => {
-            let mut types = Vec::with_capacity(items.len());
+            let mut names = Vec::with_capacity(items.len());
             for item in items {
                 let Value::String(t) = item else {
-                    return Err(bad(msg));
+                    return Err(bad(EVENT_TYPES_MSG));
                 };
-                let valid = !t.is_empty()
-                    && t.len() <= 64
-                    && t.contains('.')
-                    && t.chars()
-                        .all(|c| c.is_ascii_lowercase() || c == '.' || c == '_');
-                if !valid {
-                    return Err(bad(format!("{msg}; {t:?} is not one")));
-                }
-                if !types.contains(t) {
-                    types.push(t.clone());
-                }
+                names.push(t.as_str());
             }
-            Ok(Some(types))
+            parse_event_types(names).map(Some)
         }
-        Some(_) => Err(bad(msg)),
+        Some(_) => Err(bad(EVENT_TYPES_MSG)),
     }
 }
 
@@ -128,7 +144,7 @@ pub(super) async fn list(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
     let (tenant_id, _) = tenant_access(&req, &state, path.into_inner()).await?;
-    let endpoints = super::read(&state, move |c| Ok(store::list(c, &tenant_id)?)).await?;
+    let endpoints = list_of(&state, tenant_id).await?;
     let items: Vec<Value> = endpoints.iter().map(endpoint_json).collect();
     Ok(HttpResponse::Ok().json(json!({ "items": items, "next": null })))
 }
@@ -146,8 +162,45 @@ pub(super) async fn create(
     let url = url_field(&map, &config)?.ok_or_else(|| bad("url: required"))?;
     let types = event_types_field(&map)?.unwrap_or_default();
     let enabled = enabled_field(&map)?.unwrap_or(true);
-    let (secret, sealed) = fresh_secret(&state)?;
-    let endpoint = tx(&state, move |c| {
+    let (endpoint, secret) = create_as(
+        &state,
+        config.webhook_allow_http,
+        tenant_id,
+        caller,
+        url,
+        types,
+        enabled,
+    )
+    .await?;
+    let mut out = endpoint_json(&endpoint);
+    out["signingSecret"] = json!(secret);
+    Ok(HttpResponse::Created().json(out))
+}
+
+/// Refuses a URL whose host resolves to a non-public address (unless
+/// `allow_internal`); the DNS lookup runs on the blocking pool.
+async fn check_addresses(url: String, allow_internal: bool) -> Result<(), AdminError> {
+    web::block(move || check_resolved(&url, allow_internal))
+        .await?
+        .map_err(|e| bad(e.to_string()))
+}
+
+/// Registers an endpoint of tenant `tenant_id` (URL checked, by text and by
+/// the addresses it resolves to), audited under `actor`; returns it and its
+/// new signing secret (shown once). The admin API and the console call this.
+pub(crate) async fn create_as(
+    state: &ScimState,
+    allow_http: bool,
+    tenant_id: String,
+    actor: String,
+    url: String,
+    types: Vec<String>,
+    enabled: bool,
+) -> Result<(Endpoint, String), AdminError> {
+    validate_url(&url, allow_http).map_err(|e| bad(e.to_string()))?;
+    check_addresses(url.clone(), allow_http).await?;
+    let (secret, sealed) = fresh_secret(state)?;
+    let endpoint = tx(state, move |c| {
         let now = Utc::now();
         let mut e = store::create(c, &tenant_id, &url, &types, &sealed, now)?;
         if !enabled {
@@ -155,7 +208,7 @@ pub(super) async fn create(
         }
         audit_as(
             c,
-            &caller,
+            &actor,
             &tenant_id,
             "webhook.created",
             "Webhook",
@@ -165,9 +218,24 @@ pub(super) async fn create(
         Ok(e)
     })
     .await?;
-    let mut out = endpoint_json(&endpoint);
-    out["signingSecret"] = json!(secret);
-    Ok(HttpResponse::Created().json(out))
+    Ok((endpoint, secret))
+}
+
+/// The endpoints of tenant `tenant_id`.
+pub(crate) async fn list_of(
+    state: &ScimState,
+    tenant_id: String,
+) -> Result<Vec<Endpoint>, AdminError> {
+    super::read(state, move |c| Ok(store::list(c, &tenant_id)?)).await
+}
+
+/// One endpoint of tenant `tenant_id` (404 when it is another tenant's).
+pub(crate) async fn get_of(
+    state: &ScimState,
+    tenant_id: String,
+    id: String,
+) -> Result<Endpoint, AdminError> {
+    super::read(state, move |c| found(store::get(c, &tenant_id, &id))).await
 }
 
 pub(super) async fn get(
@@ -177,7 +245,7 @@ pub(super) async fn get(
 ) -> Result<HttpResponse, AdminError> {
     let (slug, id) = path.into_inner();
     let (tenant_id, _) = tenant_access(&req, &state, slug).await?;
-    let e = super::read(&state, move |c| found(store::get(c, &tenant_id, &id))).await?;
+    let e = get_of(&state, tenant_id, id).await?;
     Ok(HttpResponse::Ok().json(endpoint_json(&e)))
 }
 
@@ -202,15 +270,53 @@ pub(super) async fn update(
     let url = url_field(&map, &config)?;
     let types = event_types_field(&map)?;
     let enabled = enabled_field(&map)?;
-    let e = tx(&state, move |c| {
+    let e = update_as(
+        &state,
+        config.webhook_allow_http,
+        tenant_id,
+        caller,
+        id,
+        Change {
+            url,
+            types,
+            enabled,
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(endpoint_json(&e)))
+}
+
+/// What an update changes (`None`: keep).
+#[derive(Debug, Default)]
+pub(crate) struct Change {
+    pub url: Option<String>,
+    pub types: Option<Vec<String>>,
+    pub enabled: Option<bool>,
+}
+
+/// Changes an endpoint's URL (checked like [`create_as`]), event types or
+/// enabled flag, audited under `actor`.
+pub(crate) async fn update_as(
+    state: &ScimState,
+    allow_http: bool,
+    tenant_id: String,
+    actor: String,
+    id: String,
+    change: Change,
+) -> Result<Endpoint, AdminError> {
+    if let Some(url) = &change.url {
+        validate_url(url, allow_http).map_err(|e| bad(e.to_string()))?;
+        check_addresses(url.clone(), allow_http).await?;
+    }
+    tx(state, move |c| {
         let current = found(store::get(c, &tenant_id, &id))?;
-        let url = url.unwrap_or(current.url);
-        let types = types.unwrap_or(current.event_types);
-        let enabled = enabled.unwrap_or(current.enabled);
+        let url = change.url.unwrap_or(current.url);
+        let types = change.types.unwrap_or(current.event_types);
+        let enabled = change.enabled.unwrap_or(current.enabled);
         let e = store::update(c, &tenant_id, &id, &url, &types, enabled, Utc::now())?;
         audit_as(
             c,
-            &caller,
+            &actor,
             &tenant_id,
             "webhook.updated",
             "Webhook",
@@ -219,8 +325,7 @@ pub(super) async fn update(
         )?;
         Ok(e)
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(endpoint_json(&e)))
+    .await
 }
 
 pub(super) async fn delete(
@@ -230,11 +335,22 @@ pub(super) async fn delete(
 ) -> Result<HttpResponse, AdminError> {
     let (slug, id) = path.into_inner();
     let (tenant_id, caller) = tenant_access(&req, &state, slug).await?;
-    tx(&state, move |c| {
+    delete_as(&state, tenant_id, caller, id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Removes an endpoint (and its deliveries), audited under `actor`.
+pub(crate) async fn delete_as(
+    state: &ScimState,
+    tenant_id: String,
+    actor: String,
+    id: String,
+) -> Result<(), AdminError> {
+    tx(state, move |c| {
         found(store::delete(c, &tenant_id, &id))?;
         audit_as(
             c,
-            &caller,
+            &actor,
             &tenant_id,
             "webhook.deleted",
             "Webhook",
@@ -243,8 +359,7 @@ pub(super) async fn delete(
         )?;
         Ok(())
     })
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
+    .await
 }
 
 pub(super) async fn rotate_secret(
@@ -259,8 +374,23 @@ pub(super) async fn rotate_secret(
     let map = object_body(&body)?;
     only_keys(&map, &["graceSeconds"])?;
     let grace = grace_field(&map, &config)?;
-    let (secret, sealed) = fresh_secret(&state)?;
-    let e = tx(&state, move |c| {
+    let (e, secret) = rotate_as(&state, tenant_id, caller, id, grace).await?;
+    let mut out = endpoint_json(&e);
+    out["signingSecret"] = json!(secret);
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// Gives an endpoint a new signing secret (returned, shown once); the old one
+/// stays valid for `grace`. Audited under `actor`.
+pub(crate) async fn rotate_as(
+    state: &ScimState,
+    tenant_id: String,
+    actor: String,
+    id: String,
+    grace: TimeDelta,
+) -> Result<(Endpoint, String), AdminError> {
+    let (secret, sealed) = fresh_secret(state)?;
+    let e = tx(state, move |c| {
         let e = found(store::rotate_secret(
             c,
             &tenant_id,
@@ -271,7 +401,7 @@ pub(super) async fn rotate_secret(
         ))?;
         audit_as(
             c,
-            &caller,
+            &actor,
             &tenant_id,
             "webhook.secret_rotated",
             "Webhook",
@@ -281,9 +411,7 @@ pub(super) async fn rotate_secret(
         Ok(e)
     })
     .await?;
-    let mut out = endpoint_json(&e);
-    out["signingSecret"] = json!(secret);
-    Ok(HttpResponse::Ok().json(out))
+    Ok((e, secret))
 }
 
 pub(super) async fn replay(
@@ -303,11 +431,24 @@ pub(super) async fn replay(
         .ok_or_else(|| {
             bad("fromSeq: required, a sequence number (1 or more) of the events feed")
         })?;
-    let e = tx(&state, move |c| {
+    let e = replay_as(&state, tenant_id, caller, id, from_seq).await?;
+    Ok(HttpResponse::Accepted().json(endpoint_json(&e)))
+}
+
+/// Delivers the endpoint's events again from sequence `from_seq` (and
+/// marks it healthy), audited under `actor`.
+pub(crate) async fn replay_as(
+    state: &ScimState,
+    tenant_id: String,
+    actor: String,
+    id: String,
+    from_seq: i64,
+) -> Result<Endpoint, AdminError> {
+    tx(state, move |c| {
         let e = found(store::replay(c, &tenant_id, &id, from_seq, Utc::now()))?;
         audit_as(
             c,
-            &caller,
+            &actor,
             &tenant_id,
             "webhook.replayed",
             "Webhook",
@@ -316,8 +457,29 @@ pub(super) async fn replay(
         )?;
         Ok(e)
     })
-    .await?;
-    Ok(HttpResponse::Accepted().json(endpoint_json(&e)))
+    .await
+}
+
+/// A page of an endpoint's delivery log, oldest first (404 for another
+/// tenant's endpoint).
+pub(crate) async fn log_of(
+    state: &ScimState,
+    tenant_id: String,
+    id: String,
+    after: Option<String>,
+    limit: u32,
+) -> Result<Vec<store::LoggedAttempt>, AdminError> {
+    super::read(state, move |c| {
+        found(store::get(c, &tenant_id, &id))?;
+        Ok(store::attempts(
+            c,
+            &tenant_id,
+            &id,
+            after.as_deref(),
+            limit,
+        )?)
+    })
+    .await
 }
 
 pub(super) async fn deliveries(
@@ -330,17 +492,7 @@ pub(super) async fn deliveries(
     let (tenant_id, _) = tenant_access(&req, &state, slug).await?;
     let limit = query.limit()?;
     let after = query.after()?.map(str::to_owned);
-    let log = super::read(&state, move |c| {
-        found(store::get(c, &tenant_id, &id))?;
-        Ok(store::attempts(
-            c,
-            &tenant_id,
-            &id,
-            after.as_deref(),
-            limit,
-        )?)
-    })
-    .await?;
+    let log = log_of(&state, tenant_id, id, after, limit).await?;
     let next = log.last().map(store::LoggedAttempt::cursor);
     let items: Vec<Value> = log
         .iter()

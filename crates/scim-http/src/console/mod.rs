@@ -7,8 +7,9 @@
 //!   (`assets/console/`) are compiled into the binary. Forms work without
 //!   JavaScript.
 //! * Every action calls the admin API's code (`admin::tenants`,
-//!   `admin::people`, `admin::tenant_admins`; the pages in `pages`, `people`
-//!   and `admins`), audited under the signed-in
+//!   `admin::people`, `admin::tenant_admins`, `admin::webhooks`,
+//!   `admin::api_keys`; the pages in `pages`, `people`, `admins` and
+//!   `webhooks`), audited under the signed-in
 //!   person (`console:operator`, or `console:<email>` of a tenant
 //!   administrator).
 //! * The operator signs in with the admin token (or a token whose SHA-256 the
@@ -30,6 +31,7 @@
 mod admins;
 mod pages;
 mod people;
+mod webhooks;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -582,6 +584,38 @@ pub fn configure_console(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/tenants/{t}/admin-checkins")
                     .route(web::post().to(people::check_in)),
+            )
+            .service(
+                web::resource("/tenants/{t}/webhooks")
+                    .route(web::get().to(webhooks::webhooks))
+                    .route(web::post().to(webhooks::register)),
+            )
+            .service(
+                web::resource("/tenants/{t}/webhooks/{id}")
+                    .route(web::get().to(webhooks::endpoint)),
+            )
+            .service(
+                web::resource("/tenants/{t}/webhooks/{id}/rotate")
+                    .route(web::post().to(webhooks::rotate)),
+            )
+            .service(
+                web::resource("/tenants/{t}/webhooks/{id}/enabled")
+                    .route(web::post().to(webhooks::set_enabled)),
+            )
+            .service(
+                web::resource("/tenants/{t}/webhooks/{id}/delete")
+                    .route(web::post().to(webhooks::delete)),
+            )
+            .service(
+                web::resource("/tenants/{t}/webhooks/{id}/replay")
+                    .route(web::post().to(webhooks::replay)),
+            )
+            .service(
+                web::resource("/tenants/{t}/api-keys").route(web::post().to(webhooks::create_key)),
+            )
+            .service(
+                web::resource("/tenants/{t}/api-keys/{id}/revoke")
+                    .route(web::post().to(webhooks::revoke_key)),
             )
             .service(web::resource("/tenants/{t}/audit").route(web::get().to(people::audit)))
             .service(web::resource("/tenants/{t}/activity").route(web::get().to(people::activity)))

@@ -384,3 +384,77 @@ store_test!(api_keys_open_their_tenant_only, |db| {
         Err(StoreError::NotFound)
     ));
 });
+
+store_test!(at_most_n_workers_hold_one_endpoints_deliveries, |db| {
+    let store = db.store();
+    let t = new_tenant(store, "acme");
+    let slow = endpoint(store, &t, &[]);
+    // Ten users' events: independent resources, all due at once.
+    for n in 0..10 {
+        append(store, &t, "user.provisioned", &format!("u{n}"));
+    }
+    let first = Utc::now() - TimeDelta::seconds(1);
+    store
+        .with_conn(|c| webhooks::dispatch(c, 100, first))
+        .unwrap();
+    // The other tenant's delivery becomes due later, so it sorts last.
+    let other_tenant = new_tenant(store, "other");
+    let other = endpoint(store, &other_tenant, &[]);
+    append(store, &other_tenant, "user.provisioned", "o1");
+    let now = Utc::now();
+    store
+        .with_conn(|c| webhooks::dispatch(c, 100, now))
+        .unwrap();
+    let lease = TimeDelta::seconds(60);
+    let claim_n = |worker: &str, limit: u32| {
+        store
+            .with_conn(|c| webhooks::claim_with(c, worker, limit, Some(1), lease, now))
+            .unwrap()
+    };
+    // w1 takes three of the slow endpoint's deliveries...
+    let w1 = claim_n("w1", 3);
+    assert_eq!(w1.len(), 3);
+    assert!(w1.iter().all(|c| c.key.endpoint_id == slow));
+    // ...so w2 gets only the other endpoint's, although seven more are due.
+    let w2 = claim_n("w2", 10);
+    assert_eq!(
+        w2.len(),
+        1,
+        "{:?}",
+        w2.iter().map(|c| &c.key).collect::<Vec<_>>()
+    );
+    assert_eq!(w2[0].key.endpoint_id, other);
+    assert!(claim_n("w3", 10).is_empty());
+    // w1 itself may take more of the endpoint it already holds.
+    assert_eq!(claim_n("w1", 2).len(), 2);
+    // Without a limit, w3 takes the rest; with a limit of 2, so does w3.
+    let two = store
+        .with_conn(|c| webhooks::claim_with(c, "w3", 10, Some(2), lease, now))
+        .unwrap();
+    assert_eq!(two.len(), 5);
+    // Once w1's deliveries are done, the endpoint is free for w2.
+    for c in w1 {
+        assert!(
+            store
+                .with_conn(|conn| webhooks::complete(conn, &c.key, "w1", &ok(), now))
+                .unwrap()
+        );
+    }
+    for c in &two {
+        assert!(
+            store
+                .with_conn(|conn| webhooks::release(conn, &c.key, "w3"))
+                .unwrap()
+        );
+    }
+    // w1 still holds two; w3 released its five: one more worker is over.
+    assert!(claim_n("w2", 10).is_empty());
+    assert_eq!(
+        store
+            .with_conn(|c| webhooks::claim(c, "w2", 10, lease, now))
+            .unwrap()
+            .len(),
+        5,
+        "no limit: the plain claim ignores other workers"
+    );
+});
