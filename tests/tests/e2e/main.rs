@@ -14,6 +14,7 @@ mod entra;
 mod events;
 mod hardening;
 mod harness;
+mod invitation_failures;
 mod isolation;
 mod limits;
 mod loadgen;
