@@ -22,6 +22,7 @@ mod oauth;
 mod protocol;
 mod races;
 mod rejected;
+mod retention;
 mod rules;
 mod smtp;
 mod sweep;
