@@ -1,6 +1,8 @@
 //! The command line (`docs/configuration.md`). Every flag also reads
 //! an environment variable.
 
+use std::time::Duration;
+
 use clap::{Args, Parser, Subcommand};
 
 /// Default SQLite database, relative to the working directory.
@@ -106,6 +108,9 @@ pub struct ServeArgs {
     /// Webhook delivery (`--webhook-*`).
     #[command(flatten)]
     pub webhook: Box<WebhookArgs>,
+    /// Personal-data retention (`--*-retention`, `--erase-deleted-users-after`).
+    #[command(flatten)]
+    pub retention: RetentionArgs,
     /// Bearer token that `GET /metrics` requires; without it `/metrics` is open
     /// (it shows tenant slugs and request counts: restrict it at your proxy).
     #[arg(long, env = "SCIM_METRICS_TOKEN", hide_env_values = true)]
@@ -165,6 +170,69 @@ pub struct ServeArgs {
     /// Worker threads (default: one per core).
     #[arg(long, env = "SCIM_WORKERS")]
     pub workers: Option<usize>,
+}
+
+/// The personal-data retention flags of `serve` (`docs/operations.md`,
+/// "Personal data"). Each takes a period: a number with a unit, `s`, `m`,
+/// `h` or `d` (`400d`, `12h`); a bare number is days; `0` or `off` keeps
+/// forever.
+#[derive(Debug, Args)]
+pub struct RetentionArgs {
+    /// How long audit records are kept; older ones are pruned (default: forever).
+    #[arg(long, env = "SCIM_AUDIT_RETENTION", value_parser = parse_period, default_value = "off")]
+    pub audit_retention: Period,
+    /// How long finished invitations (accepted, cancelled, failed, expired) are
+    /// kept after they were queued (default: forever).
+    #[arg(long, env = "SCIM_INVITATION_RETENTION", value_parser = parse_period, default_value = "off")]
+    pub invitation_retention: Period,
+    /// How long webhook delivery logs (finished deliveries and their attempts)
+    /// are kept (default: as long as events, `--event-retention-days`).
+    #[arg(long, env = "SCIM_WEBHOOK_LOG_RETENTION", value_parser = parse_period)]
+    pub webhook_log_retention: Option<Period>,
+    /// How long after a user's deletion their personal data is erased from the
+    /// audit log and the events feed (default: never).
+    #[arg(long, env = "SCIM_ERASE_DELETED_USERS_AFTER", value_parser = parse_period, default_value = "off")]
+    pub erase_deleted_users_after: Period,
+}
+
+/// A retention period; `Period(None)` keeps forever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period(pub Option<Duration>);
+
+/// Parses a retention period: `<n>s|m|h|d`, a bare number of days, or
+/// `0`/`off` (keep forever). At most 100 years.
+pub fn parse_period(s: &str) -> Result<Period, String> {
+    parse_duration(s).map(Period)
+}
+
+fn parse_duration(s: &str) -> Result<Option<Duration>, String> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("off") || s == "0" {
+        return Ok(None);
+    }
+    let (number, unit) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&s[..i], c.to_ascii_lowercase()),
+        _ => (s, 'd'),
+    };
+    let n: u64 = number.trim().parse().map_err(|_| {
+        format!("{s:?} is not a period: write a number with s, m, h or d (e.g. 400d), or off")
+    })?;
+    let seconds = match unit {
+        's' => Some(n),
+        'm' => n.checked_mul(60),
+        'h' => n.checked_mul(3600),
+        'd' => n.checked_mul(86_400),
+        _ => {
+            return Err(format!(
+                "{s:?}: the unit must be s, m, h or d (e.g. 400d), or write off"
+            ));
+        }
+    };
+    match seconds {
+        Some(0) => Ok(None),
+        Some(secs) if secs <= 100 * 366 * 86_400 => Ok(Some(Duration::from_secs(secs))),
+        _ => Err(format!("{s:?}: at most 100 years")),
+    }
 }
 
 /// The `--webhook-*` flags of `serve`.

@@ -624,7 +624,21 @@ pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
         retry: store_diesel::outbox::RetryPolicy::default(),
     };
     let outbox = mailer::spawn(store.clone(), keys.clone(), mail);
-    retention::spawn(store.clone(), args.event_retention_days, outbox.stop_flag());
+    let events_kept = Duration::from_secs(u64::from(args.event_retention_days) * 86_400);
+    retention::spawn(
+        store.clone(),
+        retention::Policy {
+            events: events_kept,
+            webhook_logs: args
+                .retention
+                .webhook_log_retention
+                .map_or(Some(events_kept), |p| p.0),
+            audit: args.retention.audit_retention.0,
+            invitations: args.retention.invitation_retention.0,
+            erase_deleted_users: args.retention.erase_deleted_users_after.0,
+        },
+        outbox.stop_flag(),
+    );
     let webhooks = webhook_worker(&store, &keys, &args.webhook)?;
     let webhook_stats = web::Data::new(webhooks.stats());
     let admin = web::Data::new(admin);

@@ -17,6 +17,11 @@
 //!   row retried with exponential backoff (30 s, doubling, at most 1 h, 20
 //!   attempts). A row whose invitation was cancelled, accepted or already
 //!   delivered is completed without sending.
+//! * An invitation that cannot be delivered becomes `failed` with the reason
+//!   (`scim_http::invitations::record_failure`), in the transaction that
+//!   gives its row up: the user has no email address, the link expired or the
+//!   signing key changed before delivery, the relay refused it with a
+//!   permanent (5xx) SMTP reply (not retried), or the retries ran out.
 //! * Without `--smtp-url`, the link is logged at INFO ("mail is not
 //!   configured") and the row completed: the documented exception to "never
 //!   log a secret", for development.
@@ -42,6 +47,7 @@ use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use scim_http::TokenKeys;
 use scim_http::admin::tenant_admins::{LINK_VALIDITY, set_password_url};
+use scim_http::invitations::record_failure;
 use store_diesel::invitations::{self, InvitationRecord, InvitationState};
 use store_diesel::outbox::{self, FailOutcome, OutboxRecord, RetryPolicy};
 use store_diesel::tenant_admins;
@@ -255,10 +261,21 @@ impl Drop for Worker {
 enum Plan {
     /// Nothing to send (cancelled, accepted, already delivered, user gone).
     Skip(&'static str),
-    /// Undeliverable for good (no address, link cannot be re-created).
+    /// The row cannot be processed (malformed payload).
     GiveUp(String),
+    /// The invitation cannot be delivered (no address, link expired or
+    /// cannot be re-created): it fails with this reason.
+    Fail(Box<InvitationRecord>, String),
     /// Send this.
     Send(Box<Delivery>),
+}
+
+/// Why a message was not delivered.
+struct Undelivered {
+    /// What went wrong (the relay's reply; never the message body).
+    error: String,
+    /// Whether a retry cannot help (a 5xx SMTP reply).
+    permanent: bool,
 }
 
 struct Delivery {
@@ -334,6 +351,7 @@ impl Worker {
                 self.complete(&row, None).await
             }
             Plan::GiveUp(why) => self.give_up(&row, None, why).await,
+            Plan::Fail(invitation, why) => self.give_up(&row, Some(&invitation), why).await,
             Plan::Send(d) => {
                 let Some(transport) = &self.settings.transport else {
                     tracing::info!(
@@ -359,7 +377,7 @@ impl Worker {
         &self,
         transport: &AsyncSmtpTransport<Tokio1Executor>,
         d: &Delivery,
-    ) -> Result<(), String> {
+    ) -> Result<(), Undelivered> {
         self.deliver(transport, &d.to, &d.email, &d.invitation.id)
             .await
     }
@@ -371,7 +389,7 @@ impl Worker {
         to: &Mailbox,
         email: &InvitationEmail,
         message_id: &str,
-    ) -> Result<(), String> {
+    ) -> Result<(), Undelivered> {
         let message = Message::builder()
             .from(self.settings.from.clone())
             .to(to.clone())
@@ -390,13 +408,21 @@ impl Worker {
                             .body(email.html.clone()),
                     ),
             )
-            .map_err(|e| format!("cannot build the message: {e}"))?;
+            .map_err(|e| Undelivered {
+                error: format!("cannot build the message: {e}"),
+                permanent: true,
+            })?;
         // lettre's errors name the relay and the SMTP reply, never the body.
         transport
             .send(message)
             .await
             .map(|_| ())
-            .map_err(|e| format!("SMTP delivery failed: {e}"))
+            .map_err(|e| Undelivered {
+                // A 5xx reply (unknown mailbox, refused recipient) will not
+                // change on a retry; connection errors and 4xx replies may.
+                permanent: e.is_permanent(),
+                error: format!("SMTP delivery failed: {e}"),
+            })
     }
 
     async fn complete(
@@ -441,10 +467,20 @@ impl Worker {
         &self,
         row: &OutboxRecord,
         invitation: &InvitationRecord,
-        error: String,
+        undelivered: Undelivered,
     ) -> anyhow::Result<()> {
         let store = self.store.clone();
-        let (row, id, policy) = (row.clone(), self.id.clone(), self.settings.retry);
+        let (row, id) = (row.clone(), self.id.clone());
+        // A permanent refusal is not retried.
+        let policy = if undelivered.permanent {
+            RetryPolicy {
+                max_attempts: 1,
+                ..self.settings.retry
+            }
+        } else {
+            self.settings.retry
+        };
+        let error = undelivered.error;
         let inv = invitation.clone();
         let outcome = web::block(move || {
             store.transaction(|c| {
@@ -456,6 +492,9 @@ impl Worker {
                 };
                 if outcome != FailOutcome::NotHeld {
                     invitations::record_delivery_failure(c, &row.tenant_id, &inv.id, &error, next)?;
+                }
+                if outcome == FailOutcome::GaveUp {
+                    record_failure(c, &row.tenant_id, &inv.id, &error, now)?;
                 }
                 Ok((outcome, error))
             })
@@ -476,19 +515,25 @@ impl Worker {
     async fn give_up(
         &self,
         row: &OutboxRecord,
-        _invitation: Option<&InvitationRecord>,
+        invitation: Option<&InvitationRecord>,
         why: String,
     ) -> anyhow::Result<()> {
         tracing::error!(outbox = %row.id, error = %why, "outbox: row cannot be processed; giving up");
         let store = self.store.clone();
         let (row, id) = (row.clone(), self.id.clone());
+        let invitation_id = invitation.map(|i| i.id.clone());
         let policy = RetryPolicy {
             max_attempts: 1,
             ..self.settings.retry
         };
         web::block(move || {
-            store.with_conn(|c| {
-                outbox::fail(c, &row.tenant_id, &row.id, &id, &why, &policy, Utc::now())
+            store.transaction(|c| {
+                let now = Utc::now();
+                let outcome = outbox::fail(c, &row.tenant_id, &row.id, &id, &why, &policy, now)?;
+                if let Some(inv) = invitation_id.filter(|_| outcome != FailOutcome::NotHeld) {
+                    record_failure(c, &row.tenant_id, &inv, &why, now)?;
+                }
+                Ok(())
             })
         })
         .await??;
@@ -580,7 +625,7 @@ impl Worker {
                 .await??;
                 Ok(())
             }
-            Err(error) => {
+            Err(Undelivered { error, .. }) => {
                 let store = self.store.clone();
                 let (row, worker, policy) = (row.clone(), self.id.clone(), self.settings.retry);
                 let logged = error.clone();
@@ -668,6 +713,7 @@ fn plan(
         InvitationState::Cancelled => return Ok(Plan::Skip("the invitation was cancelled")),
         InvitationState::Accepted => return Ok(Plan::Skip("the invitation was already used")),
         InvitationState::Queued => return Ok(Plan::Skip("the invitation is not released")),
+        InvitationState::Failed => return Ok(Plan::Skip("the invitation already failed")),
     }
     if invitation.sent_at.is_some() {
         return Ok(Plan::Skip("the invitation email was already delivered"));
@@ -679,7 +725,8 @@ fn plan(
         ));
     };
     if expires_at <= now {
-        return Ok(Plan::GiveUp(
+        return Ok(Plan::Fail(
+            Box::new(invitation),
             "the link expired before it could be delivered; invite the user again".to_owned(),
         ));
     }
@@ -699,16 +746,17 @@ fn plan(
         )
         .map_err(StoreError::other)?;
     if invitation.secret_hash.as_deref() != Some(&invitations::hash_secret(&token)) {
-        return Ok(Plan::GiveUp(
+        return Ok(Plan::Fail(
+            Box::new(invitation),
             "the signing key changed since the invitation was released; invite the user again"
                 .to_owned(),
         ));
     }
     let Some(to) = recipient(&user) else {
-        return Ok(Plan::GiveUp(format!(
-            "user {} has no email address",
-            user.user_name
-        )));
+        return Ok(Plan::Fail(
+            Box::new(invitation),
+            format!("user {} has no email address", user.user_name),
+        ));
     };
     let link = format!(
         "{}/activate?token={token}",
@@ -829,7 +877,7 @@ mod tests {
                 )
             })
             .unwrap();
-        assert!(matches!(after, Plan::GiveUp(ref why) if why.contains("expired")));
+        assert!(matches!(after, Plan::Fail(_, ref why) if why.contains("expired")));
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub enum CancelReason {
     UserSuspended,
     /// The user was deleted.
     UserDeleted,
+    /// Automatic invitation was turned off for the user (an override) while
+    /// the automatically queued invitation was still waiting.
+    AutomaticInvitationOff,
 }
 
 /// Something that happened to a user's lifecycle.
@@ -71,6 +74,16 @@ pub enum Event {
         invitation: u32,
         /// Why.
         reason: CancelReason,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A released invitation's email could not be delivered; the link is
+    /// dead and the user may be invited again.
+    InvitationFailed {
+        /// The invitation number.
+        invitation: u32,
+        /// Why (no address, refused by the relay, delivery gave up).
+        reason: String,
         /// When.
         at: DateTime<Utc>,
     },
@@ -129,6 +142,7 @@ impl Event {
             Event::InvitationHeld { .. } => "invitationHeld",
             Event::InvitationReleased { .. } => "invitationReleased",
             Event::InvitationCancelled { .. } => "invitationCancelled",
+            Event::InvitationFailed { .. } => "invitationFailed",
             Event::InvitationAccepted { .. } => "invitationAccepted",
             Event::MobileDeviceEnrolled { .. } => "mobileDeviceEnrolled",
             Event::UserActivated { .. } => "userActivated",
@@ -146,6 +160,7 @@ impl Event {
             | Event::InvitationHeld { at }
             | Event::InvitationReleased { at, .. }
             | Event::InvitationCancelled { at, .. }
+            | Event::InvitationFailed { at, .. }
             | Event::InvitationAccepted { at, .. }
             | Event::MobileDeviceEnrolled { at, .. }
             | Event::UserActivated { at, .. }
@@ -200,11 +215,19 @@ impl fmt::Display for Event {
                 invitation, reason, ..
             } => write!(
                 f,
-                "invitation #{invitation} cancelled because the user was {}",
+                "invitation #{invitation} cancelled because {}",
                 match reason {
-                    CancelReason::UserSuspended => "suspended",
-                    CancelReason::UserDeleted => "deleted",
+                    CancelReason::UserSuspended => "the user was suspended",
+                    CancelReason::UserDeleted => "the user was deleted",
+                    CancelReason::AutomaticInvitationOff =>
+                        "automatic invitation was turned off for the user",
                 }
+            ),
+            Event::InvitationFailed {
+                invitation, reason, ..
+            } => write!(
+                f,
+                "invitation #{invitation} failed: {reason}; invite the user again once that is fixed"
             ),
             Event::InvitationAccepted { invitation, .. } => {
                 write!(f, "invitation #{invitation} accepted")

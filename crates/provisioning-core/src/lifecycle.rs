@@ -14,6 +14,8 @@
 //! | [`enroll_mobile_device`](UserLifecycle::enroll_mobile_device) | Active | Active |
 //! | [`deactivate`](UserLifecycle::deactivate) | Staged, Invited, Active | Suspended (queued invitation cancelled and held) |
 //! | [`reactivate`](UserLifecycle::reactivate) | Suspended | the remembered status (held invitation queued again) |
+//! | [`fail_invitation`](UserLifecycle::fail_invitation) (the email could not be delivered) | any user with that invitation released and not used | same status, invitation failed (a new one may be queued at once) |
+//! | [`automatic_invitation_turned_off`](UserLifecycle::automatic_invitation_turned_off) | a user whose automatic invitation is still queued | same status, invitation cancelled |
 //! | [`delete`](UserLifecycle::delete) | anything but Deleted | Deleted |
 
 use crate::access::UserAccessFacts;
@@ -105,18 +107,59 @@ impl fmt::Display for InvitationTrigger {
     }
 }
 
-/// The stored state of an invitation.
+/// The stored state of an invitation: the one type for the lifecycle, the
+/// store's `invitations.state` column and the admin API. Its wire names
+/// ([`InvitationState::as_str`], and serde) are `queued`, `sent`,
+/// `accepted`, `cancelled` and `failed`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum InvitationState {
     /// Waiting for the next admin check-in.
     Queued,
-    /// Released: the activation email went out.
+    /// Released by an admin check-in: the activation email goes out.
     Sent,
     /// The user activated with it.
     Accepted,
-    /// Cancelled (user suspended while queued, or deleted); the link is dead.
+    /// Cancelled (user suspended while queued, deleted, or automatic
+    /// invitation turned off while queued); the link is dead.
     Cancelled,
+    /// Released, but its email could not be delivered (no address, the
+    /// relay refused it for good, or delivery gave up); the link is dead and
+    /// the user may be invited again.
+    Failed,
+}
+
+impl InvitationState {
+    /// Every state.
+    pub const ALL: [InvitationState; 5] = [
+        InvitationState::Queued,
+        InvitationState::Sent,
+        InvitationState::Accepted,
+        InvitationState::Cancelled,
+        InvitationState::Failed,
+    ];
+
+    /// The wire name (as it serialises and as the store keeps it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvitationState::Queued => "queued",
+            InvitationState::Sent => "sent",
+            InvitationState::Accepted => "accepted",
+            InvitationState::Cancelled => "cancelled",
+            InvitationState::Failed => "failed",
+        }
+    }
+
+    /// The state with this wire name, if any.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+impl fmt::Display for InvitationState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The state of an invitation as the admin API lists it: like
@@ -134,6 +177,8 @@ pub enum ReportedInvitationState {
     Expired,
     /// Cancelled.
     Cancelled,
+    /// Its email could not be delivered.
+    Failed,
 }
 
 /// How long a released invitation's activation link stays usable.
@@ -184,6 +229,12 @@ pub struct Invitation {
     pub accepted_at: Option<DateTime<Utc>>,
     /// When it was cancelled.
     pub cancelled_at: Option<DateTime<Utc>>,
+    /// When its delivery failed for good.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_at: Option<DateTime<Utc>>,
+    /// Why its delivery failed (never contains the link).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
 }
 
 impl Invitation {
@@ -197,6 +248,8 @@ impl Invitation {
             expires_at: None,
             accepted_at: None,
             cancelled_at: None,
+            failed_at: None,
+            failure: None,
         }
     }
 
@@ -214,6 +267,7 @@ impl Invitation {
             InvitationState::Sent => ReportedInvitationState::Sent,
             InvitationState::Accepted => ReportedInvitationState::Accepted,
             InvitationState::Cancelled => ReportedInvitationState::Cancelled,
+            InvitationState::Failed => ReportedInvitationState::Failed,
         }
     }
 }
@@ -679,7 +733,9 @@ impl UserLifecycle {
                 InvitationState::Queued => {
                     return Err(self.reject(kind, Rejection::InvitationNotReleased));
                 }
-                InvitationState::Accepted | InvitationState::Cancelled => {
+                InvitationState::Accepted
+                | InvitationState::Cancelled
+                | InvitationState::Failed => {
                     return Err(self.reject(kind, Rejection::NotInvited));
                 }
                 InvitationState::Sent => {
@@ -787,6 +843,57 @@ impl UserLifecycle {
             events.push(self.queue_new(InvitationTrigger::Reactivation, now));
         }
         Ok(events)
+    }
+
+    /// The email of the released invitation `number` could not be delivered
+    /// (`reason`: no address, refused by the relay, or delivery gave up):
+    /// it is Failed, its link is dead, and the user keeps their status, so an
+    /// administrator can invite them again at once
+    /// ([`invite`](Self::invite) accepts a user whose invitation failed).
+    /// Returns no events when invitation `number` is not a released, unused
+    /// one any more (a newer invitation replaced it, or it was used or
+    /// cancelled meanwhile): nothing to record.
+    pub fn fail_invitation(&mut self, number: u32, reason: &str, now: DateTime<Utc>) -> Vec<Event> {
+        let Some(invitation) = self
+            .invitation
+            .as_mut()
+            .filter(|i| i.number == number && i.state == InvitationState::Sent)
+        else {
+            return Vec::new();
+        };
+        invitation.state = InvitationState::Failed;
+        invitation.failed_at = Some(now);
+        invitation.failure = Some(reason.to_owned());
+        vec![Event::InvitationFailed {
+            invitation: number,
+            reason: reason.to_owned(),
+            at: now,
+        }]
+    }
+
+    /// Automatic invitation was turned off for the user (an override): an
+    /// invitation that was queued automatically and not released yet is
+    /// cancelled. An administrator's explicit invitation (and one queued
+    /// again on reactivation) stays. Returns no events when there is
+    /// nothing to cancel.
+    pub fn automatic_invitation_turned_off(&mut self, now: DateTime<Utc>) -> Vec<Event> {
+        if self.status == Status::Deleted {
+            return Vec::new();
+        }
+        let automatic_and_queued = self.invitation.as_ref().is_some_and(|i| {
+            i.state == InvitationState::Queued && i.trigger == InvitationTrigger::Automatic
+        });
+        if !automatic_and_queued {
+            return Vec::new();
+        }
+        self.cancel_if(now, |s| s == InvitationState::Queued)
+            .map(|number| Event::InvitationCancelled {
+                invitation: number,
+                reason: CancelReason::AutomaticInvitationOff,
+                at: now,
+            })
+            .into_iter()
+            .collect()
     }
 
     /// The directory deletes the user: Deleted, for good. A queued or sent
@@ -897,6 +1004,9 @@ fn check_record(r: &LifecycleRecord) -> Result<(), RecordError> {
             }
             InvitationState::Accepted => i.sent_at.is_some() && i.accepted_at.is_some(),
             InvitationState::Cancelled => i.cancelled_at.is_some(),
+            InvitationState::Failed => {
+                i.sent_at.is_some() && i.failed_at.is_some() && i.accepted_at.is_none()
+            }
         };
         if !timestamps_ok {
             return fail("the invitation's timestamps do not match its state");
@@ -904,7 +1014,12 @@ fn check_record(r: &LifecycleRecord) -> Result<(), RecordError> {
         if (suspended || deleted) && i.state == InvitationState::Queued {
             return fail("a suspended or deleted user cannot have a queued invitation");
         }
-        if !(suspended || deleted) && i.state == InvitationState::Cancelled {
+        if !(suspended || deleted)
+            && i.state == InvitationState::Cancelled
+            && !(r.status == Status::Staged && i.trigger == InvitationTrigger::Automatic)
+        {
+            // Only turning automatic invitation off leaves a cancelled
+            // invitation on a user who is not suspended or deleted.
             return fail("a cancelled invitation is replaced when the user is reactivated");
         }
     }
@@ -920,7 +1035,7 @@ fn check_record(r: &LifecycleRecord) -> Result<(), RecordError> {
             None | Some((InvitationState::Queued | InvitationState::Cancelled, _))
         ),
         Status::Invited => match state {
-            Some((InvitationState::Sent, _)) => true,
+            Some((InvitationState::Sent | InvitationState::Failed, _)) => true,
             Some((InvitationState::Queued | InvitationState::Cancelled, n)) => n >= 2,
             _ => false,
         },

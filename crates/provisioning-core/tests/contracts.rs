@@ -420,3 +420,97 @@ fn settings_store_feeds_the_rules() {
     assert!(!d.can_view);
     assert!(s.group_settings(&"hr").is_err());
 }
+
+#[test]
+fn invitation_states_have_one_set_of_wire_names() {
+    for state in InvitationState::ALL {
+        let name = state.as_str();
+        assert_eq!(serde_json::to_value(state).unwrap(), json!(name));
+        assert_eq!(InvitationState::parse(name), Some(state));
+        assert_eq!(state.to_string(), name);
+    }
+    let names: Vec<_> = InvitationState::ALL.iter().map(|s| s.as_str()).collect();
+    assert_eq!(names, ["queued", "sent", "accepted", "cancelled", "failed"]);
+    assert_eq!(InvitationState::parse("expired"), None);
+}
+
+#[test]
+fn a_failed_invitation_is_recorded_and_the_user_can_be_invited_again() {
+    let mut u = invited();
+    let at = t0() + TimeDelta::minutes(1);
+    // Not the released invitation: nothing happens.
+    assert!(u.fail_invitation(2, "nope", at).is_empty());
+    let events = u.fail_invitation(1, "user bob has no email address", at);
+    assert_eq!(
+        serde_json::to_value(&events).unwrap(),
+        json!([{"type": "invitationFailed", "invitation": 1,
+                "reason": "user bob has no email address", "at": "2024-06-01T12:01:00Z"}])
+    );
+    let i = u.invitation().unwrap();
+    assert_eq!(i.state, InvitationState::Failed);
+    assert_eq!(i.failed_at, Some(at));
+    assert_eq!(i.failure.as_deref(), Some("user bob has no email address"));
+    assert_eq!(i.reported_state(at), ReportedInvitationState::Failed);
+    assert_eq!(u.status(), Status::Invited);
+    // Twice: nothing more.
+    assert!(u.fail_invitation(1, "again", at).is_empty());
+    // The stored record round-trips through the checks.
+    let back: UserLifecycle = serde_json::from_value(serde_json::to_value(&u).unwrap()).unwrap();
+    assert_eq!(back, u);
+    // The link of a failed invitation does not activate.
+    let mut tried = u.clone();
+    let e = tried.activate(None, false, at).unwrap_err();
+    assert_eq!(e.reason, Rejection::NotInvited);
+    // An administrator invites again at once (no 409 for the link's lifetime).
+    let events = u.invite(at).unwrap();
+    assert!(matches!(
+        events.as_slice(),
+        [Event::InvitationQueued {
+            invitation: 2,
+            trigger: InvitationTrigger::Explicit,
+            ..
+        }]
+    ));
+    UserLifecycle::from_record(u.to_record()).unwrap();
+}
+
+#[test]
+fn turning_automatic_invitation_off_cancels_only_an_automatic_queued_invitation() {
+    let at = t0() + TimeDelta::minutes(1);
+    // Automatic and queued: cancelled.
+    let (mut u, _) = UserLifecycle::provision(&auto_on(), true, t0());
+    let events = u.automatic_invitation_turned_off(at);
+    assert_eq!(
+        serde_json::to_value(&events).unwrap(),
+        json!([{"type": "invitationCancelled", "invitation": 1,
+                "reason": "automaticInvitationOff", "at": "2024-06-01T12:01:00Z"}])
+    );
+    assert_eq!(u.invitation().unwrap().state, InvitationState::Cancelled);
+    assert_eq!(u.status(), Status::Staged);
+    assert!(!u.has_queued_invitation());
+    UserLifecycle::from_record(u.to_record()).unwrap();
+    // Nothing to release at a check-in; an explicit invite is still possible.
+    let mut users = [(1, &mut u)];
+    let outcome = admin_check_in(
+        users.iter_mut().map(|(k, u)| (*k, &mut **u)),
+        &InvitationPolicy::default(),
+        at,
+    );
+    assert_eq!(outcome.released_count(), 0);
+    let events = u.invite(at).unwrap();
+    assert!(matches!(
+        events.as_slice(),
+        [Event::InvitationQueued {
+            invitation: 2,
+            trigger: InvitationTrigger::Explicit,
+            ..
+        }]
+    ));
+    // An explicit invitation stays queued.
+    assert!(u.automatic_invitation_turned_off(at).is_empty());
+    assert!(u.has_queued_invitation());
+    // A released one is not touched either.
+    let mut sent = invited();
+    assert!(sent.automatic_invitation_turned_off(at).is_empty());
+    assert_eq!(sent.invitation().unwrap().state, InvitationState::Sent);
+}

@@ -117,6 +117,12 @@ async fn activate(
                         .to_owned(),
                 ));
             }
+            InvitationState::Failed => {
+                return Err(AdminError::Gone(
+                    "token: this invitation could not be delivered; ask an administrator to invite you again"
+                        .to_owned(),
+                ));
+            }
             InvitationState::Queued => return Err(AdminError::BadRequest(INVALID.to_owned())),
             InvitationState::Sent if row.is_expired(now) => {
                 return Err(AdminError::Gone(

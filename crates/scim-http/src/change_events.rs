@@ -25,6 +25,8 @@ pub(crate) const DIRECTORY: &str = "directory";
 pub(crate) const ADMIN: &str = "admin";
 /// The user, through their activation link.
 pub(crate) const ACTIVATION: &str = "activation";
+/// The server itself (the mail worker giving up on an invitation).
+pub(crate) const SYSTEM: &str = "system";
 
 fn new(
     event_type: &str,
@@ -108,6 +110,12 @@ pub(crate) fn lifecycle(
                     invitation, reason, ..
                 } => (
                     "user.invitation_cancelled",
+                    json!({"invitation": invitation, "reason": reason}),
+                ),
+                Event::InvitationFailed {
+                    invitation, reason, ..
+                } => (
+                    "user.invitation_failed",
                     json!({"invitation": invitation, "reason": reason}),
                 ),
                 Event::UserActivated { .. } => ("user.activated", json!({})),

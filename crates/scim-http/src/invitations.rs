@@ -8,6 +8,10 @@
 //! * [`release`]: what an admin check-in does for one user whose invitation
 //!   was released: the row becomes `sent` with the hash of its activation
 //!   token, and an outbox row asks the mail worker to send it.
+//! * [`record_failure`]: the mail worker could not deliver a released
+//!   invitation (no address, a permanent SMTP refusal, retries exhausted):
+//!   the row and the user's lifecycle say `failed` with the reason, audited
+//!   and in the events feed, so the user can be invited again.
 //! * [`store_lifecycle`]: writes a changed lifecycle back onto the user row
 //!   (status columns, the SCIM document's read-only extension attributes).
 
@@ -16,7 +20,7 @@ use provisioning_core::{Event, LifecycleRecord, UserLifecycle};
 use serde_json::json;
 use store_diesel::invitations::{self as store_invitations, InvitationRecord};
 use store_diesel::users::{self, UserRecord};
-use store_diesel::{DbConnection, StoreError, audit, outbox};
+use store_diesel::{DbConnection, StoreError, audit, outbox, tenants};
 
 use crate::auth::TokenKeys;
 
@@ -136,6 +140,74 @@ pub fn release(
         at,
     )?;
     Ok(Some(released))
+}
+
+/// The audit actor of the mail worker.
+pub const MAILER_ACTOR: &str = "system:mailer";
+
+/// The email of the released invitation `invitation_id` cannot be delivered
+/// (`reason`, which never contains the link): the invitation row becomes
+/// `failed` with the reason, the user's lifecycle records the failure (so an
+/// administrator can invite them again at once, and the admin API and the
+/// console show it), and it is audited (`invitation.failed` and
+/// `lifecycle.invitationFailed`, actor `system:mailer`) and appended to the
+/// events feed (`user.invitation_failed`). Call it in the transaction that
+/// gives up the outbox row. Returns `false` when the invitation is not
+/// released-and-undelivered any more (used, cancelled, delivered, or gone):
+/// nothing changed.
+///
+/// # Errors
+/// Database errors; a stored lifecycle that does not parse.
+pub fn record_failure(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    invitation_id: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let row = match store_invitations::get(conn, tenant_id, invitation_id) {
+        Ok(row) => row,
+        Err(StoreError::NotFound) => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    if !store_invitations::mark_failed(conn, tenant_id, invitation_id, reason)? {
+        return Ok(false);
+    }
+    audit::append(
+        conn,
+        tenant_id,
+        &audit::NewAuditRecord {
+            actor: MAILER_ACTOR,
+            action: "invitation.failed",
+            target_type: "User",
+            target_id: Some(&row.user_id),
+            details: &json!({
+                "invitation": row.number,
+                "invitationId": row.id,
+                "reason": reason,
+            }),
+        },
+    )?;
+    let mut user = match users::get(conn, tenant_id, &row.user_id) {
+        Ok(u) => u,
+        Err(StoreError::NotFound) => return Ok(true),
+        Err(e) => return Err(e),
+    };
+    let mut lifecycle = lifecycle_of(&user)?;
+    let number = u32::try_from(row.number).map_err(StoreError::other)?;
+    let events = lifecycle.fail_invitation(number, reason, now);
+    if events.is_empty() {
+        return Ok(true);
+    }
+    store_lifecycle(conn, &mut user, &lifecycle, now)?;
+    audit_events(conn, tenant_id, &user.id, MAILER_ACTOR, &events)?;
+    let tenant = tenants::get(conn, tenant_id)?;
+    store_diesel::events::append_all(
+        conn,
+        tenant_id,
+        crate::change_events::lifecycle(crate::change_events::SYSTEM, &tenant, &user, &events, now),
+    )?;
+    Ok(true)
 }
 
 /// The user's lifecycle, checked.

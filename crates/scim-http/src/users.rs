@@ -179,6 +179,18 @@ fn write_new_document(
     } else {
         Vec::new()
     };
+    let mut events = events;
+    // The directory turned automatic invitation off for the user: an
+    // automatically queued invitation that has not gone out is cancelled.
+    let overrides = overrides_of(&new_doc);
+    if overrides != overrides_of(&current.document)
+        && !tenant_settings(tenant)
+            .effective_for_user(&overrides)
+            .automatic_invitation
+            .value
+    {
+        events.extend(lifecycle.automatic_invitation_turned_off(now));
+    }
     let mut rec = build_record(
         &tenant.id,
         &current.id,

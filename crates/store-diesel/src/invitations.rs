@@ -12,7 +12,11 @@
 //! | `queued` | waiting for the next admin check-in |
 //! | `sent` | released by a check-in; the email is in the outbox (`sent_at` is set once it was handed to the SMTP relay); reported as expired once `expires_at` has passed |
 //! | `accepted` | the user activated with it |
-//! | `cancelled` | the user was suspended while it was queued, or deleted |
+//! | `cancelled` | the user was suspended while it was queued, or deleted, or automatic invitation was turned off while it was queued |
+//! | `failed` | released, but its email could not be delivered (no address, refused by the relay for good, or delivery gave up); `last_error` says why |
+//!
+//! The states are provisioning-core's [`InvitationState`] (one type, one set
+//! of wire names).
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -22,43 +26,11 @@ use crate::schema::invitations;
 use crate::time::{from_db, to_db};
 use crate::{DbConnection, StoreError, hex};
 
-/// Stored state of an invitation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum InvitationState {
-    /// Waiting for an admin check-in.
-    Queued,
-    /// Released (the email goes out through the outbox).
-    Sent,
-    /// Used to activate.
-    Accepted,
-    /// Cancelled; its link is dead.
-    Cancelled,
-}
+pub use provisioning_core::InvitationState;
 
-impl InvitationState {
-    /// The column value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            InvitationState::Queued => "queued",
-            InvitationState::Sent => "sent",
-            InvitationState::Accepted => "accepted",
-            InvitationState::Cancelled => "cancelled",
-        }
-    }
-
-    fn parse(s: &str) -> Result<Self, StoreError> {
-        Ok(match s {
-            "queued" => InvitationState::Queued,
-            "sent" => InvitationState::Sent,
-            "accepted" => InvitationState::Accepted,
-            "cancelled" => InvitationState::Cancelled,
-            other => {
-                return Err(StoreError::other(format!(
-                    "unknown invitation state {other:?} in the database"
-                )));
-            }
-        })
-    }
+fn parse_state(s: &str) -> Result<InvitationState, StoreError> {
+    InvitationState::parse(s)
+        .ok_or_else(|| StoreError::other(format!("unknown invitation state {s:?} in the database")))
 }
 
 /// The states the admin API filters by: the stored ones plus `Expired`
@@ -75,8 +47,9 @@ pub enum StateFilter {
     Accepted,
     /// `cancelled`.
     Cancelled,
-    /// `failed`: released, its email not handed to the relay yet, and the
-    /// last delivery attempt failed (being retried). A subset of `Sent`.
+    /// `failed`: undeliverable for good (state `failed`), or released with
+    /// its delivery failing and being retried (state `sent`, reported as
+    /// `sent` until it succeeds or fails for good).
     Failed,
 }
 
@@ -126,7 +99,8 @@ pub struct InvitationRecord {
     pub attempts: i32,
     /// When delivery is tried next, after a failure.
     pub next_attempt_at: Option<DateTime<Utc>>,
-    /// The last delivery error (never contains the secret).
+    /// The last delivery error (never contains the secret); for a `failed`
+    /// invitation, why it failed.
     pub last_error: Option<String>,
 }
 
@@ -171,7 +145,7 @@ impl TryFrom<InvitationRow> for InvitationRecord {
     type Error = StoreError;
     fn try_from(r: InvitationRow) -> Result<Self, StoreError> {
         Ok(InvitationRecord {
-            state: InvitationState::parse(&r.state)?,
+            state: parse_state(&r.state)?,
             tenant_id: r.tenant_id,
             id: r.id,
             user_id: r.user_id,
@@ -376,10 +350,12 @@ pub fn list(
         Some(StateFilter::Expired) => query
             .filter(invitations::state.eq("sent"))
             .filter(invitations::expires_at.le(now)),
-        Some(StateFilter::Failed) => query
-            .filter(invitations::state.eq("sent"))
-            .filter(invitations::sent_at.is_null())
-            .filter(invitations::last_error.is_not_null()),
+        Some(StateFilter::Failed) => query.filter(
+            invitations::state.eq("failed").or(invitations::state
+                .eq("sent")
+                .and(invitations::sent_at.is_null())
+                .and(invitations::last_error.is_not_null())),
+        ),
     };
     if let Some(c) = after {
         let at = to_db(c.created_at);
@@ -482,6 +458,34 @@ pub fn record_delivery_failure(
     ))
     .execute(conn)?;
     Ok(())
+}
+
+/// Marks the released, undelivered invitation `id` as `failed` with
+/// `reason` (kept in `last_error`). Returns `false` (and changes nothing)
+/// when it is not released-and-undelivered any more.
+///
+/// # Errors
+/// Database errors.
+pub fn mark_failed(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    id: &str,
+    reason: &str,
+) -> Result<bool, StoreError> {
+    let updated = diesel::update(
+        invitations::table
+            .filter(invitations::tenant_id.eq(tenant_id))
+            .filter(invitations::id.eq(id))
+            .filter(invitations::state.eq(InvitationState::Sent.as_str()))
+            .filter(invitations::sent_at.is_null()),
+    )
+    .set((
+        invitations::state.eq(InvitationState::Failed.as_str()),
+        invitations::last_error.eq(reason),
+        invitations::next_attempt_at.eq(None::<NaiveDateTime>),
+    ))
+    .execute(conn)?;
+    Ok(updated == 1)
 }
 
 /// The tenant's invitation whose secret hashes to `secret_hash`, if any.

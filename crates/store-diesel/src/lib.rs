@@ -53,6 +53,7 @@ pub mod invitations;
 pub mod list;
 pub mod oauth;
 pub mod outbox;
+pub mod retention;
 pub mod settings;
 pub mod status;
 pub mod tenant_admins;

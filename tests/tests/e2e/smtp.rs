@@ -1,6 +1,7 @@
 //! A minimal SMTP server on loopback for the tests: real sockets, real SMTP
 //! dialogue (EHLO/HELO, MAIL FROM, RCPT TO, DATA, RSET, NOOP, QUIT), every
-//! accepted message kept in memory. Not a mock transport: the server under
+//! accepted message kept in memory; recipients whose address starts with
+//! `bounce` are refused with `550` (a permanent failure). Not a mock transport: the server under
 //! test talks to it through lettre exactly as to a production relay.
 
 use std::io::{BufRead, BufReader, Write};
@@ -118,6 +119,11 @@ fn session(stream: TcpStream, inbox: &Inbox) -> std::io::Result<()> {
                 from = address(&command);
                 to.clear();
                 out.write_all(b"250 2.1.0 OK\r\n")?;
+            }
+            // A mailbox whose local part starts with "bounce" does not exist:
+            // a permanent (5xx) refusal, as a real relay gives it.
+            "RCPT" if address(&command).starts_with("bounce") => {
+                out.write_all(b"550 5.1.1 no such mailbox here\r\n")?;
             }
             "RCPT" => {
                 to.push(address(&command));

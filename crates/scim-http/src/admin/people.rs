@@ -38,7 +38,15 @@ pub(crate) fn group_settings(g: &GroupRecord) -> GroupSettings {
     }
 }
 
-fn user_json(t: &Tenant, u: &UserRecord, lifecycle: Option<&UserLifecycle>) -> Value {
+/// The user as the admin API shows it; with `lifecycle`, their current
+/// invitation too, whose `sentAt` (when the email was handed to the relay)
+/// comes from its row in `invitation_row`, as `/invitations` lists it.
+fn user_json(
+    t: &Tenant,
+    u: &UserRecord,
+    lifecycle: Option<&UserLifecycle>,
+    invitation_row: Option<&store_invitations::InvitationRecord>,
+) -> Value {
     let overrides = user_overrides(u);
     let mut v = json!({
         "id": u.id,
@@ -63,10 +71,13 @@ fn user_json(t: &Tenant, u: &UserRecord, lifecycle: Option<&UserLifecycle>) -> V
                 "trigger": i.trigger,
                 "state": i.reported_state(now),
                 "queuedAt": i.queued_at,
-                "sentAt": i.sent_at,
+                "releasedAt": i.sent_at,
+                "sentAt": invitation_row.and_then(|r| r.sent_at),
                 "expiresAt": i.expires_at,
                 "acceptedAt": i.accepted_at,
                 "cancelledAt": i.cancelled_at,
+                "failedAt": i.failed_at,
+                "failure": i.failure,
             }),
         };
         v["invitationHeld"] = json!(l.invitation_held());
@@ -136,7 +147,7 @@ pub(super) async fn list_users(
         let items = rows
             .iter()
             .filter(|u| status.is_none_or(|s| u.status == s))
-            .map(|u| user_json(&t, u, None))
+            .map(|u| user_json(&t, u, None, None))
             .collect::<Vec<_>>();
         return Ok(HttpResponse::Ok().json(json!({ "items": items, "next": null })));
     }
@@ -144,7 +155,7 @@ pub(super) async fn list_users(
     let after = query.page.after()?.map(str::to_owned);
     let (t, rows) = users_page(&state, path.into_inner(), status, after, limit).await?;
     let next = rows.last().map(|u| u.id.clone());
-    let items = rows.iter().map(|u| user_json(&t, u, None)).collect();
+    let items = rows.iter().map(|u| user_json(&t, u, None, None)).collect();
     Ok(page(items, limit, next))
 }
 
@@ -280,9 +291,32 @@ pub(super) async fn get_user(
 ) -> Result<HttpResponse, AdminError> {
     let (slug, id) = path.into_inner();
     let d = user_detail(&state, slug, id).await?;
-    let mut v = user_json(&d.tenant, &d.user, Some(&d.lifecycle));
+    let row = current_invitation_row(&state, &d.tenant, &d.user, &d.lifecycle).await?;
+    let mut v = user_json(&d.tenant, &d.user, Some(&d.lifecycle), row.as_ref());
     v["groups"] = json!(d.groups);
     Ok(HttpResponse::Ok().json(v))
+}
+
+/// The row of the user's current invitation (the lifecycle's), if any.
+async fn current_invitation_row(
+    state: &ScimState,
+    t: &Tenant,
+    u: &UserRecord,
+    lifecycle: &UserLifecycle,
+) -> Result<Option<store_invitations::InvitationRecord>, AdminError> {
+    let Some(number) = lifecycle
+        .invitation()
+        .and_then(|i| i32::try_from(i.number).ok())
+    else {
+        return Ok(None);
+    };
+    let (tenant_id, user_id) = (t.id.clone(), u.id.clone());
+    read(state, move |c| {
+        Ok(store_invitations::find_by_number(
+            c, &tenant_id, &user_id, number,
+        )?)
+    })
+    .await
 }
 
 /// Sets (or, for `None`, removes) a boolean in a document's extension object.
@@ -316,7 +350,8 @@ pub(super) async fn put_user_settings(
     let (slug, id) = path.into_inner();
     let (t, u, lifecycle) =
         put_user_settings_as(&state, slug, id, ADMIN_ACTOR.to_owned(), automatic, mobile).await?;
-    Ok(HttpResponse::Ok().json(user_json(&t, &u, Some(&lifecycle))))
+    let row = current_invitation_row(&state, &t, &u, &lifecycle).await?;
+    Ok(HttpResponse::Ok().json(user_json(&t, &u, Some(&lifecycle), row.as_ref())))
 }
 
 /// Sets the user's overrides (`None`: leave alone; `Some(None)`: inherit the
@@ -342,17 +377,31 @@ pub(crate) async fn put_user_settings_as(
         if let Some(v) = mobile {
             set_ext(&mut doc, PROVISIONING_USER_URN, "requireMobileAuth", v);
         }
+        let mut lifecycle = lifecycle_of(&current)?;
+        // Turning automatic invitation off cancels an automatically queued
+        // invitation that has not gone out (an explicit invite stays).
+        let turned_off = automatic.is_some()
+            && !tenant_settings(&t)
+                .effective_for_user(&crate::user_record::overrides_of(&doc))
+                .automatic_invitation
+                .value;
+        let events = if turned_off {
+            lifecycle.automatic_invitation_turned_off(now)
+        } else {
+            Vec::new()
+        };
         // The one writer derives the override columns from the document.
         let mut u = crate::user_record::build_record(
             &t.id,
             &id,
             doc,
-            &lifecycle_of(&current)?,
+            &lifecycle,
             current.created_at,
             now,
             current.version,
         )?;
         u.version = users::update(c, &u, Some(current.version))?;
+        record_events(c, &t.id, &u.id, &events)?;
         let after = user_overrides(&u);
         audit_as(
             c,
@@ -367,14 +416,12 @@ pub(crate) async fn put_user_settings_as(
                 "effective": tenant_settings(&t).effective_for_user(&after),
             }),
         )?;
+        audit_events(c, &t.id, &u.id, &actor, &events)?;
+        let mut feed = change_events::lifecycle(change_events::ADMIN, &t, &u, &events, now);
         if before != after {
-            store_diesel::events::append(
-                c,
-                &t.id,
-                change_events::user_settings_changed(&t, &u, now),
-            )?;
+            feed.push(change_events::user_settings_changed(&t, &u, now));
         }
-        let lifecycle = lifecycle_of(&u)?;
+        store_diesel::events::append_all(c, &t.id, feed)?;
         Ok((t, u, lifecycle))
     })
     .await
@@ -390,7 +437,8 @@ pub(super) async fn invite(
     only_keys(&map, &[])?;
     let (slug, id) = path.into_inner();
     let (t, u, lifecycle) = invite_as(&state, slug, id, ADMIN_ACTOR.to_owned()).await?;
-    Ok(HttpResponse::Ok().json(user_json(&t, &u, Some(&lifecycle))))
+    let row = current_invitation_row(&state, &t, &u, &lifecycle).await?;
+    Ok(HttpResponse::Ok().json(user_json(&t, &u, Some(&lifecycle), row.as_ref())))
 }
 
 /// Invite: queues an invitation for the user (409 when their status does not

@@ -79,6 +79,7 @@ struct InvitationView {
     queued_at: String,
     sent_at: Option<String>,
     expires_at: Option<String>,
+    failure: Option<String>,
 }
 
 #[derive(Template)]
@@ -144,8 +145,15 @@ pub(super) async fn user(
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default(),
         queued_at: when(i.queued_at),
-        sent_at: i.sent_at.map(when),
+        // When the email was handed to the relay, from the invitation's row
+        // (as the Invitations page and the admin API show it).
+        sent_at: invitations
+            .iter()
+            .find(|r| u32::try_from(r.number).is_ok_and(|n| n == i.number))
+            .and_then(|r| r.sent_at)
+            .map(when),
         expires_at: i.expires_at.map(when),
+        failure: i.failure.clone(),
     });
     let notice = if query.saved.is_some() {
         Some("Saved.")

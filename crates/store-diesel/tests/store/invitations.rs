@@ -321,3 +321,72 @@ store_test!(cursors_that_parse_can_be_listed, |db| {
         "no cursor before the epoch"
     );
 });
+
+store_test!(an_undeliverable_invitation_is_marked_failed_once, |db| {
+    let store = db.store();
+    let t = setup(store, "acme", &[("u1", "Staged"), ("u2", "Staged")]);
+    let now = Utc::now();
+    let expires = now + TimeDelta::days(7);
+    let mut ids = Vec::new();
+    for u in ["u1", "u2"] {
+        store
+            .transaction(|c| invitations::queue(c, &t, u, 1, "automatic", now))
+            .unwrap();
+        let r = store
+            .transaction(|c| invitations::release(c, &t, u, 1, now, expires, &hash_secret(u)))
+            .unwrap();
+        ids.push(r.id);
+    }
+    // A queued invitation cannot fail; a released, undelivered one can, once.
+    let failed = store
+        .transaction(|c| invitations::mark_failed(c, &t, &ids[0], "user u1 has no email address"))
+        .unwrap();
+    assert!(failed);
+    let again = store
+        .transaction(|c| invitations::mark_failed(c, &t, &ids[0], "other"))
+        .unwrap();
+    assert!(!again);
+    let rec = store
+        .with_conn(|c| invitations::get(c, &t, &ids[0]))
+        .unwrap();
+    assert_eq!(rec.state, InvitationState::Failed);
+    assert_eq!(rec.reported_state(now), "failed");
+    assert_eq!(rec.sent_at, None);
+    assert_eq!(
+        rec.last_error.as_deref(),
+        Some("user u1 has no email address")
+    );
+    // Its link does not work.
+    assert!(
+        !store
+            .transaction(|c| invitations::accept(c, &t, &ids[0], now))
+            .unwrap()
+    );
+    // A delivered invitation cannot fail any more.
+    assert!(
+        store
+            .transaction(|c| invitations::mark_sent(c, &t, &ids[1], now))
+            .unwrap()
+    );
+    assert!(
+        !store
+            .transaction(|c| invitations::mark_failed(c, &t, &ids[1], "late"))
+            .unwrap()
+    );
+    // The `failed` filter lists it; `sent` does not.
+    let list = |f| {
+        store
+            .with_conn(|c| invitations::list(c, &t, Some(f), None, 100, now))
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(list(StateFilter::Failed), vec![ids[0].clone()]);
+    assert_eq!(list(StateFilter::Sent), vec![ids[1].clone()]);
+    let status = store
+        .with_conn(|c| store_diesel::status::of_tenant(c, &t))
+        .unwrap();
+    assert_eq!(status.invitations_failed, 1);
+    assert_eq!(status.invitations_undelivered, 0);
+});

@@ -13,6 +13,7 @@ mod migrations;
 mod oauth;
 mod outbox;
 mod races;
+mod retention;
 mod settings;
 mod status;
 mod tenant_admins;
