@@ -335,13 +335,28 @@ pub(crate) async fn invitations_page(
 pub(crate) async fn activity_of(
     state: &ScimState,
     slug: String,
-) -> Result<(Tenant, store_diesel::status::TenantStatus), AdminError> {
+) -> Result<(Tenant, store_diesel::status::TenantStatus, TenantActivity), AdminError> {
     read(state, move |c| {
         let t = tenant(c, &slug)?;
         let status = store_diesel::status::of_tenant(c, &t.id)?;
-        Ok((t, status))
+        let since = (Utc::now() - crate::activity::LOOKBACK).timestamp();
+        let activity = TenantActivity {
+            buckets: store_diesel::activity::buckets_since(c, &t.id, since)?,
+            errors: store_diesel::activity::last_errors(c, &t.id, 10)?,
+        };
+        Ok((t, status, activity))
     })
     .await
+}
+
+/// What the replicas wrote of a tenant's SCIM requests: the buckets of the
+/// last [`crate::activity::LOOKBACK`] and the newest errors.
+#[derive(Debug)]
+pub(crate) struct TenantActivity {
+    /// Requests per bucket, newest first.
+    pub buckets: Vec<store_diesel::activity::Bucket>,
+    /// The newest errors, newest first.
+    pub errors: Vec<store_diesel::activity::RequestError>,
 }
 
 /// A page of the tenant's audit log, oldest first, after the record `after`
