@@ -167,13 +167,34 @@ impl Browser {
         );
     }
 
+    /// The text of the element `css`, waiting (up to 10 s) while the page
+    /// is still being replaced by a form's answer (no such element yet, or
+    /// the one found belonged to the page before).
     fn text(&self, css: &str) -> String {
-        let id = self.find(css);
-        self.cmd("GET", &format!("/element/{id}/text"), None)
-            .as_str()
-            .unwrap()
-            .trim()
-            .to_owned()
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let session = format!("{}/session/{}", self.base, self.session);
+        loop {
+            let (status, found) = call(
+                &self.agent,
+                "POST",
+                &format!("{session}/element"),
+                Some(&json!({"using": "css selector", "value": css})),
+            );
+            if status == 200 {
+                let id = found["value"][ELEMENT_KEY].as_str().unwrap_or_default();
+                let (status, text) = call(
+                    &self.agent,
+                    "GET",
+                    &format!("{session}/element/{id}/text"),
+                    None,
+                );
+                if status == 200 {
+                    return text["value"].as_str().unwrap().trim().to_owned();
+                }
+            }
+            assert!(Instant::now() < deadline, "no text for {css}: {found}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     fn url(&self) -> String {
@@ -338,6 +359,13 @@ fn sign_in_generate_and_use_the_token_over_scim() {
     b.click("#sign-in");
     // The form's navigation may still be under way when the click returns.
     b.wait_url("/console/tenants");
+    b.check_page("operator-tenants", &["#new-slug", "#create-tenant"]);
+    b.goto(&format!("{origin}/console/tenants/acme/admins"));
+    b.check_page(
+        "admins",
+        &["#new-email", "#create-admin", "#save-second-factor"],
+    );
+    b.goto(&format!("{origin}/console/tenants"));
 
     b.click("a[href='/console/tenants/acme/settings/integrations']");
     assert!(b.text("#token-state").contains("A Secret Token exists"));
@@ -496,6 +524,7 @@ fn tenant_admin_sets_a_password_and_signs_in_with_totp() {
     b.type_into("#password", "a long browser password");
     b.click("#admin-sign-in");
     b.wait_url("/console/login/enrol");
+    b.check_page("enrol", &["#code", "#verify"]);
     let seed = totp::from_base32(&b.text("#totp-secret")).unwrap();
     b.type_into("#code", &totp::code_at(&seed, now()));
     b.click("#verify");
@@ -510,6 +539,7 @@ fn tenant_admin_sets_a_password_and_signs_in_with_totp() {
         .len(),
         10
     );
+    b.check_page("recovery-codes", &["#continue"]);
     b.click("#continue");
     b.wait_url("/console/tenants/acme/settings/integrations");
     assert_eq!(
@@ -531,6 +561,7 @@ fn tenant_admin_sets_a_password_and_signs_in_with_totp() {
     b.type_into("#password", "a long browser password");
     b.click("#admin-sign-in");
     b.wait_url("/console/login/second-factor");
+    b.check_page("second-factor", &["#code", "#verify"]);
     b.type_into("#code", &totp::code_at(&seed, now() + 30));
     b.click("#verify");
     b.wait_url("/console/tenants/acme/settings/integrations");
