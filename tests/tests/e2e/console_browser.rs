@@ -295,7 +295,7 @@ impl Browser {
             let overflow = self.script(
                 "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
             );
-            if !overflow.as_i64().is_some_and(|o| o <= 0) {
+            if overflow.as_i64().is_none_or(|o| o > 0) {
                 let wide = self.script(
                     "const w = document.documentElement.clientWidth; \
                      return [...document.querySelectorAll('body *')] \
