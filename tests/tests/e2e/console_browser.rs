@@ -144,18 +144,36 @@ impl Browser {
         self.cmd("POST", "/url", Some(json!({ "url": url })));
     }
 
+    /// The element `css`, waiting (up to 10 s) for it while a form's
+    /// answer may still be loading.
     fn find(&self, css: &str) -> String {
-        let v = self.cmd(
-            "POST",
-            "/element",
-            Some(json!({"using": "css selector", "value": css})),
-        );
-        v[ELEMENT_KEY].as_str().unwrap().to_owned()
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let url = format!("{}/session/{}/element", self.base, self.session);
+        let query = json!({"using": "css selector", "value": css});
+        loop {
+            let (status, v) = call(&self.agent, "POST", &url, Some(&query));
+            if status == 200 {
+                return v["value"][ELEMENT_KEY].as_str().unwrap().to_owned();
+            }
+            assert!(Instant::now() < deadline, "no element {css}: {v}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
+    /// Clicks the element `css` (found again if the page was replaced
+    /// between finding and clicking it).
     fn click(&self, css: &str) {
-        let id = self.find(css);
-        self.cmd("POST", &format!("/element/{id}/click"), Some(json!({})));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let id = self.find(css);
+            let url = format!("{}/session/{}/element/{id}/click", self.base, self.session);
+            let (status, v) = call(&self.agent, "POST", &url, Some(&json!({})));
+            if status == 200 {
+                return;
+            }
+            assert!(Instant::now() < deadline, "cannot click {css}: {v}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     fn type_into(&self, css: &str, text: &str) {
@@ -528,6 +546,7 @@ fn tenant_admin_sets_a_password_and_signs_in_with_totp() {
     let seed = totp::from_base32(&b.text("#totp-secret")).unwrap();
     b.type_into("#code", &totp::code_at(&seed, now()));
     b.click("#verify");
+    b.find("#recovery-codes li");
     assert_eq!(
         b.cmd(
             "POST",
