@@ -90,6 +90,13 @@ pub struct ServeArgs {
     /// Seconds a web console session may stay unused before it expires.
     #[arg(long, env = "SCIM_CONSOLE_IDLE_SECS", default_value_t = 1800, value_parser = clap::value_parser!(u32).range(1..))]
     pub console_idle_secs: u32,
+    /// Seconds of silence that end a directory's provisioning cycle (the
+    /// console's Provisioning activity page).
+    #[arg(long, env = "SCIM_ACTIVITY_SILENCE_SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub activity_silence_secs: u64,
+    /// Milliseconds between two writes of this replica's activity counts to the database.
+    #[arg(long, env = "SCIM_ACTIVITY_FLUSH_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(50..=600_000))]
+    pub activity_flush_ms: u64,
     /// SMTP relay for invitations, e.g. `smtp://127.0.0.1:2525` or `smtps://user:pass@host:465`.
     #[arg(long, env = "SCIM_SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<String>,

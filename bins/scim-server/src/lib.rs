@@ -13,6 +13,7 @@
 //! # }
 //! ```
 
+pub mod activity;
 pub mod checks;
 pub mod cli;
 pub mod connections;
@@ -50,6 +51,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 let served = running.server.await.context("the HTTP server failed");
                 running.outbox.stop();
                 running.webhooks.stop();
+                running.activity.flush_now();
                 served
             })
         }
@@ -541,6 +543,8 @@ pub struct Running {
     pub public_url: String,
     /// The invitation email worker (stop it after the server).
     pub outbox: mailer::WorkerHandle,
+    /// The Provisioning activity counters (flush them after the server).
+    pub activity: activity::Flusher,
     /// The webhook delivery worker (stops when dropped).
     pub webhooks: scim_http::webhooks::WebhookWorker,
 }
@@ -641,6 +645,15 @@ pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
     );
     let webhooks = webhook_worker(&store, &keys, &args.webhook)?;
     let webhook_stats = web::Data::new(webhooks.stats());
+    let activity = web::Data::new(scim_http::activity::Activity::new(Duration::from_secs(
+        args.activity_silence_secs,
+    )));
+    let flusher = activity::spawn(
+        store.clone(),
+        activity.clone(),
+        Duration::from_millis(args.activity_flush_ms),
+        outbox.stop_flag(),
+    );
     let admin = web::Data::new(admin);
     let console = web::Data::new(console);
 
@@ -687,6 +700,7 @@ pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
             .wrap(middleware::from_fn(observability::observe))
             .wrap(scim_error_bodies())
             .app_data(throttle.clone())
+            .app_data(activity.clone())
             .app_data(caps_data.clone())
             .app_data(deadlines.clone())
             .app_data(state.clone())
@@ -735,6 +749,7 @@ pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
         addr,
         public_url,
         outbox,
+        activity: flusher,
         webhooks,
     })
 }

@@ -37,6 +37,7 @@
 #![warn(missing_docs)]
 
 pub mod activation;
+pub mod activity;
 pub mod admin;
 pub mod auth;
 mod bulk;
@@ -80,11 +81,22 @@ pub use state::{ScimConfig, ScimState};
 /// Every `/Users` and `/Groups` route is one generic handler over that type's
 /// service (`resource::ScimResource`), so the two types cannot drift apart.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    use actix_web::dev::Service as _;
     use groups::Groups;
     use resource::{create, delete, get, list, patch, replace, search};
     use users::Users;
     cfg.service(
         web::scope("/scim/v2/{tenant}")
+            // Counts each request for the console's Provisioning activity
+            // (in memory; `activity::Activity` flushes it every few seconds).
+            .wrap_fn(|req, srv| {
+                let res = srv.call(req);
+                async move {
+                    let res = res.await?;
+                    activity::observe(&res);
+                    Ok(res)
+                }
+            })
             .service(
                 web::resource("/Users")
                     .route(web::get().to(list::<Users>))

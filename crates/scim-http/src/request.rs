@@ -353,12 +353,16 @@ impl ScimRequest {
                             if let Some((line, target)) = &rejected {
                                 audit_rejected(tx.conn, &tenant.id, line, target, &e)?;
                             }
-                            return Ok(Outcome::Rejected(e));
+                            return Ok(Outcome::Rejected(e, tenant.slug));
                         }
                         Err(other) => return Err(other),
                     }
                 } else {
-                    f(&mut tx)?
+                    match f(&mut tx) {
+                        Ok(value) => value,
+                        Err(ApiError::Scim(e)) => return Ok(Outcome::Rejected(e, tenant.slug)),
+                        Err(other) => return Err(other),
+                    }
                 };
                 // Last, so the tenant's event lock is held only until commit.
                 store_diesel::events::append_all(conn, &tenant.id, events)?;
@@ -383,7 +387,12 @@ impl ScimRequest {
                 Ok((value, tenant))
             }
             Outcome::Refused(rejection) => Err(self.refuse(rejection.tenant, rejection.reason)),
-            Outcome::Rejected(e) => Err(ApiError::Scim(e)),
+            Outcome::Rejected(e, slug) => {
+                // The token opened the tenant: logs, metrics and the
+                // Provisioning activity count the failure for it.
+                self.req.extensions_mut().insert(AuthenticatedTenant(slug));
+                Err(ApiError::Scim(e))
+            }
         }
     }
 
@@ -410,8 +419,9 @@ enum Outcome<T> {
     Done(T, Tenant),
     /// The token was refused (nothing ran).
     Refused(Rejection),
-    /// An authenticated write the client made fail: undone, and audited.
-    Rejected(scim_model::ScimError),
+    /// An authenticated request the client made fail (a write: undone, and
+    /// audited), with the tenant's slug.
+    Rejected(scim_model::ScimError, String),
 }
 
 /// Audits a write the client made fail (its changes were rolled back): who

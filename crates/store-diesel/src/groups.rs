@@ -538,3 +538,16 @@ pub fn existing_ids(
     }
     Ok(found)
 }
+
+/// How many of the tenant's groups carry their own "require mobile
+/// authentication" override (a count on a partial index).
+///
+/// # Errors
+/// Database errors.
+pub fn override_count(conn: &mut DbConnection, tenant_id: &str) -> Result<i64, StoreError> {
+    Ok(groups::table
+        .filter(groups::tenant_id.eq(tenant_id))
+        .filter(groups::override_require_mobile_auth.is_not_null())
+        .count()
+        .get_result(conn)?)
+}

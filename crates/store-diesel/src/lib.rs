@@ -44,6 +44,7 @@ mod store;
 mod time;
 mod url;
 
+pub mod activity;
 pub mod api_keys;
 pub mod audit;
 pub mod console_sessions;

@@ -308,10 +308,35 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    scim_activity (tenant_id, bucket) {
+        tenant_id -> Text,
+        bucket -> BigInt,
+        requests -> BigInt,
+        errors -> BigInt,
+        first_at -> Timestamp,
+        last_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    scim_activity_errors (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        at -> Timestamp,
+        request -> Text,
+        status -> Integer,
+        scim_type -> Nullable<Text>,
+        detail -> Text,
+    }
+}
+
 diesel::joinable!(tenant_admins -> tenants (tenant_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
+    scim_activity,
+    scim_activity_errors,
     server_settings,
     scim_tokens,
     users,

@@ -1,8 +1,8 @@
 //! What `scim-server status` reports per tenant, read from the tables the
 //! server already writes: the audit log (the last SCIM write), invitations,
-//! the outbox and webhook deliveries. Directory reads are not recorded
-//! anywhere, so the last request of a client that only reads (Entra's Test
-//! connection) is unknown.
+//! the outbox and webhook deliveries. Directory reads (Entra's Test
+//! connection) are not in the audit log; every request, reads included, is
+//! counted in [`crate::activity`] for the console's Provisioning activity page.
 
 use chrono::{DateTime, Utc};
 use diesel::dsl::{count_star, max, min};

@@ -581,6 +581,26 @@ pub fn count(conn: &mut DbConnection, tenant_id: &str) -> Result<i64, StoreError
         .get_result(conn)?)
 }
 
+/// How many of the tenant's users carry their own override of automatic
+/// invitation, and of "require mobile authentication" (two counts on
+/// partial indexes of the rows with an override: cheap however many users).
+///
+/// # Errors
+/// Database errors.
+pub fn override_counts(conn: &mut DbConnection, tenant_id: &str) -> Result<(i64, i64), StoreError> {
+    let automatic = users::table
+        .filter(users::tenant_id.eq(tenant_id))
+        .filter(users::override_automatic_invitation.is_not_null())
+        .count()
+        .get_result(conn)?;
+    let mobile = users::table
+        .filter(users::tenant_id.eq(tenant_id))
+        .filter(users::override_require_mobile_auth.is_not_null())
+        .count()
+        .get_result(conn)?;
+    Ok((automatic, mobile))
+}
+
 /// Which of `ids` are users of the tenant: one indexed query per 500 ids on the
 /// primary key, reading nothing but the ids (for checking group members).
 ///

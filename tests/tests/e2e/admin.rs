@@ -912,13 +912,14 @@ fn nul_characters_are_bad_input_not_server_errors() {
 
 /// A second replica of the server on the same database (no TestDb of its
 /// own; stopped on drop).
-struct Replica {
+pub(crate) struct Replica {
+    pub(crate) addr: std::net::SocketAddr,
     handle: actix_web::dev::ServerHandle,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Replica {
-    fn start(database_url: &str, extra: &[&str]) -> Replica {
+    pub(crate) fn start(database_url: &str, extra: &[&str]) -> Replica {
         use clap::Parser;
         let mut argv: Vec<String> = [
             "scim-server",
@@ -944,13 +945,15 @@ impl Replica {
                     unreachable!()
                 };
                 let running = scim_server::start(&cli, args).expect("replica starts");
-                tx.send(running.server.handle()).unwrap();
+                tx.send((running.addr, running.server.handle())).unwrap();
                 running.server.await.expect("replica runs");
                 running.outbox.stop();
+                running.activity.flush_now();
             });
         });
-        let handle = rx.recv_timeout(Duration::from_secs(60)).unwrap();
+        let (addr, handle) = rx.recv_timeout(Duration::from_secs(60)).unwrap();
         Replica {
+            addr,
             handle,
             thread: Some(thread),
         }

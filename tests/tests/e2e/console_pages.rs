@@ -789,8 +789,9 @@ fn console_pages_at_100k_users() {
                         active: true,
                         status: ["Staged", "Invited", "Active", "Suspended"][i % 4].to_owned(),
                         status_before_suspend: None,
-                        override_automatic_invitation: None,
-                        override_require_mobile_auth: None,
+                        // Every tenth user overrides a setting.
+                        override_automatic_invitation: (i % 10 == 0).then_some(true),
+                        override_require_mobile_auth: (i % 10 == 5).then_some(false),
                         mobile_device_enrolled: false,
                         mobile_device_name: None,
                         created_at: created,
@@ -835,6 +836,7 @@ fn console_pages_at_100k_users() {
             "/console/tenants/acme/invitations".to_owned(),
             "/console/tenants/acme/audit".to_owned(),
             "/console/tenants/acme/activity".to_owned(),
+            "/console/tenants/acme/settings/scim".to_owned(),
         ] {
             ok_page(&op, &path);
             let mut times: Vec<Duration> = (0..20)
@@ -852,5 +854,87 @@ fn console_pages_at_100k_users() {
                 times[19]
             );
         }
+    });
+}
+
+#[test]
+fn scim_settings_show_how_many_users_and_groups_override_them() {
+    on_both_with(NO_LIMIT, |s| {
+        let token = s.tenant("acme");
+        let ann = scim_user(s, "acme", &token, "ann@acme.test");
+        let bob = scim_user(s, "acme", &token, "bob@acme.test");
+        let _carl = scim_user(s, "acme", &token, "carl@acme.test");
+        let group = scim_group(s, "acme", &token, "Sales", &[&ann]);
+        let _other_group = scim_group(s, "acme", &token, "Ops", &[]);
+        // Another tenant's overrides count there only.
+        let globex = s.tenant("globex");
+        let g_user = scim_user(s, "globex", &globex, "gus@globex.test");
+        let op = sign_in(s);
+        let counts = |html: &str| {
+            [
+                "overrides-invitation",
+                "overrides-users",
+                "overrides-groups",
+            ]
+            .map(|id| element_text(html, id).unwrap())
+        };
+        let page = ok_page(&op, "/console/tenants/acme/settings/scim");
+        assert_eq!(
+            counts(&page),
+            [
+                "0 users carry their own setting (on the user page).",
+                "0 users carry their own setting (on the user page).",
+                "0 groups carry their own setting (on the group page).",
+            ]
+        );
+        let a = "/admin/v1/tenants/acme";
+        admin_put(
+            s,
+            &format!("{a}/users/{ann}/settings"),
+            &json!({"automaticInvitation": true, "requireMobileAuth": false}),
+        );
+        admin_put(
+            s,
+            &format!("{a}/users/{bob}/settings"),
+            &json!({"requireMobileAuth": true}),
+        );
+        admin_put(
+            s,
+            &format!("{a}/groups/{group}/settings"),
+            &json!({"requireMobileAuth": false}),
+        );
+        admin_put(
+            s,
+            &format!("/admin/v1/tenants/globex/users/{g_user}/settings"),
+            &json!({"automaticInvitation": false}),
+        );
+        let page = ok_page(&op, "/console/tenants/acme/settings/scim");
+        assert_eq!(
+            counts(&page),
+            [
+                "1 user carries their own setting (on the user page).",
+                "2 users carry their own setting (on the user page).",
+                "1 group carries their own setting (on the group page).",
+            ]
+        );
+        assert_eq!(
+            admin_get(s, &format!("{a}/scim-settings/overrides")),
+            json!({
+                "usersAutomaticInvitation": 1,
+                "usersRequireMobileAuth": 2,
+                "groupsRequireMobileAuth": 1,
+            })
+        );
+        // Back to the tenant default: no longer counted.
+        admin_put(
+            s,
+            &format!("{a}/users/{bob}/settings"),
+            &json!({"requireMobileAuth": null}),
+        );
+        let page = ok_page(&op, "/console/tenants/acme/settings/scim");
+        assert_eq!(
+            counts(&page)[1],
+            "1 user carries their own setting (on the user page)."
+        );
     });
 }

@@ -6,6 +6,7 @@ mod admin;
 mod bulk;
 mod cli;
 mod console;
+mod console_activity;
 mod console_admins;
 mod console_browser;
 mod console_pages;

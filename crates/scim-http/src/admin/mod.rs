@@ -291,6 +291,10 @@ pub fn configure_admin(cfg: &mut web::ServiceConfig) {
                     .route(web::get().to(tenants::get_settings))
                     .route(web::put().to(tenants::put_settings)),
             )
+            .service(
+                web::resource("/tenants/{t}/scim-settings/overrides")
+                    .route(web::get().to(tenants::get_override_counts)),
+            )
             .service(web::resource("/tenants/{t}/users").route(web::get().to(people::list_users)))
             .service(
                 web::resource("/tenants/{t}/users/{id}").route(web::get().to(people::get_user)),

@@ -186,6 +186,51 @@ pub(super) async fn get_settings(
     Ok(HttpResponse::Ok().json(tenant_settings(&t)))
 }
 
+/// How many users and groups of the tenant `slug` carry their own override
+/// of each SCIM setting (three indexed counts): the admin API's
+/// `GET /tenants/{t}/scim-settings/overrides` and the console's SCIM
+/// settings page.
+pub(crate) async fn override_counts_of(
+    state: &ScimState,
+    slug: String,
+) -> Result<(Tenant, OverrideCounts), AdminError> {
+    read(state, move |c| {
+        let t = tenant(c, &slug)?;
+        let (automatic, mobile) = store_diesel::users::override_counts(c, &t.id)?;
+        let groups = store_diesel::groups::override_count(c, &t.id)?;
+        Ok((
+            t,
+            OverrideCounts {
+                users_automatic_invitation: automatic,
+                users_require_mobile_auth: mobile,
+                groups_require_mobile_auth: groups,
+            },
+        ))
+    })
+    .await
+}
+
+/// Users and groups with their own override of each SCIM setting.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct OverrideCounts {
+    /// Users with their own automatic-invitation setting.
+    pub users_automatic_invitation: i64,
+    /// Users with their own "require mobile authentication".
+    pub users_require_mobile_auth: i64,
+    /// Groups with their own "require mobile authentication".
+    pub groups_require_mobile_auth: i64,
+}
+
+pub(super) async fn get_override_counts(
+    _: Admin,
+    state: web::Data<ScimState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    let (_, counts) = override_counts_of(&state, path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(counts))
+}
+
 pub(super) async fn put_settings(
     _: Admin,
     state: web::Data<ScimState>,
@@ -335,13 +380,28 @@ pub(crate) async fn invitations_page(
 pub(crate) async fn activity_of(
     state: &ScimState,
     slug: String,
-) -> Result<(Tenant, store_diesel::status::TenantStatus), AdminError> {
+) -> Result<(Tenant, store_diesel::status::TenantStatus, TenantActivity), AdminError> {
     read(state, move |c| {
         let t = tenant(c, &slug)?;
         let status = store_diesel::status::of_tenant(c, &t.id)?;
-        Ok((t, status))
+        let since = (Utc::now() - crate::activity::LOOKBACK).timestamp();
+        let activity = TenantActivity {
+            buckets: store_diesel::activity::buckets_since(c, &t.id, since)?,
+            errors: store_diesel::activity::last_errors(c, &t.id, 10)?,
+        };
+        Ok((t, status, activity))
     })
     .await
+}
+
+/// What the replicas wrote of a tenant's SCIM requests: the buckets of the
+/// last [`crate::activity::LOOKBACK`] and the newest errors.
+#[derive(Debug)]
+pub(crate) struct TenantActivity {
+    /// Requests per bucket, newest first.
+    pub buckets: Vec<store_diesel::activity::Bucket>,
+    /// The newest errors, newest first.
+    pub errors: Vec<store_diesel::activity::RequestError>,
 }
 
 /// A page of the tenant's audit log, oldest first, after the record `after`

@@ -86,6 +86,7 @@ struct ScimSettingsPage {
     automatic_invitation: bool,
     require_users: bool,
     require_groups: bool,
+    overrides: crate::admin::tenants::OverrideCounts,
 }
 
 /// A form that carries only its CSRF token.
@@ -506,8 +507,10 @@ pub(super) async fn scim_settings(
     path: web::Path<String>,
     query: web::Query<SavedQuery>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let (t, _) = integration_of(&state, path.into_inner()).await?;
+    let (t, overrides) =
+        crate::admin::tenants::override_counts_of(&state, path.into_inner()).await?;
     let body = ScimSettingsPage {
+        overrides,
         csrf: Some(signed.csrf_token.clone()),
         csrf_token: signed.csrf_token,
         tab: "scim",

@@ -723,6 +723,12 @@ struct ActivityPage {
     slug: String,
     tenant_name: String,
     last_write: Option<String>,
+    last_request: Option<String>,
+    hour_requests: i64,
+    hour_errors: i64,
+    silence_minutes: String,
+    cycles: Vec<CycleRow>,
+    errors: Vec<ErrorRow>,
     invitations_queued: i64,
     invitations_undelivered: i64,
     invitations_failed: i64,
@@ -730,31 +736,95 @@ struct ActivityPage {
     outbox_oldest: Option<String>,
 }
 
+struct CycleRow {
+    started: String,
+    last: String,
+    requests: i64,
+    errors: i64,
+    in_progress: bool,
+}
+
+struct ErrorRow {
+    at: String,
+    request: String,
+    status: i32,
+    scim_type: String,
+    detail: String,
+}
+
 /// A time with how long ago it was: "2026-01-02 10:00 UTC (5 min ago)".
 fn when_ago(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    format!("{} ({} ago)", when(t), ago(t, now))
+}
+
+/// How long ago `t` was: "5 s", "3 min", "2 h", "4 days".
+fn ago(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let s = (now - t).num_seconds().max(0);
-    let ago = match s {
+    match s {
         0..60 => format!("{s} s"),
         60..3600 => format!("{} min", s / 60),
         3600..86400 => format!("{} h", s / 3600),
         _ => format!("{} days", s / 86400),
-    };
-    format!("{} ({ago} ago)", when(t))
+    }
+}
+
+/// To the second: "2026-01-02 10:00:07 UTC".
+fn when_exactly(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
 pub(super) async fn activity(
     state: web::Data<ScimState>,
+    counters: Option<web::Data<crate::activity::Activity>>,
     signed: Signed,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let (t, s) = activity_of(&state, path.into_inner()).await?;
+    let (t, s, a) = activity_of(&state, path.into_inner()).await?;
     let now = Utc::now();
+    let silence = counters.map_or_else(
+        || chrono::TimeDelta::from_std(crate::activity::DEFAULT_SILENCE).unwrap_or_default(),
+        |c| c.silence(),
+    );
+    let summary = crate::activity::summarize(&a.buckets, now, silence);
+    let secs = silence.num_seconds();
     let body = ActivityPage {
         csrf: Some(signed.csrf_token),
         tab: "activity",
         slug: t.slug,
         tenant_name: t.name,
         last_write: s.last_scim_write_at.map(|at| when_ago(at, now)),
+        last_request: summary
+            .last_request_at
+            .map(|at| format!("{} ({} ago)", when_exactly(at), ago(at, now))),
+        hour_requests: summary.hour_requests,
+        hour_errors: summary.hour_errors,
+        silence_minutes: if secs % 60 == 0 {
+            format!("{} minutes", secs / 60)
+        } else {
+            format!("{secs} seconds")
+        },
+        cycles: summary
+            .cycles
+            .into_iter()
+            .map(|c| CycleRow {
+                started: when_exactly(c.started_at),
+                last: when_exactly(c.last_at),
+                requests: c.requests,
+                errors: c.errors,
+                in_progress: c.in_progress,
+            })
+            .collect(),
+        errors: a
+            .errors
+            .into_iter()
+            .map(|e| ErrorRow {
+                at: when_exactly(e.at),
+                request: e.request,
+                status: e.status,
+                scim_type: e.scim_type.unwrap_or_default(),
+                detail: e.detail,
+            })
+            .collect(),
         invitations_queued: s.invitations_queued,
         invitations_undelivered: s.invitations_undelivered,
         invitations_failed: s.invitations_failed,

@@ -2,6 +2,7 @@
 //! (`store_test!`). PostgreSQL needs `SCIM_TEST_PG_URL`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod activity;
 mod api_keys_webhooks;
 mod audit;
 mod connect;

@@ -1,0 +1,2 @@
+DROP TABLE scim_activity_errors;
+DROP TABLE scim_activity;

@@ -1,0 +1,3 @@
+DROP INDEX groups_override_mobile_idx;
+DROP INDEX users_override_mobile_idx;
+DROP INDEX users_override_invitation_idx;
