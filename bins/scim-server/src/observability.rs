@@ -303,6 +303,7 @@ pub async fn metrics(
     access: web::Data<MetricsAccess>,
     throttle: Option<web::Data<scim_http::throttle::Throttle>>,
     caps: Option<web::Data<crate::connections::ConnectionCaps>>,
+    protocol: Option<web::Data<crate::http1::ProtocolErrors>>,
     store: Option<web::Data<Store>>,
 ) -> HttpResponse {
     if let Some(expected) = &access.0 {
@@ -341,6 +342,9 @@ pub async fn metrics(
             c.total_open(),
             c.refused()
         ));
+    }
+    if let Some(p) = protocol {
+        text.push_str(&p.render());
     }
     if let Some(store) = store {
         let store = store.get_ref().clone();
