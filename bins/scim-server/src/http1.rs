@@ -447,6 +447,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Guarded<T> {
 
 type OnConnect = Arc<dyn Fn(&dyn Any, &mut Extensions) + Send + Sync>;
 
+/// The factory's types (only named; `fn` keeps the server `Send`).
+type Types<I, S, B> = fn() -> (I, S, B);
+
 /// actix-web's `HttpServer` (the part this server uses) over [`Guarded`]
 /// connections. The factory builds one `App` per worker, as there.
 pub struct HttpServer<F, I, S, B> {
@@ -455,7 +458,7 @@ pub struct HttpServer<F, I, S, B> {
     head_timeout: Duration,
     on_connect: Option<OnConnect>,
     errors: Arc<ProtocolErrors>,
-    _phantom: PhantomData<fn() -> (I, S, B)>,
+    _phantom: PhantomData<Types<I, S, B>>,
 }
 
 impl<F, I, S, B> fmt::Debug for HttpServer<F, I, S, B> {
