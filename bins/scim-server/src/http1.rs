@@ -109,6 +109,7 @@ pub struct Guarded<T> {
     ready: usize,
     /// The shadow decoder, a step ahead of the dispatcher's.
     codec: Codec,
+    scratch: BytesMut,
     in_body: bool,
     /// Until the first complete head.
     head_deadline: Option<Pin<Box<Sleep>>>,
@@ -151,6 +152,7 @@ impl<T> Guarded<T> {
             buf: BytesMut::new(),
             ready: 0,
             codec: Codec::new(config),
+            scratch: BytesMut::new(),
             in_body: false,
             head_deadline: (!head_timeout.is_zero()).then(|| Box::pin(sleep(head_timeout))),
             ended: false,
@@ -167,17 +169,20 @@ impl<T> Guarded<T> {
 
     /// Decodes what arrived since the last call, validating whole messages.
     fn validate(&mut self) {
-        // On a copy: the decoder consumes what it reads, and the dispatcher
-        // needs the bytes. Only new bytes and an unfinished head are copied.
-        let mut rest = BytesMut::from(&self.buf[self.ready..]);
-        loop {
+        // On a copy (in a buffer kept for the purpose): the decoder consumes
+        // what it reads, and the dispatcher needs the bytes. Only new bytes
+        // and an unfinished head are copied.
+        let mut rest = std::mem::take(&mut self.scratch);
+        rest.clear();
+        rest.extend_from_slice(&self.buf[self.ready..]);
+        let refused = loop {
             let before = rest.len();
             let decoded = self.codec.decode(&mut rest);
             let used = before - rest.len();
             match decoded {
                 Ok(Some(actix_http::h1::Message::Item(_))) => {
                     if used > MAX_HEAD_BYTES {
-                        return self.refuse(&ParseError::TooLarge);
+                        break Some(ParseError::TooLarge);
                     }
                     self.head_deadline = None;
                     self.in_body = self.codec.message_type() != MessageType::None;
@@ -189,18 +194,22 @@ impl<T> Guarded<T> {
                 }
                 Ok(None) => {
                     self.ready += used;
-                    return;
+                    break None;
                 }
                 Err(err) if self.in_body => {
-                    // The request is with a handler already; it sees its
-                    // body end early and answers it.
+                    // The request is with a handler already: it sees its body
+                    // end early and answers it. Nothing of the bad part is
+                    // passed on (the dispatcher would answer it too).
                     tracing::warn!(peer = %Peer(self.peer), error = %err, "client protocol error (malformed request body; connection closed)");
-                    self.ready += used;
                     self.ended = true;
-                    return;
+                    break None;
                 }
-                Err(err) => return self.refuse(&err),
+                Err(err) => break Some(err),
             }
+        };
+        self.scratch = rest;
+        if let Some(err) = refused {
+            self.refuse(&err);
         }
     }
 

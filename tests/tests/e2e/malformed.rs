@@ -344,3 +344,18 @@ fn a_head_not_received_in_time_gets_408_with_the_routes_error_body() {
         }
     }
 }
+
+#[test]
+fn a_body_that_breaks_its_chunked_framing_is_answered_once_by_its_route() {
+    on_both_with_admin(|s| {
+        let token = s.tenant("acme");
+        let raw = format!(
+            "POST {SCIM} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/scim+json\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{{\"use\r\nzz\r\n"
+        );
+        let all = responses(&exchange(s, raw.as_bytes()), &[]);
+        assert_eq!(all.len(), 1, "one request, one answer");
+        all[0].assert_error(400, Some("invalidSyntax"));
+        let list = s.request().bearer(&token).get(SCIM);
+        assert_eq!(list.json()["totalResults"], 0);
+    });
+}
