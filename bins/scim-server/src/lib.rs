@@ -17,6 +17,7 @@ pub mod activity;
 pub mod checks;
 pub mod cli;
 pub mod connections;
+pub mod http1;
 pub mod mailer;
 pub mod observability;
 mod retention;
@@ -25,7 +26,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::{App, HttpServer, middleware, web};
+use actix_web::{App, middleware, web};
 use anyhow::Context as _;
 use scim_http::{
     AdminConfig, ScimConfig, ScimState, TokenKeys, configure, configure_activation,
@@ -688,7 +689,11 @@ pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
         args.trusted_proxy.clone(),
     );
     let caps_data = web::Data::from(caps.clone());
-    let mut server = HttpServer::new(move || {
+    let protocol_errors = std::sync::Arc::new(http1::ProtocolErrors::default());
+    let protocol_data = web::Data::from(protocol_errors.clone());
+    // actix-web's HttpServer, with malformed requests answered in the route's
+    // error shape (`http1.rs`).
+    let mut server = http1::HttpServer::new(move || {
         App::new()
             // Innermost first: the caps, rate limits and deadlines answer
             // bare statuses that `scim_error_bodies` (outermost) dresses.
@@ -702,6 +707,7 @@ pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
             .app_data(throttle.clone())
             .app_data(activity.clone())
             .app_data(caps_data.clone())
+            .app_data(protocol_data.clone())
             .app_data(deadlines.clone())
             .app_data(state.clone())
             .app_data(store_data.clone())
@@ -729,6 +735,7 @@ pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
         }
     })
     .client_request_timeout(Duration::from_secs(args.request_timeout_secs))
+    .protocol_errors(protocol_errors)
     .shutdown_timeout(args.shutdown_timeout_secs);
     if let Some(w) = workers {
         server = server.workers(w.max(1));

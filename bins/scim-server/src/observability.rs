@@ -303,6 +303,7 @@ pub async fn metrics(
     access: web::Data<MetricsAccess>,
     throttle: Option<web::Data<scim_http::throttle::Throttle>>,
     caps: Option<web::Data<crate::connections::ConnectionCaps>>,
+    protocol: Option<web::Data<crate::http1::ProtocolErrors>>,
     store: Option<web::Data<Store>>,
     webhooks: Option<web::Data<scim_http::webhooks::WebhookStats>>,
 ) -> HttpResponse {
@@ -345,6 +346,9 @@ pub async fn metrics(
     }
     if let Some(w) = webhooks {
         text.push_str(&w.prometheus());
+    }
+    if let Some(p) = protocol {
+        text.push_str(&p.render());
     }
     if let Some(store) = store {
         let store = store.get_ref().clone();

@@ -20,6 +20,7 @@ mod invitation_failures;
 mod isolation;
 mod limits;
 mod loadgen;
+mod malformed;
 mod oauth;
 mod protocol;
 mod races;
