@@ -297,6 +297,8 @@ pub async fn readyz(store: web::Data<Store>) -> HttpResponse {
 }
 
 /// `GET /metrics`: Prometheus text.
+// An actix handler takes one extractor per argument.
+#[allow(clippy::too_many_arguments)]
 pub async fn metrics(
     req: actix_web::HttpRequest,
     m: web::Data<Metrics>,
