@@ -45,6 +45,7 @@ mod url;
 
 pub mod api_keys;
 pub mod audit;
+pub mod copy;
 pub mod console_sessions;
 pub mod events;
 pub mod groups;

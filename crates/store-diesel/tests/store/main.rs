@@ -5,6 +5,7 @@
 mod api_keys_webhooks;
 mod audit;
 mod connect;
+mod copy;
 mod events;
 mod invitations;
 mod list_props;
