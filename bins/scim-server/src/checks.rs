@@ -141,10 +141,40 @@ pub fn bind(raw: &str) -> anyhow::Result<Vec<std::net::SocketAddr>> {
 /// # Errors
 /// When the folder is missing.
 pub fn database_folder(url: &str) -> anyhow::Result<()> {
+    let Some(file) = sqlite_file(url) else {
+        return Ok(());
+    };
+    match file.parent() {
+        Some(folder) if !folder.as_os_str().is_empty() && !folder.is_dir() => anyhow::bail!(
+            "the database folder {} does not exist (database file {}, from --database-url / DATABASE_URL): create the folder or point --database-url elsewhere",
+            folder.display(),
+            file.display()
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// Checks that an SQLite database URL names a file that exists (opening a
+/// missing file would create an empty database).
+///
+/// # Errors
+/// When the file does not exist, naming its resolved path.
+pub fn database_file_exists(url: &str, flag: &str) -> anyhow::Result<()> {
+    match sqlite_file(url) {
+        Some(file) if !file.is_file() => anyhow::bail!(
+            "the SQLite database {} ({flag}) does not exist",
+            file.display()
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// The absolute path of an SQLite file URL (`None` for other URLs).
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
     let Ok(store_diesel::DatabaseTarget::SqliteFile { path }) =
         store_diesel::DatabaseTarget::parse(url)
     else {
-        return Ok(());
+        return None;
     };
     let path = path.strip_prefix("file:").unwrap_or(&path);
     let path = path.split_once('?').map_or(path, |(p, _)| p);
@@ -155,21 +185,13 @@ pub fn database_folder(url: &str) -> anyhow::Result<()> {
         path
     };
     let file = std::path::Path::new(path);
-    let file = if file.is_absolute() {
+    Some(if file.is_absolute() {
         file.to_path_buf()
     } else {
         std::env::current_dir()
             .map(|d| d.join(file))
             .unwrap_or_else(|_| file.to_path_buf())
-    };
-    match file.parent() {
-        Some(folder) if !folder.as_os_str().is_empty() && !folder.is_dir() => anyhow::bail!(
-            "the database folder {} does not exist (database file {}, from --database-url / DATABASE_URL): create the folder or point --database-url elsewhere",
-            folder.display(),
-            file.display()
-        ),
-        _ => Ok(()),
-    }
+    })
 }
 
 #[cfg(test)]

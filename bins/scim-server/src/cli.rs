@@ -71,6 +71,29 @@ pub enum Command {
     Admin(AdminCommand),
     /// Provisioning progress per tenant: last SCIM write, invitations, outbox.
     Status,
+    /// Copy every table of an SQLite database (--database-url, or --from) into
+    /// a PostgreSQL database, in one transaction; counts are verified per table.
+    /// Stop every `serve` on the SQLite database first.
+    #[command(name = "migrate-to-postgres", alias = "migrate-to")]
+    MigrateToPostgres(MigrateToArgs),
+}
+
+/// Flags of `migrate-to-postgres`.
+#[derive(Debug, Args)]
+pub struct MigrateToArgs {
+    /// The PostgreSQL database to copy into, e.g. `postgres://scim:...@db/scim`
+    /// (created beforehand and empty; its schema is migrated here).
+    #[arg(long, env = "SCIM_MIGRATE_TO")]
+    pub to: String,
+    /// The SQLite database to copy from (default: --database-url).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Delete every row the target already has (in the same transaction) instead of refusing.
+    #[arg(long)]
+    pub replace: bool,
+    /// Most rows per INSERT statement.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub batch_rows: u64,
 }
 
 /// Flags of `serve`.

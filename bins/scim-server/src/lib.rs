@@ -107,6 +107,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Status => status(&cli),
+        Command::MigrateToPostgres(args) => migrate_to_postgres(&cli, args),
         Command::Admin(AdminCommand::Create {
             tenant,
             email,
@@ -203,6 +204,77 @@ fn status(cli: &Cli) -> anyhow::Result<()> {
             .to_owned(),
     );
     print_out(cli, json!({"items": items}), &text.join("\n"));
+    Ok(())
+}
+
+/// `scim-server migrate-to-postgres`: [`store_diesel::copy`], with the
+/// counts printed per table.
+fn migrate_to_postgres(cli: &Cli, args: &crate::cli::MigrateToArgs) -> anyhow::Result<()> {
+    use store_diesel::copy::{CopyOptions, copy_sqlite_to_postgres};
+    let from = args.from.as_deref().unwrap_or(&cli.database_url);
+    checks::database_file_exists(
+        from,
+        if args.from.is_some() {
+            "--from"
+        } else {
+            "--database-url / DATABASE_URL"
+        },
+    )?;
+    let options = CopyOptions {
+        batch_rows: usize::try_from(args.batch_rows).unwrap_or(500),
+        replace: args.replace,
+        ..CopyOptions::default()
+    };
+    let started = std::time::Instant::now();
+    let mut last_table = String::new();
+    let report = copy_sqlite_to_postgres(from, &args.to, &options, &mut |table, rows| {
+        if !cli.json && table != last_table {
+            eprintln!("copying {table}...");
+            last_table = table.to_owned();
+        }
+        let _ = rows;
+    })
+    .with_context(|| {
+        format!(
+            "cannot copy {} into {}; the target holds none of the copied rows",
+            redact(from),
+            redact(&args.to)
+        )
+    })?;
+    let tables: Vec<_> = report
+        .tables
+        .iter()
+        .map(|t| json!({"table": t.table, "source": t.source, "target": t.target}))
+        .collect();
+    let width = report.tables.iter().map(|t| t.table.len()).max().unwrap_or(5);
+    let mut text = vec![format!("{:width$}  {:>10}  {:>10}", "table", "source", "target")];
+    for t in &report.tables {
+        text.push(format!(
+            "{:width$}  {:>10}  {:>10}",
+            t.table, t.source, t.target
+        ));
+    }
+    let total: i64 = report.tables.iter().map(|t| t.target).sum();
+    text.push(format!(
+        "Copied {total} rows in {} tables into {} in {:.1} s; every count matches.{}",
+        report.tables.len(),
+        redact(&args.to),
+        started.elapsed().as_secs_f64(),
+        if report.replaced_rows > 0 {
+            format!(" ({} rows the target had were deleted first.)", report.replaced_rows)
+        } else {
+            String::new()
+        }
+    ));
+    text.push(format!(
+        "Next: start `scim-server serve` with --database-url {} (and the same --signing-key, if you set one). Keep the SQLite file as your way back.",
+        redact(&args.to)
+    ));
+    print_out(
+        cli,
+        json!({"tables": tables, "rows": total, "replacedRows": report.replaced_rows, "sequences": report.sequences}),
+        &text.join("\n"),
+    );
     Ok(())
 }
 

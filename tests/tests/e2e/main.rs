@@ -17,6 +17,7 @@ mod harness;
 mod isolation;
 mod limits;
 mod loadgen;
+mod migrate_to;
 mod oauth;
 mod protocol;
 mod races;
