@@ -16,6 +16,7 @@ pub(crate) mod events;
 mod limits;
 pub(crate) mod oauth;
 pub(crate) mod people;
+pub mod signing_keys;
 pub mod tenant_admins;
 pub(crate) mod tenants;
 mod webhooks;
@@ -261,6 +262,7 @@ pub(crate) async fn tenant_access(
 pub fn configure_admin(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/admin/v1")
+            .service(web::resource("/signing-keys").route(web::get().to(signing_keys::get)))
             .service(
                 web::resource("/tenants")
                     .route(web::get().to(tenants::list))
