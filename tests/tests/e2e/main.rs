@@ -18,6 +18,7 @@ mod isolation;
 mod limits;
 mod loadgen;
 mod migrate_to;
+mod openapi;
 mod oauth;
 mod protocol;
 mod races;
