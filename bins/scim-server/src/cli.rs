@@ -32,7 +32,13 @@ pub struct Cli {
     /// A key `--signing-key` replaced (repeat the flag, or separate keys with commas in the variable):
     /// Secret Tokens, OAuth access tokens and activation links it signed keep working for
     /// `--previous-signing-key-grace`, and webhook secrets and TOTP seeds it sealed stay readable.
-    #[arg(long, global = true, env = "SCIM_PREVIOUS_SIGNING_KEYS", hide_env_values = true, value_delimiter = ',')]
+    #[arg(
+        long,
+        global = true,
+        env = "SCIM_PREVIOUS_SIGNING_KEYS",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
     pub previous_signing_key: Vec<String>,
 
     /// How long tokens of a previous signing key keep working, counted from the first

@@ -247,8 +247,16 @@ fn migrate_to_postgres(cli: &Cli, args: &crate::cli::MigrateToArgs) -> anyhow::R
         .iter()
         .map(|t| json!({"table": t.table, "source": t.source, "target": t.target}))
         .collect();
-    let width = report.tables.iter().map(|t| t.table.len()).max().unwrap_or(5);
-    let mut text = vec![format!("{:width$}  {:>10}  {:>10}", "table", "source", "target")];
+    let width = report
+        .tables
+        .iter()
+        .map(|t| t.table.len())
+        .max()
+        .unwrap_or(5);
+    let mut text = vec![format!(
+        "{:width$}  {:>10}  {:>10}",
+        "table", "source", "target"
+    )];
     for t in &report.tables {
         text.push(format!(
             "{:width$}  {:>10}  {:>10}",
@@ -262,7 +270,10 @@ fn migrate_to_postgres(cli: &Cli, args: &crate::cli::MigrateToArgs) -> anyhow::R
         redact(&args.to),
         started.elapsed().as_secs_f64(),
         if report.replaced_rows > 0 {
-            format!(" ({} rows the target had were deleted first.)", report.replaced_rows)
+            format!(
+                " ({} rows the target had were deleted first.)",
+                report.replaced_rows
+            )
         } else {
             String::new()
         }
@@ -323,7 +334,11 @@ fn signing_keys_command(cli: &Cli) -> anyhow::Result<()> {
             report.other_tenants.join(", ")
         ));
     }
-    if report.keys.iter().any(|k| !k.current && !k.tenants.is_empty()) {
+    if report
+        .keys
+        .iter()
+        .any(|k| !k.current && !k.tenants.is_empty())
+    {
         text.push("Run `scim-server token generate SLUG` for each tenant above and paste the new token into Entra ID; drop a previous key when no tenant is listed under it.".to_owned());
     }
     print_out(cli, serde_json::to_value(&report)?, &text.join("\n"));

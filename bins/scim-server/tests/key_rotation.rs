@@ -73,7 +73,15 @@ fn start(url: &str, args: &[&str]) -> Server {
     let child = Command::new(BIN)
         .args(["--database-url", url])
         .args(args)
-        .args(["serve", "--bind", &bind, "--workers", "1", "--admin-token", ADMIN])
+        .args([
+            "serve",
+            "--bind",
+            &bind,
+            "--workers",
+            "1",
+            "--admin-token",
+            ADMIN,
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -166,16 +174,33 @@ fn rotation(db: &TestDb) {
     let old_key = ["--signing-key", OLD];
     let token = |v: serde_json::Value| v["secretToken"].as_str().unwrap().to_owned();
     cli(url, &["--signing-key", OLD, "migrate"]);
-    let acme_old = token(cli(url, &["--signing-key", OLD, "tenant", "create", "acme"]));
-    let beta_old = token(cli(url, &["--signing-key", OLD, "tenant", "create", "beta"]));
+    let acme_old = token(cli(
+        url,
+        &["--signing-key", OLD, "tenant", "create", "acme"],
+    ));
+    let beta_old = token(cli(
+        url,
+        &["--signing-key", OLD, "tenant", "create", "beta"],
+    ));
     cli(url, &["--signing-key", OLD, "tenant", "create", "legacy"]);
     let legacy = legacy_token(db, "legacy", OLD);
-    assert_eq!(kid(&acme_old).as_deref(), Some(&scim_http::auth::key_id(OLD.as_bytes())[..]));
+    assert_eq!(
+        kid(&acme_old).as_deref(),
+        Some(&scim_http::auth::key_id(OLD.as_bytes())[..])
+    );
     assert_eq!(kid(&legacy), None);
     {
         let before = start(url, &old_key);
-        for (slug, t) in [("acme", &acme_old), ("beta", &beta_old), ("legacy", &legacy)] {
-            assert_eq!(users(before.port, slug, t), 200, "{slug} before the rotation");
+        for (slug, t) in [
+            ("acme", &acme_old),
+            ("beta", &beta_old),
+            ("legacy", &legacy),
+        ] {
+            assert_eq!(
+                users(before.port, slug, t),
+                200,
+                "{slug} before the rotation"
+            );
         }
     }
 
@@ -190,8 +215,16 @@ fn rotation(db: &TestDb) {
     ];
     let started = Instant::now();
     let server = start(url, &rotated_flags);
-    for (slug, t) in [("acme", &acme_old), ("beta", &beta_old), ("legacy", &legacy)] {
-        assert_eq!(users(server.port, slug, t), 200, "{slug}: old key in its grace period");
+    for (slug, t) in [
+        ("acme", &acme_old),
+        ("beta", &beta_old),
+        ("legacy", &legacy),
+    ] {
+        assert_eq!(
+            users(server.port, slug, t),
+            200,
+            "{slug}: old key in its grace period"
+        );
     }
     // A command with the old key is still refused: the server runs the new one.
     let refused = run(url, &["--signing-key", OLD, "token", "generate", "acme"]);
@@ -201,10 +234,20 @@ fn rotation(db: &TestDb) {
         "{}",
         String::from_utf8_lossy(&refused.stderr)
     );
-    let acme_new = token(cli(url, &[&rotated_flags[..], &["token", "generate", "acme"]].concat()));
-    assert_eq!(kid(&acme_new).as_deref(), Some(&scim_http::auth::key_id(NEW.as_bytes())[..]));
+    let acme_new = token(cli(
+        url,
+        &[&rotated_flags[..], &["token", "generate", "acme"]].concat(),
+    ));
+    assert_eq!(
+        kid(&acme_new).as_deref(),
+        Some(&scim_http::auth::key_id(NEW.as_bytes())[..])
+    );
     assert_eq!(users(server.port, "acme", &acme_new), 200);
-    assert_eq!(users(server.port, "acme", &acme_old), 401, "revoked by generate");
+    assert_eq!(
+        users(server.port, "acme", &acme_old),
+        401,
+        "revoked by generate"
+    );
 
     // Who still holds a token of the old key: the CLI and the admin API agree.
     let report = cli(url, &[&rotated_flags[..], &["signing-keys"]].concat());
@@ -212,14 +255,26 @@ fn rotation(db: &TestDb) {
     assert_eq!(status, 200, "{body}");
     let admin: serde_json::Value = serde_json::from_str(&body).unwrap();
     for r in [&report, &admin] {
-        assert_eq!(r["keys"][0]["kid"], scim_http::auth::key_id(NEW.as_bytes()), "{r}");
+        assert_eq!(
+            r["keys"][0]["kid"],
+            scim_http::auth::key_id(NEW.as_bytes()),
+            "{r}"
+        );
         assert_eq!(r["keys"][0]["current"], true, "{r}");
         assert_eq!(r["keys"][0]["tenants"], serde_json::json!(["acme"]), "{r}");
-        assert_eq!(r["keys"][1]["kid"], scim_http::auth::key_id(OLD.as_bytes()), "{r}");
+        assert_eq!(
+            r["keys"][1]["kid"],
+            scim_http::auth::key_id(OLD.as_bytes()),
+            "{r}"
+        );
         assert_eq!(r["keys"][1]["current"], false, "{r}");
         assert!(r["keys"][1]["verifyUntil"].is_string(), "{r}");
         // The legacy token was attributed to the old key at the first start.
-        assert_eq!(r["keys"][1]["tenants"], serde_json::json!(["beta", "legacy"]), "{r}");
+        assert_eq!(
+            r["keys"][1]["tenants"],
+            serde_json::json!(["beta", "legacy"]),
+            "{r}"
+        );
         assert_eq!(r["otherTenants"], serde_json::json!([]), "{r}");
     }
 

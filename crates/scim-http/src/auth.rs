@@ -586,7 +586,10 @@ mod tests {
             rotated.check(&old_token, now).map(|(c, by)| (c.jti, by)),
             Ok(("1".to_owned(), VerifiedBy::Previous))
         );
-        assert!(rotated.verify(&old_token).is_some(), "within the grace period");
+        assert!(
+            rotated.verify(&old_token).is_some(),
+            "within the grace period"
+        );
         let after = until + chrono::TimeDelta::seconds(1);
         assert_eq!(
             rotated.check(&old_token, after).map(|_| ()),
@@ -616,7 +619,12 @@ mod tests {
                 },
             ]
         );
-        assert!(TokenKeys::new(NEW).unwrap().with_previous(NEW, None).is_err());
+        assert!(
+            TokenKeys::new(NEW)
+                .unwrap()
+                .with_previous(NEW, None)
+                .is_err()
+        );
     }
 
     #[test]
@@ -629,9 +637,15 @@ mod tests {
             exp: None,
             aud: SCIM_AUDIENCE.to_owned(),
         };
-        let legacy = TokenKeys::new(OLD).unwrap().sign_without_kid(&claims).unwrap();
+        let legacy = TokenKeys::new(OLD)
+            .unwrap()
+            .sign_without_kid(&claims)
+            .unwrap();
         assert_eq!(kid_of(&legacy), None);
-        assert_eq!(TokenKeys::new(OLD).unwrap().verify(&legacy), Some(claims.clone()));
+        assert_eq!(
+            TokenKeys::new(OLD).unwrap().verify(&legacy),
+            Some(claims.clone())
+        );
         let until = now + chrono::TimeDelta::hours(1);
         let rotated = TokenKeys::new(NEW)
             .unwrap()
@@ -641,17 +655,21 @@ mod tests {
             rotated.check(&legacy, now).map(|(_, by)| by),
             Ok(VerifiedBy::Previous)
         );
-        assert!(rotated.check(&legacy, until + chrono::TimeDelta::seconds(1)).is_err());
+        assert!(
+            rotated
+                .check(&legacy, until + chrono::TimeDelta::seconds(1))
+                .is_err()
+        );
         // A kid that names no key of this server is refused.
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some("0000000000000000".to_owned());
-        let unknown = jsonwebtoken::encode(
-            &header,
-            &claims,
-            &EncodingKey::from_secret(NEW).unwrap(),
-        )
-        .unwrap();
-        assert_eq!(rotated.check(&unknown, now).map(|_| ()), Err(TokenRefusal::Invalid));
+        let unknown =
+            jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(NEW).unwrap())
+                .unwrap();
+        assert_eq!(
+            rotated.check(&unknown, now).map(|_| ()),
+            Err(TokenRefusal::Invalid)
+        );
     }
 
     #[test]

@@ -119,7 +119,8 @@ impl Sealer {
             return Err(SealError::Malformed);
         }
         let (nonce, ciphertext) = raw.split_at(NONCE_LEN);
-        let nonce: [u8; NONCE_LEN] = <[u8; NONCE_LEN]>::try_from(nonce).map_err(|_| SealError::Malformed)?;
+        let nonce: [u8; NONCE_LEN] =
+            <[u8; NONCE_LEN]>::try_from(nonce).map_err(|_| SealError::Malformed)?;
         for key in std::iter::once(&self.key).chain(&self.previous) {
             let mut data = ciphertext.to_vec();
             if let Ok(plain) = key.open_in_place(
@@ -197,12 +198,16 @@ mod tests {
     fn values_sealed_with_a_previous_key_still_open() -> Result<(), SealError> {
         let old = sealer(b"k1k1k1k1k1k1k1k1k1k1k1k1k1k1k1k1");
         let sealed_old = old.seal("webhook-secret", b"whsec")?;
-        let rotated = Sealer::with_previous(b"k2k2k2k2k2k2k2k2k2k2k2k2k2k2k2k2", &[
-            b"k1k1k1k1k1k1k1k1k1k1k1k1k1k1k1k1",
-        ])?;
+        let rotated = Sealer::with_previous(
+            b"k2k2k2k2k2k2k2k2k2k2k2k2k2k2k2k2",
+            &[b"k1k1k1k1k1k1k1k1k1k1k1k1k1k1k1k1"],
+        )?;
         assert_eq!(rotated.open("webhook-secret", &sealed_old)?, b"whsec");
         let sealed_new = rotated.seal("webhook-secret", b"new")?;
-        assert!(old.open("webhook-secret", &sealed_new).is_err(), "sealed with the new key");
+        assert!(
+            old.open("webhook-secret", &sealed_new).is_err(),
+            "sealed with the new key"
+        );
         let without = sealer(b"k2k2k2k2k2k2k2k2k2k2k2k2k2k2k2k2");
         assert!(matches!(
             without.open("webhook-secret", &sealed_old),

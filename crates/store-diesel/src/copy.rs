@@ -468,7 +468,9 @@ fn copy_all(
 }
 
 fn send(dst: &mut PgConnection, insert: &str, batch: &str) -> Result<i64, diesel::result::Error> {
-    let n = diesel::sql_query(insert).bind::<Text, _>(batch).execute(dst)?;
+    let n = diesel::sql_query(insert)
+        .bind::<Text, _>(batch)
+        .execute(dst)?;
     Ok(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
@@ -491,14 +493,13 @@ fn check_source_columns(
     table: &str,
     columns: &[String],
 ) -> Result<(), CopyError> {
-    let mut source: Vec<String> = diesel::sql_query(format!(
-        "SELECT name FROM pragma_table_info('{table}')"
-    ))
-    .load::<Name>(src)
-    .map_err(db(format!("list the source's columns of {table}")))?
-    .into_iter()
-    .map(|n| n.name)
-    .collect();
+    let mut source: Vec<String> =
+        diesel::sql_query(format!("SELECT name FROM pragma_table_info('{table}')"))
+            .load::<Name>(src)
+            .map_err(db(format!("list the source's columns of {table}")))?
+            .into_iter()
+            .map(|n| n.name)
+            .collect();
     let mut target = columns.to_vec();
     source.sort();
     target.sort();

@@ -45,8 +45,8 @@ mod url;
 
 pub mod api_keys;
 pub mod audit;
-pub mod copy;
 pub mod console_sessions;
+pub mod copy;
 pub mod events;
 pub mod groups;
 pub mod invitations;

@@ -193,12 +193,14 @@ pub fn live_signing_keys(conn: &mut DbConnection) -> Result<Vec<LiveTokenKey>, S
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(tenant_id, slug, signing_key_id, created_at)| LiveTokenKey {
-            tenant_id,
-            slug,
-            signing_key_id,
-            created_at: from_db(created_at),
-        })
+        .map(
+            |(tenant_id, slug, signing_key_id, created_at)| LiveTokenKey {
+                tenant_id,
+                slug,
+                signing_key_id,
+                created_at: from_db(created_at),
+            },
+        )
         .collect())
 }
 
@@ -212,9 +214,11 @@ pub fn fill_signing_key_id(
     conn: &mut DbConnection,
     signing_key_id: &str,
 ) -> Result<usize, StoreError> {
-    Ok(diesel::update(scim_tokens::table.filter(scim_tokens::signing_key_id.is_null()))
-        .set(scim_tokens::signing_key_id.eq(signing_key_id))
-        .execute(conn)?)
+    Ok(
+        diesel::update(scim_tokens::table.filter(scim_tokens::signing_key_id.is_null()))
+            .set(scim_tokens::signing_key_id.eq(signing_key_id))
+            .execute(conn)?,
+    )
 }
 
 /// Whether `presented` is the live token `token_id` of the tenant (the id comes

@@ -26,7 +26,11 @@ fn admin(s: &Server, method: &str, path: &str, body: Option<&Value>) -> Response
 
 fn ok(r: &Response, status: u16) -> Value {
     assert_eq!(r.status, status, "{}", String::from_utf8_lossy(&r.body));
-    if r.body.is_empty() { Value::Null } else { r.json() }
+    if r.body.is_empty() {
+        Value::Null
+    } else {
+        r.json()
+    }
 }
 
 fn counts(url: &str) -> Vec<(String, i64)> {
@@ -224,10 +228,7 @@ fn an_sqlite_installation_moves_to_postgresql_and_keeps_its_tokens() {
         target.url(),
     ])
     .unwrap_err();
-    assert!(
-        format!("{again:#}").contains("not empty"),
-        "{again:#}"
-    );
+    assert!(format!("{again:#}").contains("not empty"), "{again:#}");
     assert_eq!(counts(target.url()), copied);
 
     let pg_url = target.url().to_owned();

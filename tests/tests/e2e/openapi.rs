@@ -14,7 +14,10 @@ fn the_openapi_document_is_served_and_every_operation_is_routed() {
         assert_eq!(r.header("content-type"), Some("application/json"));
         let doc = r.json();
         assert_eq!(doc["openapi"], "3.1.0");
-        assert_eq!(doc, serde_json::from_str::<serde_json::Value>(scim_http::admin::OPENAPI_JSON).unwrap());
+        assert_eq!(
+            doc,
+            serde_json::from_str::<serde_json::Value>(scim_http::admin::OPENAPI_JSON).unwrap()
+        );
         let mut checked = 0;
         for (path, item) in doc["paths"].as_object().unwrap() {
             // A tenant that does not exist: the handlers answer 404 for it

@@ -640,9 +640,15 @@ mod openapi_tests {
                     op["summary"].as_str().is_some_and(|s| !s.is_empty()),
                     "{method} {path} has no summary"
                 );
-                assert!(op["responses"].is_object(), "{method} {path} has no responses");
+                assert!(
+                    op["responses"].is_object(),
+                    "{method} {path} has no responses"
+                );
                 // Every path parameter is declared.
-                for name in path.split('/').filter_map(|s| s.strip_prefix('{')?.strip_suffix('}')) {
+                for name in path
+                    .split('/')
+                    .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+                {
                     assert!(
                         op["parameters"].as_array().is_some_and(|ps| ps
                             .iter()

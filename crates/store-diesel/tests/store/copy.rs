@@ -243,8 +243,10 @@ fn a_failure_mid_way_leaves_the_target_without_rows() {
     source
         .store()
         .with_conn(|c| {
-            c.batch_execute("UPDATE users SET display_name = 'bad' || char(0) || 'name' WHERE id = 'b'")
-                .unwrap();
+            c.batch_execute(
+                "UPDATE users SET display_name = 'bad' || char(0) || 'name' WHERE id = 'b'",
+            )
+            .unwrap();
             Ok(())
         })
         .unwrap();
