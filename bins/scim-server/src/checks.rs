@@ -87,28 +87,65 @@ pub fn signing_key(key: Option<&str>) -> anyhow::Result<()> {
     }
 }
 
+/// Checks the `--previous-signing-key` values: as long as a signing key, and
+/// none equal to `current` (the `--signing-key`, if given).
+///
+/// # Errors
+/// The first bad value's problem (never the value).
+pub fn previous_signing_keys(keys: &[String], current: Option<&str>) -> anyhow::Result<()> {
+    for (i, k) in keys.iter().enumerate() {
+        if k.len() < MIN_SIGNING_KEY_BYTES {
+            anyhow::bail!(
+                "--previous-signing-key / SCIM_PREVIOUS_SIGNING_KEYS value {} is {} bytes long: a signing key has at least {MIN_SIGNING_KEY_BYTES} bytes",
+                i + 1,
+                k.len()
+            );
+        }
+        if Some(k.as_str()) == current {
+            anyhow::bail!(
+                "--previous-signing-key / SCIM_PREVIOUS_SIGNING_KEYS value {} is the current --signing-key",
+                i + 1
+            );
+        }
+    }
+    Ok(())
+}
+
 /// The fingerprint of a signing key kept in the database to detect a command
 /// run with another key: HMAC-SHA256 keyed with the signing key over a fixed
 /// label, hex. It reveals nothing usable about the key.
 pub fn key_fingerprint(key: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    const LABEL: &[u8] = b"scim-server signing key fingerprint v1";
-    let mut block = [0u8; 64];
-    if key.len() > block.len() {
-        block[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        block[..key.len()].copy_from_slice(key);
-    }
-    let pad = |byte: u8| block.iter().map(|b| b ^ byte).collect::<Vec<u8>>();
-    let inner = Sha256::new()
-        .chain_update(pad(0x36))
-        .chain_update(LABEL)
-        .finalize();
-    let outer = Sha256::new()
-        .chain_update(pad(0x5c))
-        .chain_update(inner)
-        .finalize();
-    outer.iter().map(|b| format!("{b:02x}")).collect()
+    // The same HMAC names the key in tokens (`kid`: its first 16 digits).
+    scim_http::auth::key_fingerprint(key)
+}
+
+/// Parses a grace period: a whole number followed by `d`, `h`, `m` or `s`
+/// (seconds without a unit), e.g. `30d`.
+///
+/// # Errors
+/// Anything else, with the expected form.
+pub fn grace(raw: &str) -> Result<chrono::TimeDelta, String> {
+    let raw = raw.trim();
+    let (number, unit) = match raw.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&raw[..i], c),
+        _ => (raw, 's'),
+    };
+    let seconds_per = match unit {
+        'd' => 86_400,
+        'h' => 3_600,
+        'm' => 60,
+        's' => 1,
+        _ => 0,
+    };
+    number
+        .parse::<u32>()
+        .ok()
+        .filter(|_| seconds_per > 0 && !number.is_empty())
+        .and_then(|n| chrono::TimeDelta::try_seconds(i64::from(n) * seconds_per))
+        .filter(|d| *d <= chrono::TimeDelta::days(3650))
+        .ok_or_else(|| {
+            format!("{raw:?}: expected a whole number of days, hours, minutes or seconds such as 30d, 12h, 90m or 45s (at most 3650d)")
+        })
 }
 
 /// Checks a `--bind` address and resolves it.
@@ -141,10 +178,40 @@ pub fn bind(raw: &str) -> anyhow::Result<Vec<std::net::SocketAddr>> {
 /// # Errors
 /// When the folder is missing.
 pub fn database_folder(url: &str) -> anyhow::Result<()> {
+    let Some(file) = sqlite_file(url) else {
+        return Ok(());
+    };
+    match file.parent() {
+        Some(folder) if !folder.as_os_str().is_empty() && !folder.is_dir() => anyhow::bail!(
+            "the database folder {} does not exist (database file {}, from --database-url / DATABASE_URL): create the folder or point --database-url elsewhere",
+            folder.display(),
+            file.display()
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// Checks that an SQLite database URL names a file that exists (opening a
+/// missing file would create an empty database).
+///
+/// # Errors
+/// When the file does not exist, naming its resolved path.
+pub fn database_file_exists(url: &str, flag: &str) -> anyhow::Result<()> {
+    match sqlite_file(url) {
+        Some(file) if !file.is_file() => anyhow::bail!(
+            "the SQLite database {} ({flag}) does not exist",
+            file.display()
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// The absolute path of an SQLite file URL (`None` for other URLs).
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
     let Ok(store_diesel::DatabaseTarget::SqliteFile { path }) =
         store_diesel::DatabaseTarget::parse(url)
     else {
-        return Ok(());
+        return None;
     };
     let path = path.strip_prefix("file:").unwrap_or(&path);
     let path = path.split_once('?').map_or(path, |(p, _)| p);
@@ -155,21 +222,13 @@ pub fn database_folder(url: &str) -> anyhow::Result<()> {
         path
     };
     let file = std::path::Path::new(path);
-    let file = if file.is_absolute() {
+    Some(if file.is_absolute() {
         file.to_path_buf()
     } else {
         std::env::current_dir()
             .map(|d| d.join(file))
             .unwrap_or_else(|_| file.to_path_buf())
-    };
-    match file.parent() {
-        Some(folder) if !folder.as_os_str().is_empty() && !folder.is_dir() => anyhow::bail!(
-            "the database folder {} does not exist (database file {}, from --database-url / DATABASE_URL): create the folder or point --database-url elsewhere",
-            folder.display(),
-            file.display()
-        ),
-        _ => Ok(()),
-    }
+    })
 }
 
 #[cfg(test)]
@@ -246,6 +305,22 @@ mod tests {
             key_fingerprint(&[7u8; 100]),
             "bd0ab1484d12fee06a9c2e2f0613bcc918d8d698bc7fd5b9f7f6a5c4e690008d"
         );
+        assert_eq!(
+            scim_http::auth::key_id(b"0123456789abcdef0123456789abcdef"),
+            "ad33c4d36e13eb03"
+        );
+    }
+
+    #[test]
+    fn grace_periods_read_days_hours_minutes_and_seconds() {
+        assert_eq!(grace("30d").unwrap(), chrono::TimeDelta::days(30));
+        assert_eq!(grace("12h").unwrap(), chrono::TimeDelta::hours(12));
+        assert_eq!(grace("90m").unwrap(), chrono::TimeDelta::minutes(90));
+        assert_eq!(grace("45s").unwrap(), chrono::TimeDelta::seconds(45));
+        assert_eq!(grace("45").unwrap(), chrono::TimeDelta::seconds(45));
+        for bad in ["", "d", "-1d", "3w", "1.5d", "99999999999d"] {
+            assert!(grace(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

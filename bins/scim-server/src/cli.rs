@@ -31,6 +31,23 @@ pub struct Cli {
     #[arg(long, global = true, env = "SCIM_SIGNING_KEY", hide_env_values = true)]
     pub signing_key: Option<String>,
 
+    /// A key `--signing-key` replaced (repeat the flag, or separate keys with commas in the variable):
+    /// Secret Tokens, OAuth access tokens and activation links it signed keep working for
+    /// `--previous-signing-key-grace`, and webhook secrets and TOTP seeds it sealed stay readable.
+    #[arg(
+        long,
+        global = true,
+        env = "SCIM_PREVIOUS_SIGNING_KEYS",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    pub previous_signing_key: Vec<String>,
+
+    /// How long tokens of a previous signing key keep working, counted from the first
+    /// start with the current key (`30d`, `12h`, `90m`, `45s`); then they get 401.
+    #[arg(long, global = true, env = "SCIM_PREVIOUS_SIGNING_KEY_GRACE", default_value = "30d", value_parser = crate::checks::grace)]
+    pub previous_signing_key_grace: chrono::TimeDelta,
+
     /// Lifetime of newly issued Secret Tokens in days; default: they never expire
     /// (Entra ID expects a long-lived token and quarantines the job when it expires).
     #[arg(long, global = true, env = "SCIM_TOKEN_TTL_DAYS")]
@@ -73,6 +90,32 @@ pub enum Command {
     Admin(AdminCommand),
     /// Provisioning progress per tenant: last SCIM write, invitations, outbox.
     Status,
+    /// Copy every table of an SQLite database (--database-url, or --from) into
+    /// a PostgreSQL database, in one transaction; counts are verified per table.
+    /// Stop every `serve` on the SQLite database first.
+    #[command(name = "migrate-to-postgres", alias = "migrate-to")]
+    MigrateToPostgres(MigrateToArgs),
+    /// The signing keys (current and previous, with their grace periods) and
+    /// which tenants still hold a Secret Token signed by each.
+    SigningKeys,
+}
+
+/// Flags of `migrate-to-postgres`.
+#[derive(Debug, Args)]
+pub struct MigrateToArgs {
+    /// The PostgreSQL database to copy into, e.g. `postgres://scim:...@db/scim`
+    /// (created beforehand and empty; its schema is migrated here).
+    #[arg(long, env = "SCIM_MIGRATE_TO")]
+    pub to: String,
+    /// The SQLite database to copy from (default: --database-url).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Delete every row the target already has (in the same transaction) instead of refusing.
+    #[arg(long)]
+    pub replace: bool,
+    /// Most rows per INSERT statement.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub batch_rows: u64,
 }
 
 /// Flags of `serve`.

@@ -110,6 +110,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Status => status(&cli),
+        Command::MigrateToPostgres(args) => migrate_to_postgres(&cli, args),
+        Command::SigningKeys => signing_keys_command(&cli),
         Command::Admin(AdminCommand::Create {
             tenant,
             email,
@@ -240,6 +242,143 @@ fn status(cli: &Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `scim-server migrate-to-postgres`: [`store_diesel::copy`], with the
+/// counts printed per table.
+fn migrate_to_postgres(cli: &Cli, args: &crate::cli::MigrateToArgs) -> anyhow::Result<()> {
+    use store_diesel::copy::{CopyOptions, copy_sqlite_to_postgres};
+    let from = args.from.as_deref().unwrap_or(&cli.database_url);
+    checks::database_file_exists(
+        from,
+        if args.from.is_some() {
+            "--from"
+        } else {
+            "--database-url / DATABASE_URL"
+        },
+    )?;
+    let options = CopyOptions {
+        batch_rows: usize::try_from(args.batch_rows).unwrap_or(500),
+        replace: args.replace,
+        ..CopyOptions::default()
+    };
+    let started = std::time::Instant::now();
+    let mut last_table = String::new();
+    let report = copy_sqlite_to_postgres(from, &args.to, &options, &mut |table, rows| {
+        if !cli.json && table != last_table {
+            eprintln!("copying {table}...");
+            last_table = table.to_owned();
+        }
+        let _ = rows;
+    })
+    .with_context(|| {
+        format!(
+            "cannot copy {} into {}; the target holds none of the copied rows",
+            redact(from),
+            redact(&args.to)
+        )
+    })?;
+    let tables: Vec<_> = report
+        .tables
+        .iter()
+        .map(|t| json!({"table": t.table, "source": t.source, "target": t.target}))
+        .collect();
+    let width = report
+        .tables
+        .iter()
+        .map(|t| t.table.len())
+        .max()
+        .unwrap_or(5);
+    let mut text = vec![format!(
+        "{:width$}  {:>10}  {:>10}",
+        "table", "source", "target"
+    )];
+    for t in &report.tables {
+        text.push(format!(
+            "{:width$}  {:>10}  {:>10}",
+            t.table, t.source, t.target
+        ));
+    }
+    let total: i64 = report.tables.iter().map(|t| t.target).sum();
+    text.push(format!(
+        "Copied {total} rows in {} tables into {} in {:.1} s; every count matches.{}",
+        report.tables.len(),
+        redact(&args.to),
+        started.elapsed().as_secs_f64(),
+        if report.replaced_rows > 0 {
+            format!(
+                " ({} rows the target had were deleted first.)",
+                report.replaced_rows
+            )
+        } else {
+            String::new()
+        }
+    ));
+    text.push(format!(
+        "Next: start `scim-server serve` with --database-url {} (and the same --signing-key, if you set one). Keep the SQLite file as your way back.",
+        redact(&args.to)
+    ));
+    print_out(
+        cli,
+        json!({"tables": tables, "rows": total, "replacedRows": report.replaced_rows, "sequences": report.sequences}),
+        &text.join("\n"),
+    );
+    Ok(())
+}
+
+/// `scim-server signing-keys`: the keys this command line configures and
+/// the tenants whose live Secret Token each signed. Read-only.
+fn signing_keys_command(cli: &Cli) -> anyhow::Result<()> {
+    checks::signing_key(cli.signing_key.as_deref())?;
+    let store = open_cli_store(&cli.database_url)?;
+    let pending = store.pending_migrations()?;
+    if !pending.is_empty() {
+        anyhow::bail!(
+            "the database schema is behind this binary ({} migration(s) pending): run `scim-server migrate` first",
+            pending.len()
+        );
+    }
+    let keys = cli_keys(&store, cli)?;
+    let report = scim_http::admin::signing_keys::report(&store, &keys)?;
+    let mut text = Vec::new();
+    for key in &report.keys {
+        let role = if key.current {
+            "current (signs new tokens)".to_owned()
+        } else {
+            match key.verify_until {
+                Some(until) if until < chrono::Utc::now() => format!(
+                    "previous, grace period ended {}: its tokens are refused",
+                    until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                ),
+                Some(until) => format!(
+                    "previous, its tokens work until {}",
+                    until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                ),
+                None => "previous".to_owned(),
+            }
+        };
+        text.push(format!("key {}: {role}", key.kid));
+        text.push(if key.tenants.is_empty() {
+            "  no tenant holds a token signed by it".to_owned()
+        } else {
+            format!("  tenants: {}", key.tenants.join(", "))
+        });
+    }
+    if !report.other_tenants.is_empty() {
+        text.push(format!(
+            "tenants whose token was signed by a key not listed here (or before key ids were recorded; `serve` records them at start): {}",
+            report.other_tenants.join(", ")
+        ));
+    }
+    if report
+        .keys
+        .iter()
+        .any(|k| !k.current && !k.tenants.is_empty())
+    {
+        text.push("Run `scim-server token generate SLUG` for each tenant above and paste the new token into Entra ID; drop a previous key when no tenant is listed under it.".to_owned());
+    }
+    print_out(cli, serde_json::to_value(&report)?, &text.join("\n"));
+    Ok(())
+}
+
 /// A duration for people: `42s`, `5m`, `3h`, `2d`.
 fn age(d: chrono::TimeDelta) -> String {
     let s = d.num_seconds().max(0);
@@ -356,7 +495,43 @@ pub fn cli_keys(store: &Store, cli: &Cli) -> anyhow::Result<TokenKeys> {
     let ttl = cli
         .token_ttl_days
         .map(|d| chrono::TimeDelta::days(i64::from(d)));
-    Ok(signing_keys(store, cli.signing_key.as_deref())?.with_ttl(ttl))
+    let mut keys = signing_keys(store, cli.signing_key.as_deref())?.with_ttl(ttl);
+    if cli.previous_signing_key.is_empty() {
+        return Ok(keys);
+    }
+    checks::previous_signing_keys(&cli.previous_signing_key, cli.signing_key.as_deref())?;
+    // The grace period counts from the first `serve` with the current key.
+    let since = store
+        .with_conn(|c| settings::get(c, &settings::signing_key_since(keys.key_id())))?
+        .and_then(|v| chrono::DateTime::parse_from_rfc3339(&v).ok())
+        .map_or_else(chrono::Utc::now, |d| d.with_timezone(&chrono::Utc));
+    let until = since + cli.previous_signing_key_grace;
+    for previous in &cli.previous_signing_key {
+        keys = keys.with_previous(previous.as_bytes(), Some(until))?;
+    }
+    Ok(keys)
+}
+
+/// At `serve`'s start: tokens issued before key ids were recorded get the id
+/// of the key `serve` last started with (the commands refuse any other, so it
+/// signed them all); then this key is recorded as the one the server runs
+/// with, and the start of its time as the current key (previous keys' grace
+/// periods count from it).
+fn record_signing_key(store: &Store, secret: &[u8]) -> anyhow::Result<()> {
+    let fingerprint = checks::key_fingerprint(secret);
+    let kid = scim_http::auth::key_id(secret);
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    store.transaction(|c| {
+        if let Some(last) = settings::get(c, settings::SIGNING_KEY_FINGERPRINT)?
+            && let Some(last_kid) = last.get(..16)
+        {
+            tokens::fill_signing_key_id(c, last_kid)?;
+        }
+        settings::put(c, settings::SIGNING_KEY_FINGERPRINT, &fingerprint)?;
+        settings::put_if_absent(c, &settings::signing_key_since(&kid), &now)?;
+        Ok(())
+    })?;
+    Ok(())
 }
 
 /// The token keys of a command that signs tokens for a running server: refused
@@ -450,7 +625,9 @@ fn issue_token_as(
 ) -> anyhow::Result<tokens::IssuedToken> {
     let keys = keys.clone();
     Ok(store.transaction(|c| {
-        let token = tokens::issue_with(c, tenant_id, |jti, now| keys.issue(tenant_id, jti, now))?;
+        let token = tokens::issue_signed(c, tenant_id, Some(keys.key_id()), |jti, now| {
+            keys.issue(tenant_id, jti, now)
+        })?;
         if let Some(actor) = actor {
             // The token id only: never the secret.
             audit::append(
@@ -491,7 +668,9 @@ fn create_tenant_as(
     let keys = keys.clone();
     Ok(store.transaction(|c| {
         let t = tenants::create(c, slug, name)?;
-        let token = tokens::issue_with(c, &t.id, |jti, now| keys.issue(&t.id, jti, now))?;
+        let token = tokens::issue_signed(c, &t.id, Some(keys.key_id()), |jti, now| {
+            keys.issue(&t.id, jti, now)
+        })?;
         if let Some((actor, command)) = actor {
             audit::append(
                 c,
@@ -557,6 +736,7 @@ pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
     // its token are printed only once).
     let explicit_url = explicit_public_url(cli)?;
     checks::signing_key(cli.signing_key.as_deref())?;
+    checks::previous_signing_keys(&cli.previous_signing_key, cli.signing_key.as_deref())?;
     let bind = checks::bind(&args.bind)?;
     let transport = args
         .smtp_url
@@ -570,10 +750,10 @@ pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
     )?;
     console.idle_timeout = chrono::TimeDelta::seconds(i64::from(args.console_idle_secs));
     let store = open_migrated(&cli.database_url)?;
+    // Lets the commands detect that they sign with another key, and starts
+    // the previous keys' grace periods.
+    record_signing_key(&store, &signing_secret(&store, cli.signing_key.as_deref())?)?;
     let keys = cli_keys(&store, cli)?;
-    // Lets the commands detect that they sign with another key.
-    let fingerprint = checks::key_fingerprint(&signing_secret(&store, cli.signing_key.as_deref())?);
-    store.transaction(|c| settings::put(c, settings::SIGNING_KEY_FINGERPRINT, &fingerprint))?;
     let listener = TcpListener::bind(&bind[..])
         .with_context(|| format!("cannot listen on {} (--bind)", args.bind))?;
     let addr = listener.local_addr()?;

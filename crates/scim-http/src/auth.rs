@@ -6,6 +6,17 @@
 //! URL; and its hash equals, in constant time, the hash of that tenant's **current**
 //! token. Regenerating a token revokes the previous one in the database, so every
 //! replica rejects it on its next request. Every failure is the same 401.
+//!
+//! **Key rotation.** Tokens name the key that signed them (JWT header `kid`,
+//! [`key_id`]). [`TokenKeys`] holds the current key, which signs everything
+//! new, and any previous keys ([`TokenKeys::with_previous`]), each accepted
+//! for verification until the end of its grace period and refused after it.
+//! A token without `kid` (issued before key ids existed) is tried with the
+//! current key, then the previous ones. Sealed secrets open with any of the
+//! keys, grace or not (see [`crate::sealed`]); OAuth access tokens and
+//! activation links verify with the previous keys during the grace period;
+//! list cursors are signed and checked with the current key only (a walk in
+//! progress during a rotation gets `invalidCursor` and starts again).
 
 use actix_web::http::header;
 use actix_web::{HttpMessage, HttpRequest};
@@ -35,14 +46,79 @@ pub struct TokenClaims {
 /// The audience of Secret Tokens.
 pub const SCIM_AUDIENCE: &str = "scim";
 
-/// Signing and verification keys derived from the server key.
+/// Signing and verification keys derived from the server key (and from
+/// previous server keys during a rotation).
 #[derive(Clone)]
 pub struct TokenKeys {
+    kid: String,
+    secret: std::sync::Arc<[u8]>,
     encoding: EncodingKey,
     decoding: DecodingKey,
     ttl: Option<chrono::TimeDelta>,
     sealer: std::sync::Arc<crate::sealed::Sealer>,
     cursor_key: ring::hmac::Key,
+    previous: Vec<PreviousKey>,
+}
+
+/// A previous server key: verifies until `until` (`None`: no end).
+#[derive(Clone)]
+struct PreviousKey {
+    kid: String,
+    secret: std::sync::Arc<[u8]>,
+    decoding: DecodingKey,
+    until: Option<DateTime<Utc>>,
+}
+
+/// The label of [`key_id`]'s HMAC.
+const KEY_ID_LABEL: &[u8] = b"scim-server signing key fingerprint v1";
+
+/// The fingerprint of a server key: HMAC-SHA256 keyed with it over a fixed
+/// label, as hex. Reveals nothing usable about the key.
+pub fn key_fingerprint(secret: &[u8]) -> String {
+    let tag = ring::hmac::sign(
+        &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret),
+        KEY_ID_LABEL,
+    );
+    tag.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The key id of a server key, as tokens name it in their `kid` header: the
+/// first 16 hex digits of its [`key_fingerprint`]. Every replica derives the
+/// same id from the same key.
+pub fn key_id(secret: &[u8]) -> String {
+    let mut fp = key_fingerprint(secret);
+    fp.truncate(16);
+    fp
+}
+
+/// One key [`TokenKeys`] knows, as [`TokenKeys::keys`] lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// The key id.
+    pub kid: String,
+    /// Whether it signs new tokens.
+    pub current: bool,
+    /// For a previous key: when its tokens stop being accepted.
+    pub verify_until: Option<DateTime<Utc>>,
+}
+
+/// Which key verified a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifiedBy {
+    /// The current key.
+    Current,
+    /// A previous key, within its grace period.
+    Previous,
+}
+
+/// Why a Secret Token was refused by [`TokenKeys::check`] (for the
+/// operator's logs; clients see one 401).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRefusal {
+    /// Signed by a previous key whose grace period is over.
+    RetiredKey,
+    /// Not signed by any key of this server, malformed, or expired.
+    Invalid,
 }
 
 impl std::fmt::Debug for TokenKeys {
@@ -63,6 +139,9 @@ impl TokenKeys {
             return Err(KeyError("it is empty".to_owned()));
         }
         Ok(TokenKeys {
+            kid: key_id(secret),
+            secret: secret.into(),
+            previous: Vec::new(),
             encoding: EncodingKey::from_secret(secret).map_err(|e| KeyError(e.to_string()))?,
             decoding: DecodingKey::from_secret(secret).map_err(|e| KeyError(e.to_string()))?,
             ttl: None,
@@ -79,6 +158,100 @@ impl TokenKeys {
                 ring::hmac::Key::from(okm)
             },
         })
+    }
+
+    /// Adds a previous server key: tokens it signed keep verifying until
+    /// `verify_until` (`None`: until it is removed), and secrets it sealed keep
+    /// opening. New tokens are still signed with the current key.
+    ///
+    /// # Errors
+    /// When `secret` is empty or is the current key.
+    pub fn with_previous(
+        mut self,
+        secret: &[u8],
+        verify_until: Option<DateTime<Utc>>,
+    ) -> Result<Self, KeyError> {
+        if secret.is_empty() {
+            return Err(KeyError("a previous key is empty".to_owned()));
+        }
+        let kid = key_id(secret);
+        if kid == self.kid {
+            return Err(KeyError(
+                "a previous key is the same as the current key".to_owned(),
+            ));
+        }
+        if self.previous.iter().any(|p| p.kid == kid) {
+            return Ok(self);
+        }
+        self.previous.push(PreviousKey {
+            kid,
+            secret: secret.into(),
+            decoding: DecodingKey::from_secret(secret).map_err(|e| KeyError(e.to_string()))?,
+            until: verify_until,
+        });
+        let previous: Vec<&[u8]> = self.previous.iter().map(|p| &*p.secret).collect();
+        self.sealer = std::sync::Arc::new(
+            crate::sealed::Sealer::with_previous(&self.secret, &previous)
+                .map_err(|e| KeyError(e.to_string()))?,
+        );
+        Ok(self)
+    }
+
+    /// The current key's id (the `kid` of every token signed now).
+    pub fn key_id(&self) -> &str {
+        &self.kid
+    }
+
+    /// Every key: the current one first, then the previous ones.
+    pub fn keys(&self) -> Vec<KeyInfo> {
+        std::iter::once(KeyInfo {
+            kid: self.kid.clone(),
+            current: true,
+            verify_until: None,
+        })
+        .chain(self.previous.iter().map(|p| KeyInfo {
+            kid: p.kid.clone(),
+            current: false,
+            verify_until: p.until,
+        }))
+        .collect()
+    }
+
+    /// The previous keys' secrets still within their grace period at `now`
+    /// (OAuth access-token keys derive from them).
+    pub(crate) fn previous_in_grace(&self, now: DateTime<Utc>) -> Vec<TokenKeys> {
+        self.previous
+            .iter()
+            .filter(|p| p.until.is_none_or(|until| now <= until))
+            .filter_map(|p| TokenKeys::new(&p.secret).ok())
+            .collect()
+    }
+
+    /// The decoding keys to try for a token whose header names `kid`, at
+    /// `now`: the named key (refused when its grace is over), or for a token
+    /// without `kid` the current key then the previous ones still in grace.
+    fn candidates(
+        &self,
+        kid: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(&DecodingKey, VerifiedBy)>, TokenRefusal> {
+        let in_grace = |p: &&PreviousKey| p.until.is_none_or(|until| now <= until);
+        match kid {
+            Some(kid) if kid == self.kid => Ok(vec![(&self.decoding, VerifiedBy::Current)]),
+            Some(kid) => match self.previous.iter().find(|p| p.kid == kid) {
+                Some(p) if in_grace(&p) => Ok(vec![(&p.decoding, VerifiedBy::Previous)]),
+                Some(_) => Err(TokenRefusal::RetiredKey),
+                None => Err(TokenRefusal::Invalid),
+            },
+            None => Ok(std::iter::once((&self.decoding, VerifiedBy::Current))
+                .chain(
+                    self.previous
+                        .iter()
+                        .filter(in_grace)
+                        .map(|p| (&p.decoding, VerifiedBy::Previous)),
+                )
+                .collect()),
+        }
     }
 
     /// The key that signs list cursors (RFC 9865 paging).
@@ -133,19 +306,44 @@ impl TokenKeys {
             exp: expires_at.map(|t| t.timestamp()),
             aud: SCIM_AUDIENCE.to_owned(),
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, &claims, &self.encoding).map_err(|e| KeyError(e.to_string()))
+    }
+
+    /// Signs `claims` with the current key and no `kid` (key derivations
+    /// that must not change when key ids were introduced).
+    pub(crate) fn sign_without_kid<T: Serialize>(&self, claims: &T) -> Result<String, KeyError> {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
             .map_err(|e| KeyError(e.to_string()))
     }
 
     /// Verifies the signature, audience and expiry of a presented token.
     pub fn verify(&self, token: &str) -> Option<TokenClaims> {
+        self.check(token, Utc::now()).ok().map(|(claims, _)| claims)
+    }
+
+    /// [`TokenKeys::verify`] at `now` (for the grace periods), saying which
+    /// key verified the token or why it was refused.
+    ///
+    /// # Errors
+    /// [`TokenRefusal`].
+    pub fn check(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(TokenClaims, VerifiedBy), TokenRefusal> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenRefusal::Invalid)?;
         let mut v = Validation::new(Algorithm::HS256);
         v.required_spec_claims.clear();
         v.set_audience(&[SCIM_AUDIENCE]);
         v.leeway = 30;
-        jsonwebtoken::decode::<TokenClaims>(token, &self.decoding, &v)
-            .ok()
-            .map(|d| d.claims)
+        for (key, by) in self.candidates(header.kid.as_deref(), now)? {
+            if let Ok(d) = jsonwebtoken::decode::<TokenClaims>(token, key, &v) {
+                return Ok((d.claims, by));
+            }
+        }
+        Err(TokenRefusal::Invalid)
     }
 }
 
@@ -213,12 +411,22 @@ impl TokenKeys {
         v.set_required_spec_claims(&["exp", "aud", "sub"]);
         v.set_audience(&[ACTIVATION_AUDIENCE]);
         v.leeway = 0;
-        jsonwebtoken::decode::<ActivationClaims>(token, &self.decoding, &v)
-            .map(|d| d.claims)
-            .map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => ActivationTokenError::Expired,
-                _ => ActivationTokenError::Invalid,
-            })
+        // Links carry no `kid` (they stay the same when re-minted): the
+        // current key, then the previous ones in their grace period.
+        let keys = self
+            .candidates(None, Utc::now())
+            .map_err(|_| ActivationTokenError::Invalid)?;
+        let mut outcome = Err(ActivationTokenError::Invalid);
+        for (key, _) in keys {
+            match jsonwebtoken::decode::<ActivationClaims>(token, key, &v) {
+                Ok(d) => return Ok(d.claims),
+                Err(e) if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::ExpiredSignature) => {
+                    outcome = Err(ActivationTokenError::Expired);
+                }
+                Err(_) => {}
+            }
+        }
+        outcome
     }
 }
 
@@ -344,6 +552,154 @@ mod tests {
             .unwrap();
         assert!(keys.verify(&expired).is_none());
         assert!(TokenKeys::new(b"").is_err());
+    }
+
+    const OLD: &[u8] = b"the old server key, 32 bytes long";
+    const NEW: &[u8] = b"the new server key, 32 bytes long";
+
+    fn kid_of(token: &str) -> Option<String> {
+        jsonwebtoken::decode_header(token).unwrap().kid
+    }
+
+    #[test]
+    fn tokens_name_their_key_and_previous_keys_verify_until_their_grace_ends() {
+        let now = Utc::now();
+        let old = TokenKeys::new(OLD).unwrap();
+        let old_token = old.mint("t", "1", now, None).unwrap();
+        assert_eq!(kid_of(&old_token).as_deref(), Some(key_id(OLD).as_str()));
+        assert_eq!(key_id(OLD).len(), 16);
+        assert_ne!(key_id(OLD), key_id(NEW));
+
+        let until = now + chrono::TimeDelta::days(30);
+        let rotated = TokenKeys::new(NEW)
+            .unwrap()
+            .with_previous(OLD, Some(until))
+            .unwrap();
+        let new_token = rotated.mint("t", "2", now, None).unwrap();
+        assert_eq!(kid_of(&new_token).as_deref(), Some(rotated.key_id()));
+        assert_eq!(rotated.key_id(), key_id(NEW));
+        assert_eq!(
+            rotated.check(&new_token, now).map(|(c, by)| (c.jti, by)),
+            Ok(("2".to_owned(), VerifiedBy::Current))
+        );
+        assert_eq!(
+            rotated.check(&old_token, now).map(|(c, by)| (c.jti, by)),
+            Ok(("1".to_owned(), VerifiedBy::Previous))
+        );
+        assert!(
+            rotated.verify(&old_token).is_some(),
+            "within the grace period"
+        );
+        let after = until + chrono::TimeDelta::seconds(1);
+        assert_eq!(
+            rotated.check(&old_token, after).map(|_| ()),
+            Err(TokenRefusal::RetiredKey)
+        );
+        assert!(rotated.check(&new_token, after).is_ok());
+        // Without the previous key, the old token is simply invalid.
+        let new_only = TokenKeys::new(NEW).unwrap();
+        assert_eq!(
+            new_only.check(&old_token, now).map(|_| ()),
+            Err(TokenRefusal::Invalid)
+        );
+        // The old server (no rotation) refuses new tokens.
+        assert!(old.verify(&new_token).is_none());
+        assert_eq!(
+            rotated.keys(),
+            vec![
+                KeyInfo {
+                    kid: key_id(NEW),
+                    current: true,
+                    verify_until: None
+                },
+                KeyInfo {
+                    kid: key_id(OLD),
+                    current: false,
+                    verify_until: Some(until)
+                },
+            ]
+        );
+        assert!(
+            TokenKeys::new(NEW)
+                .unwrap()
+                .with_previous(NEW, None)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn tokens_without_kid_verify_with_the_key_that_signed_them() {
+        let now = Utc::now();
+        let claims = TokenClaims {
+            tid: "t".to_owned(),
+            jti: "legacy".to_owned(),
+            iat: now.timestamp(),
+            exp: None,
+            aud: SCIM_AUDIENCE.to_owned(),
+        };
+        let legacy = TokenKeys::new(OLD)
+            .unwrap()
+            .sign_without_kid(&claims)
+            .unwrap();
+        assert_eq!(kid_of(&legacy), None);
+        assert_eq!(
+            TokenKeys::new(OLD).unwrap().verify(&legacy),
+            Some(claims.clone())
+        );
+        let until = now + chrono::TimeDelta::hours(1);
+        let rotated = TokenKeys::new(NEW)
+            .unwrap()
+            .with_previous(OLD, Some(until))
+            .unwrap();
+        assert_eq!(
+            rotated.check(&legacy, now).map(|(_, by)| by),
+            Ok(VerifiedBy::Previous)
+        );
+        assert!(
+            rotated
+                .check(&legacy, until + chrono::TimeDelta::seconds(1))
+                .is_err()
+        );
+        // A kid that names no key of this server is refused.
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some("0000000000000000".to_owned());
+        let unknown =
+            jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(NEW).unwrap())
+                .unwrap();
+        assert_eq!(
+            rotated.check(&unknown, now).map(|_| ()),
+            Err(TokenRefusal::Invalid)
+        );
+    }
+
+    #[test]
+    fn activation_links_and_sealed_secrets_survive_a_rotation() {
+        let now = Utc::now();
+        let old = TokenKeys::new(OLD).unwrap();
+        let link = old
+            .mint_activation("t", "u", "i", now, now + chrono::TimeDelta::days(7))
+            .unwrap();
+        let sealed = old.sealer().seal("webhook-secret", b"whsec").unwrap();
+        let rotated = TokenKeys::new(NEW)
+            .unwrap()
+            .with_previous(OLD, Some(now + chrono::TimeDelta::days(1)))
+            .unwrap();
+        assert!(rotated.verify_activation(&link).is_ok());
+        assert_eq!(
+            rotated.sealer().open("webhook-secret", &sealed).unwrap(),
+            b"whsec"
+        );
+        // Past the grace period links are refused, but sealed secrets still
+        // open: the previous key stays listed for them.
+        let retired = TokenKeys::new(NEW)
+            .unwrap()
+            .with_previous(OLD, Some(now - chrono::TimeDelta::seconds(1)))
+            .unwrap();
+        assert!(retired.verify_activation(&link).is_err());
+        assert_eq!(
+            retired.sealer().open("webhook-secret", &sealed).unwrap(),
+            b"whsec"
+        );
     }
 
     #[test]

@@ -140,6 +140,9 @@ pub struct AccessKeyError(String);
 pub struct AccessTokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
+    /// Keys derived from previous server keys still in their grace period:
+    /// access tokens they signed verify until they expire.
+    previous: Vec<DecodingKey>,
 }
 
 impl std::fmt::Debug for AccessTokenKeys {
@@ -161,21 +164,21 @@ impl AccessTokenKeys {
     /// # Errors
     /// When the server key cannot sign.
     pub fn derive(keys: &TokenKeys) -> Result<Self, AccessKeyError> {
-        let epoch = DateTime::<Utc>::from_timestamp(0, 0)
-            .ok_or_else(|| AccessKeyError("no epoch".to_owned()))?;
-        let jwt = keys
-            .mint(KEY_LABEL, "v1", epoch, None)
-            .map_err(|e| AccessKeyError(e.to_string()))?;
-        let secret = jwt
-            .rsplit_once('.')
-            .map(|(_, sig)| sig)
-            .filter(|sig| sig.len() >= 32)
-            .ok_or_else(|| AccessKeyError("the derivation gave no signature".to_owned()))?;
+        let secret = derived_secret(keys)?;
+        let previous = keys
+            .previous_in_grace(Utc::now())
+            .iter()
+            .map(|k| {
+                DecodingKey::from_secret(derived_secret(k)?.as_bytes())
+                    .map_err(|e| AccessKeyError(e.to_string()))
+            })
+            .collect::<Result<_, _>>()?;
         Ok(AccessTokenKeys {
             encoding: EncodingKey::from_secret(secret.as_bytes())
                 .map_err(|e| AccessKeyError(e.to_string()))?,
             decoding: DecodingKey::from_secret(secret.as_bytes())
                 .map_err(|e| AccessKeyError(e.to_string()))?,
+            previous,
         })
     }
 
@@ -206,6 +209,25 @@ impl AccessTokenKeys {
     }
 }
 
+/// The access-token secret of one server key (the signature of a fixed
+/// kid-less JWT, unchanged since key ids were introduced).
+fn derived_secret(keys: &TokenKeys) -> Result<String, AccessKeyError> {
+    let claims = crate::auth::TokenClaims {
+        tid: KEY_LABEL.to_owned(),
+        jti: "v1".to_owned(),
+        iat: 0,
+        exp: None,
+        aud: crate::auth::SCIM_AUDIENCE.to_owned(),
+    };
+    let jwt = keys
+        .sign_without_kid(&claims)
+        .map_err(|e| AccessKeyError(e.to_string()))?;
+    jwt.rsplit_once('.')
+        .map(|(_, sig)| sig.to_owned())
+        .filter(|sig| sig.len() >= 32)
+        .ok_or_else(|| AccessKeyError("the derivation gave no signature".to_owned()))
+}
+
 /// **For the SCIM authentication path.** Verifies an access token's
 /// signature, audience and expiry (no leeway: the server issued it on its own
 /// clock); `None` for anything else, including Secret Tokens and activation
@@ -216,8 +238,9 @@ pub fn verify_access_token(keys: &AccessTokenKeys, token: &str) -> Option<Access
     v.set_required_spec_claims(&["exp", "aud", "sub", "iss"]);
     v.set_audience(&[ACCESS_TOKEN_AUDIENCE]);
     v.leeway = 0;
-    jsonwebtoken::decode::<AccessClaims>(token, &keys.decoding, &v)
-        .ok()
+    std::iter::once(&keys.decoding)
+        .chain(&keys.previous)
+        .find_map(|key| jsonwebtoken::decode::<AccessClaims>(token, key, &v).ok())
         .map(|d| d.claims)
         .filter(|c| c.scope == SCIM_SCOPE)
 }
@@ -903,6 +926,40 @@ mod tests {
         let mut tampered = t.clone();
         tampered.push('x');
         assert!(verify_access_token(&k, &tampered).is_none());
+    }
+
+    #[test]
+    fn access_tokens_of_a_previous_key_verify_during_its_grace_period() {
+        let old = keys();
+        let t = AccessTokenKeys::derive(&old)
+            .unwrap()
+            .issue("https://x", &client(1), Utc::now(), TimeDelta::minutes(60))
+            .unwrap();
+        let new = b"the next server key, 32 bytes....";
+        let rotated = TokenKeys::new(new)
+            .unwrap()
+            .with_previous(
+                b"0123456789abcdef0123456789abcdef",
+                Some(Utc::now() + TimeDelta::days(1)),
+            )
+            .unwrap();
+        assert!(verify_access_token(&AccessTokenKeys::derive(&rotated).unwrap(), &t).is_some());
+        let retired = TokenKeys::new(new)
+            .unwrap()
+            .with_previous(
+                b"0123456789abcdef0123456789abcdef",
+                Some(Utc::now() - TimeDelta::seconds(1)),
+            )
+            .unwrap();
+        assert!(verify_access_token(&AccessTokenKeys::derive(&retired).unwrap(), &t).is_none());
+        // The derivation does not depend on key ids: a replica of an older
+        // version derives the same access-token key (HS256 over the JWT
+        // {"typ":"JWT","alg":"HS256"}.{"tid":"oauth-access-token-key",
+        // "jti":"v1","iat":0,"aud":"scim"}, computed independently).
+        assert_eq!(
+            derived_secret(&old).unwrap(),
+            "22eVHqrp7uEwKG2Iuj-wHDVmppTkooYlroxxGYLSzKU"
+        );
     }
 
     #[test]

@@ -8,8 +8,11 @@
 //! under a key derived (HKDF-SHA256) from the server's secret, a random nonce per
 //! value, and the value's *purpose* as associated data, so a sealed webhook
 //! secret cannot be replayed as a TOTP seed. A database dump without the server
-//! key reveals none of them; changing the server key makes them unreadable
-//! (they must then be rotated).
+//! key reveals none of them. A new server key seals with the new key; values
+//! sealed with a previous key (listed as such, [`Sealer::with_previous`])
+//! still open, whatever its grace period for tokens. Dropping a previous key
+//! makes what it sealed unreadable (webhook secrets and TOTP seeds must then
+//! be rotated or re-enrolled).
 //!
 //! ```
 //! use scim_http::sealed::Sealer;
@@ -54,6 +57,7 @@ pub enum SealError {
 /// Encrypts and decrypts stored secrets with a key derived from the server key.
 pub struct Sealer {
     key: LessSafeKey,
+    previous: Vec<LessSafeKey>,
     rng: SystemRandom,
 }
 
@@ -66,16 +70,22 @@ impl std::fmt::Debug for Sealer {
 impl Sealer {
     /// A sealer for the server key `secret` (the same bytes that sign tokens).
     pub fn new(secret: &[u8]) -> Result<Self, SealError> {
-        if secret.is_empty() {
-            return Err(SealError::EmptyKey);
-        }
-        let prk = Salt::new(HKDF_SHA256, SALT).extract(secret);
-        let okm = prk
-            .expand(&[INFO], &CHACHA20_POLY1305)
-            .map_err(|_| SealError::EmptyKey)?;
-        let key = UnboundKey::from(okm);
         Ok(Sealer {
-            key: LessSafeKey::new(key),
+            key: derive(secret)?,
+            previous: Vec::new(),
+            rng: SystemRandom::new(),
+        })
+    }
+
+    /// A sealer that seals with `secret` and opens with it or any of
+    /// `previous` (server keys replaced in a rotation).
+    pub fn with_previous(secret: &[u8], previous: &[&[u8]]) -> Result<Self, SealError> {
+        Ok(Sealer {
+            key: derive(secret)?,
+            previous: previous
+                .iter()
+                .map(|p| derive(p))
+                .collect::<Result<_, _>>()?,
             rng: SystemRandom::new(),
         })
     }
@@ -109,14 +119,32 @@ impl Sealer {
             return Err(SealError::Malformed);
         }
         let (nonce, ciphertext) = raw.split_at(NONCE_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| SealError::Malformed)?;
-        let mut data = ciphertext.to_vec();
-        let plain = self
-            .key
-            .open_in_place(nonce, Aad::from(purpose.as_bytes()), &mut data)
-            .map_err(|_| SealError::WrongKey)?;
-        Ok(plain.to_vec())
+        let nonce: [u8; NONCE_LEN] =
+            <[u8; NONCE_LEN]>::try_from(nonce).map_err(|_| SealError::Malformed)?;
+        for key in std::iter::once(&self.key).chain(&self.previous) {
+            let mut data = ciphertext.to_vec();
+            if let Ok(plain) = key.open_in_place(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(purpose.as_bytes()),
+                &mut data,
+            ) {
+                return Ok(plain.to_vec());
+            }
+        }
+        Err(SealError::WrongKey)
     }
+}
+
+/// The sealing key of a server key.
+fn derive(secret: &[u8]) -> Result<LessSafeKey, SealError> {
+    if secret.is_empty() {
+        return Err(SealError::EmptyKey);
+    }
+    let prk = Salt::new(HKDF_SHA256, SALT).extract(secret);
+    let okm = prk
+        .expand(&[INFO], &CHACHA20_POLY1305)
+        .map_err(|_| SealError::EmptyKey)?;
+    Ok(LessSafeKey::new(UnboundKey::from(okm)))
 }
 
 #[cfg(test)]
@@ -163,6 +191,28 @@ mod tests {
         assert!(matches!(s.open("p", "plain"), Err(SealError::Malformed)));
         assert!(matches!(s.open("p", "v1.AAAA"), Err(SealError::Malformed)));
         assert!(matches!(Sealer::new(b""), Err(SealError::EmptyKey)));
+        Ok(())
+    }
+
+    #[test]
+    fn values_sealed_with_a_previous_key_still_open() -> Result<(), SealError> {
+        let old = sealer(b"k1k1k1k1k1k1k1k1k1k1k1k1k1k1k1k1");
+        let sealed_old = old.seal("webhook-secret", b"whsec")?;
+        let rotated = Sealer::with_previous(
+            b"k2k2k2k2k2k2k2k2k2k2k2k2k2k2k2k2",
+            &[b"k1k1k1k1k1k1k1k1k1k1k1k1k1k1k1k1"],
+        )?;
+        assert_eq!(rotated.open("webhook-secret", &sealed_old)?, b"whsec");
+        let sealed_new = rotated.seal("webhook-secret", b"new")?;
+        assert!(
+            old.open("webhook-secret", &sealed_new).is_err(),
+            "sealed with the new key"
+        );
+        let without = sealer(b"k2k2k2k2k2k2k2k2k2k2k2k2k2k2k2k2");
+        assert!(matches!(
+            without.open("webhook-secret", &sealed_old),
+            Err(SealError::WrongKey)
+        ));
         Ok(())
     }
 }

@@ -48,6 +48,7 @@ pub mod activity;
 pub mod api_keys;
 pub mod audit;
 pub mod console_sessions;
+pub mod copy;
 pub mod events;
 pub mod groups;
 pub mod invitations;

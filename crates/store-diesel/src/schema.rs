@@ -34,6 +34,7 @@ diesel::table! {
         token_hash -> Text,
         created_at -> Timestamp,
         revoked_at -> Nullable<Timestamp>,
+        signing_key_id -> Nullable<Text>,
     }
 }
 

@@ -24,6 +24,13 @@ pub const PUBLIC_URL: &str = "public_url";
 /// another key is refused instead of issuing tokens the server rejects.
 pub const SIGNING_KEY_FINGERPRINT: &str = "signing_key_fingerprint";
 
+/// The setting that holds when `serve` first started with the signing key
+/// `key_id` as its current key (RFC 3339): previous keys' grace periods
+/// count from it.
+pub fn signing_key_since(key_id: &str) -> String {
+    format!("signing_key_since.{key_id}")
+}
+
 /// The value stored under `name`, if any.
 ///
 /// # Errors

@@ -114,6 +114,23 @@ pub fn issue_with<E>(
 where
     E: Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
 {
+    issue_signed(conn, tenant_id, None, make)
+}
+
+/// [`issue_with`], recording the id of the server key that signs the value
+/// (see [`live_signing_keys`]).
+///
+/// # Errors
+/// As [`issue_with`].
+pub fn issue_signed<E>(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    signing_key_id: Option<&str>,
+    make: impl FnOnce(&str, DateTime<Utc>) -> Result<String, E>,
+) -> Result<IssuedToken, StoreError>
+where
+    E: Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+{
     let token_id = uuid::Uuid::new_v4().simple().to_string();
     let created_at = now();
     let token = make(&token_id, created_at).map_err(StoreError::other)?;
@@ -136,11 +153,73 @@ where
                 scim_tokens::token_id.eq(&issued.token_id),
                 scim_tokens::token_hash.eq(hash_token(&issued.token)),
                 scim_tokens::created_at.eq(to_db(issued.created_at)),
+                scim_tokens::signing_key_id.eq(signing_key_id),
             ))
             .execute(conn)?;
         Ok(())
     })?;
     Ok(issued)
+}
+
+/// A tenant's live Secret Token and the server key that signed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveTokenKey {
+    /// The tenant's id.
+    pub tenant_id: String,
+    /// The tenant's slug.
+    pub slug: String,
+    /// The signing key's id (`None`: issued before key ids were recorded
+    /// and not yet filled in by [`fill_signing_key_id`]).
+    pub signing_key_id: Option<String>,
+    /// When the token was issued.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Every tenant's live Secret Token with its signing key id, by slug.
+///
+/// # Errors
+/// Database errors.
+pub fn live_signing_keys(conn: &mut DbConnection) -> Result<Vec<LiveTokenKey>, StoreError> {
+    use crate::schema::tenants;
+    let rows: Vec<(String, String, Option<String>, chrono::NaiveDateTime)> = tenants::table
+        .inner_join(scim_tokens::table.on(scim_tokens::tenant_id.eq(tenants::id)))
+        .filter(scim_tokens::revoked_at.is_null())
+        .order(tenants::slug.asc())
+        .select((
+            tenants::id,
+            tenants::slug,
+            scim_tokens::signing_key_id,
+            scim_tokens::created_at,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(tenant_id, slug, signing_key_id, created_at)| LiveTokenKey {
+                tenant_id,
+                slug,
+                signing_key_id,
+                created_at: from_db(created_at),
+            },
+        )
+        .collect())
+}
+
+/// Records `signing_key_id` on every token issued before key ids were
+/// recorded (run by `serve` with the key it last started with, which signed
+/// them all); returns how many rows changed.
+///
+/// # Errors
+/// Database errors.
+pub fn fill_signing_key_id(
+    conn: &mut DbConnection,
+    signing_key_id: &str,
+) -> Result<usize, StoreError> {
+    Ok(
+        diesel::update(scim_tokens::table.filter(scim_tokens::signing_key_id.is_null()))
+            .set(scim_tokens::signing_key_id.eq(signing_key_id))
+            .execute(conn)?,
+    )
 }
 
 /// Whether `presented` is the live token `token_id` of the tenant (the id comes

@@ -16,6 +16,7 @@ pub(crate) mod events;
 mod limits;
 pub(crate) mod oauth;
 pub(crate) mod people;
+pub mod signing_keys;
 pub mod tenant_admins;
 pub(crate) mod tenants;
 pub(crate) mod webhooks;
@@ -261,6 +262,8 @@ pub(crate) async fn tenant_access(
 pub fn configure_admin(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/admin/v1")
+            .service(web::resource("/openapi.json").route(web::get().to(openapi)))
+            .service(web::resource("/signing-keys").route(web::get().to(signing_keys::get)))
             .service(
                 web::resource("/tenants")
                     .route(web::get().to(tenants::list))
@@ -387,6 +390,18 @@ pub fn configure_admin(cfg: &mut web::ServiceConfig) {
             )
             .default_service(web::to(not_found)),
     );
+}
+
+/// The OpenAPI 3.1 description of this API, kept true by a test that
+/// compares its paths and methods with the routes above.
+pub const OPENAPI_JSON: &str = include_str!("openapi.json");
+
+/// `GET /admin/v1/openapi.json`: [`OPENAPI_JSON`], without authentication
+/// (it describes routes, holds no data).
+async fn openapi() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(OPENAPI_JSON)
 }
 
 async fn not_found(_: Admin) -> Result<HttpResponse, AdminError> {
@@ -553,4 +568,94 @@ pub(crate) fn page(items: Vec<Value>, limit: u32, next: Option<String>) -> HttpR
 /// A timestamp as the admin API prints it (RFC 3339, UTC).
 pub(crate) fn ts(t: DateTime<Utc>) -> Value {
     json!(t)
+}
+
+#[cfg(test)]
+mod openapi_tests {
+    use std::collections::BTreeSet;
+
+    /// `(path, method)` of every route [`super::configure_admin`] registers,
+    /// read from its source: each `web::resource("…")` and the
+    /// `web::get()`/`post()`/… routes that follow it.
+    fn registered() -> BTreeSet<(String, String)> {
+        let src = include_str!("mod.rs");
+        let start = src.find("pub fn configure_admin").expect("configure_admin");
+        let end = src[start..].find("\n}\n").expect("its end") + start;
+        let body = &src[start..end];
+        let mut routes = BTreeSet::new();
+        let mut resource: Option<String> = None;
+        let mut rest = body;
+        loop {
+            let next_resource = rest.find("web::resource(\"");
+            let next_method = ["get", "post", "put", "delete", "patch", "head"]
+                .iter()
+                .filter_map(|m| rest.find(&format!("web::{m}()")).map(|i| (i, *m)))
+                .min();
+            match (next_resource, next_method) {
+                (Some(r), m) if m.is_none_or(|(i, _)| r < i) => {
+                    let after = &rest[r + "web::resource(\"".len()..];
+                    let close = after.find('"').expect("closing quote");
+                    resource = Some(after[..close].to_owned());
+                    rest = &after[close..];
+                }
+                (_, Some((i, m))) => {
+                    let path = resource.clone().expect("a route outside a resource");
+                    assert!(
+                        routes.insert((path.clone(), m.to_owned())),
+                        "{m} {path} registered twice"
+                    );
+                    rest = &rest[i + 1..];
+                }
+                _ => break,
+            }
+        }
+        routes
+    }
+
+    fn documented() -> BTreeSet<(String, String)> {
+        let doc: serde_json::Value =
+            serde_json::from_str(super::OPENAPI_JSON).expect("openapi.json is JSON");
+        assert_eq!(doc["openapi"], "3.1.0");
+        assert_eq!(doc["servers"][0]["url"], "/admin/v1");
+        let mut out = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (method, op) in item.as_object().expect("a path item") {
+                assert!(
+                    op["summary"].as_str().is_some_and(|s| !s.is_empty()),
+                    "{method} {path} has no summary"
+                );
+                assert!(
+                    op["responses"].is_object(),
+                    "{method} {path} has no responses"
+                );
+                // Every path parameter is declared.
+                for name in path
+                    .split('/')
+                    .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+                {
+                    assert!(
+                        op["parameters"].as_array().is_some_and(|ps| ps
+                            .iter()
+                            .any(|p| p["name"] == name && p["in"] == "path")),
+                        "{method} {path}: parameter {name} undeclared"
+                    );
+                }
+                out.insert((path.clone(), method.clone()));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_openapi_document_describes_exactly_the_registered_routes() {
+        let registered = registered();
+        assert!(registered.len() > 40, "the parser found {registered:?}");
+        let documented = documented();
+        let undocumented: Vec<_> = registered.difference(&documented).collect();
+        let unregistered: Vec<_> = documented.difference(&registered).collect();
+        assert!(
+            undocumented.is_empty() && unregistered.is_empty(),
+            "routes without a description in admin/openapi.json: {undocumented:?}; described but not registered: {unregistered:?}"
+        );
+    }
 }

@@ -155,7 +155,9 @@ pub(crate) async fn generate_token_as(
     let keys = state.keys.clone();
     tx(state, move |c| {
         let t = tenant(c, &slug)?;
-        let issued = tokens::issue_with(c, &t.id, |jti, now| keys.issue(&t.id, jti, now))?;
+        let issued = tokens::issue_signed(c, &t.id, Some(keys.key_id()), |jti, now| {
+            keys.issue(&t.id, jti, now)
+        })?;
         // The token id only: never the secret.
         audit_as(
             c,

@@ -6,6 +6,7 @@ mod activity;
 mod api_keys_webhooks;
 mod audit;
 mod connect;
+mod copy;
 mod events;
 mod invitations;
 mod list_props;

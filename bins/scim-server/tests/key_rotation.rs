@@ -1,0 +1,312 @@
+//! Signing-key rotation with real `serve` processes: a server started with a
+//! new `--signing-key` and the old one as `--previous-signing-key` accepts
+//! tokens of both (including a token without `kid`, from before key ids),
+//! signs new ones with the new key, tells which tenants still hold an old
+//! token, and refuses the old tokens once the grace period is over. The CLI
+//! still refuses to sign with a key the server does not run with.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use store_diesel::Backend;
+use store_diesel::testing::TestDb;
+
+const BIN: &str = env!("CARGO_BIN_EXE_scim-server");
+const OLD: &str = "the-old-signing-key-0123456789abcdef";
+const NEW: &str = "the-new-signing-key-0123456789abcdef";
+const ADMIN: &str = "rotation-admin-token-0123456789";
+const GRACE_SECS: u64 = 15;
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn run(url: &str, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(["--database-url", url, "--json"])
+        .args(args)
+        .env_remove("SCIM_ADMIN_TOKEN")
+        .env_remove("SCIM_SIGNING_KEY")
+        .env_remove("SCIM_PREVIOUS_SIGNING_KEYS")
+        .output()
+        .unwrap()
+}
+
+fn cli(url: &str, args: &[&str]) -> serde_json::Value {
+    let out = run(url, args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))
+        .unwrap_or_else(|| panic!("{args:?} printed no JSON: {text}"));
+    serde_json::from_str(line).unwrap()
+}
+
+fn start(url: &str, args: &[&str]) -> Server {
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let child = Command::new(BIN)
+        .args(["--database-url", url])
+        .args(args)
+        .args([
+            "serve",
+            "--bind",
+            &bind,
+            "--workers",
+            "1",
+            "--admin-token",
+            ADMIN,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = Server { child, port };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while request(port, "/healthz", None).0 != 200 {
+        assert!(Instant::now() < deadline, "server on {port} did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server
+}
+
+/// Status and body of `GET path` (status 0 when the connection fails).
+fn request(port: u16, path: &str, token: Option<&str>) -> (u16, String) {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return (0, String::new());
+    };
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let head = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{auth}\r\n");
+    if s.write_all(head.as_bytes()).is_err() {
+        return (0, String::new());
+    }
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn users(port: u16, slug: &str, token: &str) -> u16 {
+    request(
+        port,
+        &format!("/scim/v2/{slug}/Users?filter=userName%20eq%20%22nobody%22"),
+        Some(token),
+    )
+    .0
+}
+
+fn kid(token: &str) -> Option<String> {
+    jsonwebtoken::decode_header(token).unwrap().kid
+}
+
+/// A token of `slug` signed with `key` the way servers did before key ids:
+/// no `kid` in the header. It replaces the tenant's live token.
+fn legacy_token(db: &TestDb, slug: &str, key: &str) -> String {
+    #[derive(serde::Serialize)]
+    struct Claims<'a> {
+        tid: &'a str,
+        jti: &'a str,
+        iat: i64,
+        aud: &'a str,
+    }
+    let store = db.store();
+    let t = store
+        .transaction(|c| store_diesel::tenants::get_by_slug(c, slug))
+        .unwrap();
+    store
+        .transaction(|c| {
+            store_diesel::tokens::issue_with(c, &t.id, |jti, now| {
+                jsonwebtoken::encode(
+                    &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+                    &Claims {
+                        tid: &t.id,
+                        jti,
+                        iat: now.timestamp(),
+                        aud: "scim",
+                    },
+                    &jsonwebtoken::EncodingKey::from_secret(key.as_bytes()).unwrap(),
+                )
+            })
+        })
+        .unwrap()
+        .token
+}
+
+fn rotation(db: &TestDb) {
+    let url = db.url();
+    let old_key = ["--signing-key", OLD];
+    let token = |v: serde_json::Value| v["secretToken"].as_str().unwrap().to_owned();
+    cli(url, &["--signing-key", OLD, "migrate"]);
+    let acme_old = token(cli(
+        url,
+        &["--signing-key", OLD, "tenant", "create", "acme"],
+    ));
+    let beta_old = token(cli(
+        url,
+        &["--signing-key", OLD, "tenant", "create", "beta"],
+    ));
+    cli(url, &["--signing-key", OLD, "tenant", "create", "legacy"]);
+    let legacy = legacy_token(db, "legacy", OLD);
+    assert_eq!(
+        kid(&acme_old).as_deref(),
+        Some(&scim_http::auth::key_id(OLD.as_bytes())[..])
+    );
+    assert_eq!(kid(&legacy), None);
+    {
+        let before = start(url, &old_key);
+        for (slug, t) in [
+            ("acme", &acme_old),
+            ("beta", &beta_old),
+            ("legacy", &legacy),
+        ] {
+            assert_eq!(
+                users(before.port, slug, t),
+                200,
+                "{slug} before the rotation"
+            );
+        }
+    }
+
+    let grace = format!("{GRACE_SECS}s");
+    let rotated_flags = [
+        "--signing-key",
+        NEW,
+        "--previous-signing-key",
+        OLD,
+        "--previous-signing-key-grace",
+        &grace,
+    ];
+    let started = Instant::now();
+    let server = start(url, &rotated_flags);
+    for (slug, t) in [
+        ("acme", &acme_old),
+        ("beta", &beta_old),
+        ("legacy", &legacy),
+    ] {
+        assert_eq!(
+            users(server.port, slug, t),
+            200,
+            "{slug}: old key in its grace period"
+        );
+    }
+    // A command with the old key is still refused: the server runs the new one.
+    let refused = run(url, &["--signing-key", OLD, "token", "generate", "acme"]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("not the one the server runs with"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let acme_new = token(cli(
+        url,
+        &[&rotated_flags[..], &["token", "generate", "acme"]].concat(),
+    ));
+    assert_eq!(
+        kid(&acme_new).as_deref(),
+        Some(&scim_http::auth::key_id(NEW.as_bytes())[..])
+    );
+    assert_eq!(users(server.port, "acme", &acme_new), 200);
+    assert_eq!(
+        users(server.port, "acme", &acme_old),
+        401,
+        "revoked by generate"
+    );
+
+    // Who still holds a token of the old key: the CLI and the admin API agree.
+    let report = cli(url, &[&rotated_flags[..], &["signing-keys"]].concat());
+    let (status, body) = request(server.port, "/admin/v1/signing-keys", Some(ADMIN));
+    assert_eq!(status, 200, "{body}");
+    let admin: serde_json::Value = serde_json::from_str(&body).unwrap();
+    for r in [&report, &admin] {
+        assert_eq!(
+            r["keys"][0]["kid"],
+            scim_http::auth::key_id(NEW.as_bytes()),
+            "{r}"
+        );
+        assert_eq!(r["keys"][0]["current"], true, "{r}");
+        assert_eq!(r["keys"][0]["tenants"], serde_json::json!(["acme"]), "{r}");
+        assert_eq!(
+            r["keys"][1]["kid"],
+            scim_http::auth::key_id(OLD.as_bytes()),
+            "{r}"
+        );
+        assert_eq!(r["keys"][1]["current"], false, "{r}");
+        assert!(r["keys"][1]["verifyUntil"].is_string(), "{r}");
+        // The legacy token was attributed to the old key at the first start.
+        assert_eq!(
+            r["keys"][1]["tenants"],
+            serde_json::json!(["beta", "legacy"]),
+            "{r}"
+        );
+        assert_eq!(r["otherTenants"], serde_json::json!([]), "{r}");
+    }
+
+    // After the grace period the old key's tokens are refused.
+    let deadline = Instant::now() + Duration::from_secs(GRACE_SECS + 60);
+    while users(server.port, "beta", &beta_old) == 200 {
+        assert!(Instant::now() < deadline, "the old token still works");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert!(
+        started.elapsed() >= Duration::from_secs(GRACE_SECS),
+        "refused before the grace period ended"
+    );
+    assert_eq!(users(server.port, "beta", &beta_old), 401);
+    assert_eq!(users(server.port, "legacy", &legacy), 401);
+    assert_eq!(users(server.port, "acme", &acme_new), 200);
+    // A restart does not restart the grace period.
+    drop(server);
+    let again = start(url, &rotated_flags);
+    assert_eq!(users(again.port, "beta", &beta_old), 401);
+    assert_eq!(users(again.port, "acme", &acme_new), 200);
+}
+
+#[test]
+fn a_rotated_key_keeps_old_tokens_for_the_grace_period_on_sqlite() {
+    rotation(&TestDb::of(Backend::Sqlite).unwrap());
+}
+
+#[test]
+fn a_rotated_key_keeps_old_tokens_for_the_grace_period_on_postgres() {
+    let Some(db) = TestDb::of(Backend::Postgres) else {
+        return;
+    };
+    rotation(&db);
+}
