@@ -50,6 +50,7 @@ pub mod error;
 mod groups;
 pub mod invitations;
 pub mod limits;
+pub mod mailer;
 pub mod oauth;
 pub mod passwords;
 pub(crate) mod request;
@@ -57,6 +58,7 @@ mod resource;
 pub mod respond;
 pub mod sealed;
 mod search;
+pub mod service;
 mod state;
 pub mod throttle;
 pub mod totp;
@@ -70,9 +72,25 @@ pub use activation::configure_activation;
 pub use admin::{AdminConfig, AdminError, configure_admin};
 pub use auth::TokenKeys;
 pub use console::{ConsoleConfig, configure_console};
-pub use error::{ApiError, SCIM_CONTENT_TYPE, scim_error_bodies};
+pub use error::{ApiError, ErrorStyle, SCIM_CONTENT_TYPE, error_bodies, scim_error_bodies};
+pub use mailer::{MailSender, MailSettings, MailWorker};
 pub use oauth::{OAuthConfig, configure_oauth};
-pub use state::{ScimConfig, ScimState};
+pub use service::{BuildError, ScimService, ScimServiceBuilder};
+pub use state::{ScimConfig, ScimState, ServicePaths};
+
+/// What an embedding application usually needs, in one `use`.
+pub mod prelude {
+    pub use crate::admin::AdminConfig;
+    pub use crate::auth::TokenKeys;
+    pub use crate::console::ConsoleConfig;
+    pub use crate::mailer::{
+        MailSender, MailSettings, MailWorker, OutgoingEmail, SendError, SendFuture,
+    };
+    pub use crate::oauth::OAuthConfig;
+    pub use crate::service::{BuildError, ScimService, ScimServiceBuilder};
+    pub use crate::state::{ScimConfig, ScimState, ServicePaths};
+    pub use crate::webhooks::{WebhookSettings, WebhookWorker};
+}
 
 /// Registers the SCIM routes under `/scim/v2/{tenant}` and a SCIM 404 for
 /// everything else. Requires `web::Data<ScimState>` in the app.
@@ -80,11 +98,19 @@ pub use state::{ScimConfig, ScimState};
 /// Every `/Users` and `/Groups` route is one generic handler over that type's
 /// service (`resource::ScimResource`), so the two types cannot drift apart.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    configure_scim_at(cfg, "/scim/v2");
+}
+
+/// Registers the SCIM routes under `{base}/{tenant}` (`base` `""`: at the
+/// enclosing scope's path). Requires `web::Data<ScimState>`; Tenant URLs are
+/// made from [`ScimConfig::public_url`] and [`ServicePaths::scim`], which
+/// must name the same place.
+pub fn configure_scim_at(cfg: &mut web::ServiceConfig, base: &str) {
     use groups::Groups;
     use resource::{create, delete, get, list, patch, replace, search};
     use users::Users;
     cfg.service(
-        web::scope("/scim/v2/{tenant}")
+        web::scope(&format!("{base}/{{tenant}}"))
             .service(
                 web::resource("/Users")
                     .route(web::get().to(list::<Users>))

@@ -259,8 +259,14 @@ pub(crate) async fn tenant_access(
 
 /// Registers the admin API under `/admin/v1`.
 pub fn configure_admin(cfg: &mut web::ServiceConfig) {
+    configure_admin_at(cfg, "/admin/v1");
+}
+
+/// Registers the admin API under `path` (`""`: at the enclosing scope's
+/// path). Needs `web::Data<ScimState>` and `web::Data<AdminConfig>`.
+pub fn configure_admin_at(cfg: &mut web::ServiceConfig, path: &str) {
     cfg.service(
-        web::scope("/admin/v1")
+        web::scope(path)
             .service(
                 web::resource("/tenants")
                     .route(web::get().to(tenants::list))
