@@ -36,12 +36,18 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "activation")]
 pub mod activation;
+// Without the `admin` feature the routes cannot be mounted; the functions
+// other parts share (links, check-ins, tenant creation) stay, and some that
+// only the routes and the console call are unused.
+#[cfg_attr(not(all(feature = "admin", feature = "console")), allow(dead_code))]
 pub mod admin;
 pub mod auth;
 mod bulk;
 mod change_events;
 mod common;
+#[cfg(feature = "console")]
 pub mod console;
 mod cursor;
 pub mod deadline;
@@ -68,9 +74,13 @@ pub mod webhooks;
 
 use actix_web::web;
 
+#[cfg(feature = "activation")]
 pub use activation::configure_activation;
-pub use admin::{AdminConfig, AdminError, configure_admin};
+pub use admin::{AdminConfig, AdminError};
+#[cfg(feature = "admin")]
+pub use admin::{configure_admin, configure_admin_at};
 pub use auth::TokenKeys;
+#[cfg(feature = "console")]
 pub use console::{ConsoleConfig, configure_console};
 pub use error::{ApiError, ErrorStyle, SCIM_CONTENT_TYPE, error_bodies, scim_error_bodies};
 pub use mailer::{MailSender, MailSettings, MailWorker};
@@ -82,6 +92,7 @@ pub use state::{ScimConfig, ScimState, ServicePaths};
 pub mod prelude {
     pub use crate::admin::AdminConfig;
     pub use crate::auth::TokenKeys;
+    #[cfg(feature = "console")]
     pub use crate::console::ConsoleConfig;
     pub use crate::mailer::{
         MailSender, MailSettings, MailWorker, OutgoingEmail, SendError, SendFuture,

@@ -30,6 +30,7 @@ use store_diesel::Store;
 
 use crate::admin::AdminConfig;
 use crate::auth::TokenKeys;
+#[cfg(feature = "console")]
 use crate::console::ConsoleConfig;
 use crate::deadline::Deadlines;
 use crate::error::{ErrorStyle, error_bodies};
@@ -97,6 +98,7 @@ pub struct ScimServiceBuilder {
     prefix: String,
     admin: Option<AdminConfig>,
     activation: bool,
+    #[cfg(feature = "console")]
     console: Option<ConsoleConfig>,
     oauth: Option<OAuthConfig>,
     throttle: Option<Throttle>,
@@ -249,6 +251,7 @@ impl ScimServiceBuilder {
         if self.activation {
             mounted.push(("activation", &paths.activation));
         }
+        #[cfg(feature = "console")]
         if self.console.is_some() {
             mounted.push(("console", &paths.console));
             let at = format!("{}{}", self.prefix, paths.console);
@@ -280,6 +283,7 @@ impl ScimServiceBuilder {
             admin: web::Data::new(self.admin.clone().unwrap_or_else(|| AdminConfig::new(None))),
             serve_admin: self.admin.is_some(),
             activation: self.activation,
+            #[cfg(feature = "console")]
             console: self.console.map(web::Data::new),
             oauth: self.oauth.map(web::Data::new),
             throttle: self.throttle.map(web::Data::new),
@@ -303,8 +307,11 @@ pub struct ScimService {
     state: web::Data<ScimState>,
     prefix: String,
     admin: web::Data<AdminConfig>,
+    #[cfg_attr(not(feature = "admin"), allow(dead_code))]
     serve_admin: bool,
+    #[cfg_attr(not(feature = "activation"), allow(dead_code))]
     activation: bool,
+    #[cfg(feature = "console")]
     console: Option<web::Data<ConsoleConfig>>,
     oauth: Option<web::Data<OAuthConfig>>,
     throttle: Option<web::Data<Throttle>>,
@@ -321,6 +328,7 @@ impl ScimService {
             prefix: String::new(),
             admin: None,
             activation: cfg!(feature = "activation"),
+            #[cfg(feature = "console")]
             console: None,
             oauth: Some(OAuthConfig::default()),
             throttle: None,
@@ -350,6 +358,7 @@ impl ScimService {
     pub fn configure(&self, cfg: &mut web::ServiceConfig) {
         cfg.app_data(self.state.clone())
             .app_data(self.admin.clone());
+        #[cfg(feature = "console")]
         if let Some(console) = &self.console {
             cfg.app_data(console.clone());
         }

@@ -258,12 +258,14 @@ pub(crate) async fn tenant_access(
 }
 
 /// Registers the admin API under `/admin/v1`.
+#[cfg(feature = "admin")]
 pub fn configure_admin(cfg: &mut web::ServiceConfig) {
     configure_admin_at(cfg, "/admin/v1");
 }
 
 /// Registers the admin API under `path` (`""`: at the enclosing scope's
 /// path). Needs `web::Data<ScimState>` and `web::Data<AdminConfig>`.
+#[cfg(feature = "admin")]
 pub fn configure_admin_at(cfg: &mut web::ServiceConfig, path: &str) {
     cfg.service(
         web::scope(path)
