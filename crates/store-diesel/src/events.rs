@@ -109,6 +109,7 @@ pub fn append_all(
     let n = i64::try_from(new.len()).map_err(StoreError::other)?;
     // RETURNING needs SQLite 3.35 (bundled).
     let last = match conn {
+        #[cfg(feature = "postgres")]
         DbConnection::Pg(c) => diesel::sql_query(
             "UPDATE tenants SET event_seq = event_seq + $1 WHERE id = $2 RETURNING event_seq",
         )
