@@ -1,38 +1,49 @@
 //! # scim-http
 //!
-//! actix-web services for the SCIM 2.0 endpoints of RFC 7644, mountable in any
-//! actix `App`. Every response is `application/scim+json`; every non-2xx response,
-//! including unknown routes, wrong methods and oversized bodies, is a SCIM error
-//! body with `status` and, where it applies, `scimType`.
-//!
-//! Mount it with [`configure`] and the [`scim_error_bodies`] middleware:
+//! actix-web services for the SCIM 2.0 endpoints of RFC 7644, the admin API,
+//! account activation, the console and the OAuth 2.0 token endpoint, mounted in
+//! any actix `App` through [`ScimService`]: under a prefix, each part at its
+//! own path with its own body limit and error bodies (SCIM error bodies with
+//! `status` and `scimType` on the SCIM routes, including unknown routes, wrong
+//! methods and oversized bodies); the host's own routes and errors are left
+//! alone. Background work (invitation email, webhooks) is started separately:
+//! [`MailWorker`] and [`webhooks::WebhookWorker`].
 //!
 //! ```no_run
-//! use actix_web::{App, HttpServer, web};
-//! use scim_http::{ScimConfig, ScimState, TokenKeys, configure, scim_error_bodies};
+//! use std::sync::Arc;
+//!
+//! use actix_web::{App, HttpResponse, HttpServer, web};
+//! use scim_http::prelude::*;
 //! use store_diesel::Store;
 //!
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let store = Store::connect_and_migrate("sqlite://scim-server.db")?;
-//! let key = store.transaction(|c| store_diesel::settings::get_or_create_signing_key(c))?;
-//! let state = ScimState {
-//!     store,
-//!     keys: TokenKeys::new(&key)?,
-//!     config: ScimConfig::new("https://scim.example.net"),
-//! };
-//! let data = web::Data::new(state);
+//! # #[actix_web::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = Store::connect_and_migrate("sqlite://app.db")?;
+//! let key = store.transaction(store_diesel::settings::get_or_create_signing_key)?;
+//! let keys = TokenKeys::new(&key)?;
+//! let service = ScimService::builder(store.clone(), keys.clone())
+//!     .public_url("https://app.example.net/identity")
+//!     .prefix("/identity")
+//!     .admin(AdminConfig::new(Some("an operator token".to_owned())))
+//!     .build()?;
+//! // Invitation emails: without a sender, activation links are logged.
+//! let mail = MailWorker::start(store, keys, MailSettings::new(service.config().clone()), None);
 //! HttpServer::new(move || {
 //!     App::new()
-//!         .wrap(scim_error_bodies())
-//!         .app_data(data.clone())
-//!         .configure(configure)
+//!         .route("/", web::get().to(HttpResponse::Ok))
+//!         .configure(|cfg| service.configure(cfg))
 //! })
 //! .bind("127.0.0.1:8080")?
 //! .run()
 //! .await?;
+//! mail.stop();
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! Features (all default): `admin`, `activation`, `console`, `smtp`
+//! ([`mailer::SmtpSender`]), `postgres` (store-diesel's). See
+//! `docs/embedding.md`.
 
 #![warn(missing_docs)]
 

@@ -68,6 +68,7 @@ pub const MAX_KEYS: usize = 10;
 /// Settings of the token endpoint, as an optional `web::Data<OAuthConfig>`
 /// (absent: [`OAuthConfig::default`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct OAuthConfig {
     /// Lifetime of access tokens (default 60 minutes).
     pub access_token_lifetime: TimeDelta,

@@ -38,6 +38,7 @@ pub const ADMIN_ACTOR: &str = "admin";
 
 /// Configuration of the admin API, shared as its own `web::Data`.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct AdminConfig {
     /// The operator's admin token; `None` disables the admin API (403).
     pub admin_token: Option<String>,
