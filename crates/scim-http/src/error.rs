@@ -280,6 +280,15 @@ pub fn error_response_for(path: &str, status: StatusCode, detail: &str) -> HttpR
     error_response_styled(style_of(path), status, detail)
 }
 
+/// The error style of a request: the one the part it reached marked it with
+/// ([`crate::ScimService`] does), else guessed from the path as at the root
+/// mount. For middleware that answers before a request reaches its route.
+pub fn request_style(req: &actix_web::HttpRequest) -> ErrorStyle {
+    use actix_web::HttpMessage as _;
+    let marked = req.extensions().get::<ErrorStyle>().copied();
+    marked.unwrap_or_else(|| style_of(req.path()))
+}
+
 /// A complete error response in `style`.
 pub fn error_response_styled(style: ErrorStyle, status: StatusCode, detail: &str) -> HttpResponse {
     let (body, content_type) = error_body(style, status, detail);

@@ -43,7 +43,8 @@ use crate::throttle::Throttle;
 /// (outermost, so the bare statuses of the others are dressed too). A macro
 /// because the scope's type cannot be named.
 macro_rules! part {
-    ($service:expr, $path:expr, $style:expr) => {
+    ($service:expr, $path:expr, $style:expr) => {{
+        let style: ErrorStyle = $style;
         web::scope(&format!("{}{}", $service.prefix, $path))
             .app_data(web::PayloadConfig::new(
                 $service.state.config.max_body_bytes,
@@ -51,8 +52,16 @@ macro_rules! part {
             // Both do nothing without their `web::Data`.
             .wrap(from_fn(crate::deadline::enforce_deadlines))
             .wrap(from_fn(crate::throttle::limit_unauthenticated))
-            .wrap(error_bodies($style))
-    };
+            // They answer before the route: they read the part's style here.
+            .wrap(from_fn(
+                move |req: actix_web::dev::ServiceRequest, next: actix_web::middleware::Next<_>| {
+                    use actix_web::HttpMessage as _;
+                    req.extensions_mut().insert(style);
+                    next.call(req)
+                },
+            ))
+            .wrap(error_bodies(style))
+    }};
 }
 
 /// A setting the service cannot be built with.

@@ -269,3 +269,46 @@ async fn settings_that_cannot_work_are_refused() {
             .is_ok()
     );
 }
+
+#[actix_web::test]
+async fn rate_limited_parts_answer_in_their_own_style() {
+    let db = TestDb::sqlite();
+    let store = db.store().clone();
+    let keys = keys(&store);
+    let mut limits = scim_http::throttle::ThrottleConfig::default();
+    limits.unauthenticated_per_minute = 1;
+    let service = ScimService::builder(store.clone(), keys.clone())
+        .public_url("https://app.example.net/identity")
+        .prefix("/identity")
+        .admin(AdminConfig::new(Some(ADMIN.to_owned())))
+        .throttle(scim_http::throttle::Throttle::new(limits))
+        .build()
+        .unwrap();
+    let app = test::init_service(App::new().configure(|cfg| service.configure(cfg))).await;
+    let peer = "192.0.2.7:40000".parse().unwrap();
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let (s, ct, body) = call(
+            &app,
+            test::TestRequest::get()
+                .uri("/identity/admin/v1/tenants")
+                .peer_addr(peer),
+        )
+        .await;
+        statuses.push(s);
+        if s == 429 {
+            assert!(ct.starts_with("application/json"), "{ct} {body}");
+            assert!(json_of(&body)["error"].is_string(), "{body}");
+        }
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+    let (s, ct, body) = call(
+        &app,
+        test::TestRequest::get()
+            .uri("/identity/scim/v2/acme/Users")
+            .peer_addr(peer),
+    )
+    .await;
+    assert_eq!(s, 429, "{body}");
+    assert!(ct.starts_with("application/scim+json"), "{ct}");
+}
