@@ -18,9 +18,13 @@ pub mod checks;
 pub mod cli;
 pub mod connections;
 pub mod http1;
-pub mod mailer;
 pub mod observability;
 mod retention;
+
+/// The invitation email worker, now in the library: [`scim_http::mailer`].
+pub mod mailer {
+    pub use scim_http::mailer::*;
+}
 
 use std::net::TcpListener;
 use std::time::Duration;
@@ -28,10 +32,8 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::{App, middleware, web};
 use anyhow::Context as _;
-use scim_http::{
-    AdminConfig, ScimConfig, ScimState, TokenKeys, configure, configure_activation,
-    configure_admin, scim_error_bodies,
-};
+use scim_http::mailer::{MailSettings, MailWorker, SmtpSender};
+use scim_http::{AdminConfig, ScimConfig, ScimService, TokenKeys, scim_error_bodies};
 use serde_json::json;
 use store_diesel::{Store, StoreError, StoreOptions, audit, settings, tenants, tokens};
 
@@ -722,7 +724,7 @@ pub struct Running {
     /// The public base URL.
     pub public_url: String,
     /// The invitation email worker (stop it after the server).
-    pub outbox: mailer::WorkerHandle,
+    pub outbox: MailWorker,
     /// The Provisioning activity counters (flush them after the server).
     pub activity: activity::Flusher,
     /// The webhook delivery worker (stops when dropped).
@@ -741,9 +743,11 @@ pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
     let transport = args
         .smtp_url
         .as_deref()
-        .map(mailer::transport)
-        .transpose()?;
-    let from = mailer::mailbox(args.mail_from.as_deref())?;
+        .map(scim_http::mailer::transport)
+        .transpose()
+        .context("--smtp-url is not usable")?;
+    let from = scim_http::mailer::mailbox(args.mail_from.as_deref())
+        .context("--mail-from is not usable")?;
     let mut console = scim_http::ConsoleConfig::new(
         args.admin_token.as_deref(),
         args.admin_token_sha256.as_deref(),
@@ -801,14 +805,31 @@ pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
             "the admin API is disabled: set --admin-token / SCIM_ADMIN_TOKEN to enable it"
         );
     }
-    let mail = mailer::MailSettings {
-        transport,
-        from,
-        public_url: public_url.clone(),
-        poll_interval: Duration::from_millis(args.outbox_poll_ms.max(50)),
-        retry: store_diesel::outbox::RetryPolicy::default(),
-    };
-    let outbox = mailer::spawn(store.clone(), keys.clone(), mail);
+    let service = ScimService::builder(store.clone(), keys.clone())
+        .public_url(public_url.clone())
+        .scim_config(|config| {
+            config.max_body_bytes = args.max_body_bytes;
+            config.max_list_bytes = usize::try_from(args.max_list_bytes).unwrap_or(usize::MAX);
+            config.limits = scim_http::limits::InputLimits::default()
+                .with_max_indexed_chars(args.max_indexed_chars as usize)
+                .with_max_string_chars(args.max_string_chars as usize)
+                .with_max_values(args.max_values as usize);
+        })
+        .admin(admin)
+        .console(console)
+        .throttle(Throttle::new(throttle_config(args)))
+        .deadlines(Deadlines::new(
+            Duration::from_secs(args.body_timeout_secs),
+            Duration::from_secs(args.request_deadline_secs),
+        ))
+        .build()?;
+
+    let mut mail = MailSettings::new(service.config().clone());
+    mail.poll_interval = Duration::from_millis(args.outbox_poll_ms.max(50));
+    let sender = transport.map(|t| {
+        std::sync::Arc::new(SmtpSender::new(t, from)) as std::sync::Arc<dyn scim_http::MailSender>
+    });
+    let outbox = MailWorker::start(store.clone(), keys.clone(), mail, sender);
     let events_kept = Duration::from_secs(u64::from(args.event_retention_days) * 86_400);
     retention::spawn(
         store.clone(),
@@ -835,34 +856,14 @@ pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
         Duration::from_millis(args.activity_flush_ms),
         outbox.stop_flag(),
     );
-    let admin = web::Data::new(admin);
-    let console = web::Data::new(console);
 
-    let mut config = ScimConfig::new(public_url.clone());
-    config.max_body_bytes = args.max_body_bytes;
-    config.max_list_bytes = usize::try_from(args.max_list_bytes).unwrap_or(usize::MAX);
-    config.limits = scim_http::limits::InputLimits::default()
-        .with_max_indexed_chars(args.max_indexed_chars as usize)
-        .with_max_string_chars(args.max_string_chars as usize)
-        .with_max_values(args.max_values as usize);
-    let state = web::Data::new(ScimState {
-        store: store.clone(),
-        keys,
-        config,
-    });
     let backend = store.backend();
     let store_data = web::Data::new(store);
     let metrics = web::Data::new(Metrics::default());
     let metrics_access = web::Data::new(observability::MetricsAccess(
         args.metrics_token.clone().filter(|t| !t.is_empty()),
     ));
-    let max_body = args.max_body_bytes;
     let workers = args.workers;
-    let throttle = web::Data::new(Throttle::new(throttle_config(args)));
-    let deadlines = web::Data::new(Deadlines::new(
-        Duration::from_secs(args.body_timeout_secs),
-        Duration::from_secs(args.request_deadline_secs),
-    ));
     let caps = ConnectionCaps::new(
         args.max_connections_per_address,
         args.max_connections,
@@ -875,36 +876,25 @@ pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
     // error shape (`http1.rs`).
     let mut server = http1::HttpServer::new(move || {
         App::new()
-            // Innermost first: the caps, rate limits and deadlines answer
-            // bare statuses that `scim_error_bodies` (outermost) dresses.
-            .wrap(middleware::from_fn(scim_http::deadline::enforce_deadlines))
-            .wrap(middleware::from_fn(
-                scim_http::throttle::limit_unauthenticated,
-            ))
+            // The service's parts carry their own body limit, deadlines,
+            // rate limits and error bodies. The server's own: connection caps
+            // (bare statuses) and metrics, and, as this host wants every
+            // other error (unknown paths, /metrics) in SCIM's form too,
+            // `scim_error_bodies` outermost.
             .wrap(middleware::from_fn(connections::enforce_caps))
             .wrap(middleware::from_fn(observability::observe))
             .wrap(scim_error_bodies())
-            .app_data(throttle.clone())
-            .app_data(activity.clone())
             .app_data(caps_data.clone())
             .app_data(protocol_data.clone())
-            .app_data(deadlines.clone())
-            .app_data(state.clone())
+            .app_data(activity.clone())
+            .app_data(webhook_stats.clone())
             .app_data(store_data.clone())
             .app_data(metrics.clone())
             .app_data(metrics_access.clone())
-            .app_data(webhook_stats.clone())
-            .app_data(admin.clone())
-            .app_data(console.clone())
-            .app_data(web::PayloadConfig::new(max_body))
             .route("/healthz", web::get().to(observability::healthz))
             .route("/readyz", web::get().to(observability::readyz))
             .route("/metrics", web::get().to(observability::metrics))
-            .configure(configure_admin)
-            .configure(scim_http::configure_console)
-            .configure(configure_activation)
-            .configure(scim_http::configure_oauth)
-            .configure(configure)
+            .configure(|cfg| service.configure(cfg))
     })
     .on_connect(move |conn, data| {
         if let Some(peer) = conn

@@ -35,8 +35,14 @@ const INVALID: &str =
 
 /// Registers `POST /activate` and `GET /activate`.
 pub fn configure_activation(cfg: &mut web::ServiceConfig) {
+    configure_activation_at(cfg, "/activate");
+}
+
+/// Registers activation (`GET` and `POST`) at `path` (`""`: at the enclosing
+/// scope's path). Needs `web::Data<ScimState>` and `web::Data<AdminConfig>`.
+pub fn configure_activation_at(cfg: &mut web::ServiceConfig, path: &str) {
     cfg.service(
-        web::resource("/activate")
+        web::resource(path)
             .route(web::post().to(activate))
             .route(web::get().to(landing)),
     );

@@ -24,6 +24,7 @@ pub(crate) const DIRECTORY: &str = "directory";
 /// An operator or tenant administrator, through the admin API.
 pub(crate) const ADMIN: &str = "admin";
 /// The user, through their activation link.
+#[cfg_attr(not(feature = "activation"), allow(dead_code))]
 pub(crate) const ACTIVATION: &str = "activation";
 /// The server itself (the mail worker giving up on an invitation).
 pub(crate) const SYSTEM: &str = "system";

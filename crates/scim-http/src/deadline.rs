@@ -93,6 +93,7 @@ pub async fn enforce_deadlines(
     // No clone of the request may live across `next.call` (routing needs
     // it unshared): keep only the path for the timeout's answer.
     let path = req.path().to_owned();
+    let style = crate::error::request_style(req.request());
     let result = if long_poll {
         next.call(req).await
     } else {
@@ -104,8 +105,8 @@ pub async fn enforce_deadlines(
                     seconds = deadlines.request.as_secs(),
                     "request deadline passed; answered 503"
                 );
-                let mut res = crate::error::error_response_for(
-                    &path,
+                let mut res = crate::error::error_response_styled(
+                    style,
                     actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
                     &format!(
                         "the request did not finish within {} s; a write may still complete: read the resource before retrying",
@@ -129,8 +130,8 @@ pub async fn enforce_deadlines(
             seconds = deadlines.body.as_secs(),
             "request body too slow; answered 408 and closed the connection"
         );
-        let mut res = crate::error::error_response_for(
-            &path,
+        let mut res = crate::error::error_response_styled(
+            style,
             actix_web::http::StatusCode::REQUEST_TIMEOUT,
             &format!(
                 "the request body did not arrive within {} s; send it faster or in a smaller request",

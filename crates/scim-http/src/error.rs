@@ -173,15 +173,39 @@ impl ResponseError for ApiError {
     }
 }
 
-/// Middleware that turns every error response without a JSON body (404 for
-/// unknown routes, 405, 413 for oversized bodies, 5xx from anywhere) into a SCIM
-/// error body with the same status (under `/admin/` and `/activate`: the admin
-/// API's `{"error": ...}`). JSON error bodies pass unchanged.
-pub fn scim_error_bodies<B: 'static>() -> ErrorHandlers<B> {
-    ErrorHandlers::new().default_handler(scimify)
+/// The error body a family of routes speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorStyle {
+    /// SCIM's error schema, `application/scim+json` (the SCIM routes, OAuth).
+    Scim,
+    /// `{"error": ...}`, `application/json` (the admin API and activation).
+    Json,
 }
 
-fn scimify<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+/// Middleware for the whole App, for a service mounted at the root paths:
+/// turns every error response without a JSON body (404 for unknown routes,
+/// 405, 413 for oversized bodies, 5xx from anywhere) into a SCIM error body
+/// with the same status (under `/admin/` and `/activate`: the admin API's
+/// `{"error": ...}`). JSON and HTML error bodies pass unchanged.
+///
+/// It also rewrites the host application's own errors: mounted with
+/// [`crate::ScimService`], each part carries its own error bodies and this
+/// middleware is not needed.
+pub fn scim_error_bodies<B: 'static>() -> ErrorHandlers<B> {
+    ErrorHandlers::new().default_handler(|res| scimify(res, None))
+}
+
+/// Middleware for one family of routes (what [`crate::ScimService`] wraps
+/// each part in): like [`scim_error_bodies`], with the body style fixed
+/// rather than guessed from the path.
+pub fn error_bodies<B: 'static>(style: ErrorStyle) -> ErrorHandlers<B> {
+    ErrorHandlers::new().default_handler(move |res| scimify(res, Some(style)))
+}
+
+fn scimify<B>(
+    res: ServiceResponse<B>,
+    style: Option<ErrorStyle>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
     // SCIM errors pass unchanged, and so do other JSON error bodies (the admin
     // API's `{"error": ...}`) and HTML pages (the console): only other bodies
     // are rewritten.
@@ -210,7 +234,8 @@ fn scimify<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse
         s if s >= 500 => "internal server error".to_owned(),
         _ => status.canonical_reason().unwrap_or("error").to_owned(),
     };
-    let (body, content_type) = error_body_for(res.request().path(), status, &detail);
+    let style = style.unwrap_or_else(|| style_of(res.request().path()));
+    let (body, content_type) = error_body(style, status, &detail);
     let (req, mut old) = res.into_parts();
     let mut new = HttpResponse::build(status);
     for name in [header::ALLOW, header::WWW_AUTHENTICATE, header::RETRY_AFTER] {
@@ -223,10 +248,18 @@ fn scimify<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse
     Ok(ErrorHandlerResponse::Response(res))
 }
 
-/// The error body of a route family: the admin API and activation speak
-/// `{"error": ...}`, everything else SCIM's error schema.
-fn error_body_for(path: &str, status: StatusCode, detail: &str) -> (String, &'static str) {
+/// The body style of a request path at the root mount: the admin API and
+/// activation speak `{"error": ...}`, everything else SCIM's error schema.
+fn style_of(path: &str) -> ErrorStyle {
     if path.starts_with("/admin/") || path == "/activate" {
+        ErrorStyle::Json
+    } else {
+        ErrorStyle::Scim
+    }
+}
+
+fn error_body(style: ErrorStyle, status: StatusCode, detail: &str) -> (String, &'static str) {
+    if style == ErrorStyle::Json {
         (
             serde_json::json!({"error": detail}).to_string(),
             "application/json",
@@ -244,7 +277,21 @@ fn error_body_for(path: &str, status: StatusCode, detail: &str) -> (String, &'st
 /// under `/admin/` and for `/activate`, a SCIM error body elsewhere. For
 /// middleware that answers before a request reaches its route.
 pub fn error_response_for(path: &str, status: StatusCode, detail: &str) -> HttpResponse {
-    let (body, content_type) = error_body_for(path, status, detail);
+    error_response_styled(style_of(path), status, detail)
+}
+
+/// The error style of a request: the one the part it reached marked it with
+/// ([`crate::ScimService`] does), else guessed from the path as at the root
+/// mount. For middleware that answers before a request reaches its route.
+pub fn request_style(req: &actix_web::HttpRequest) -> ErrorStyle {
+    use actix_web::HttpMessage as _;
+    let marked = req.extensions().get::<ErrorStyle>().copied();
+    marked.unwrap_or_else(|| style_of(req.path()))
+}
+
+/// A complete error response in `style`.
+pub fn error_response_styled(style: ErrorStyle, status: StatusCode, detail: &str) -> HttpResponse {
+    let (body, content_type) = error_body(style, status, detail);
     HttpResponse::build(status)
         .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(content_type)))
         .body(body)

@@ -1,48 +1,65 @@
 //! # scim-http
 //!
-//! actix-web services for the SCIM 2.0 endpoints of RFC 7644, mountable in any
-//! actix `App`. Every response is `application/scim+json`; every non-2xx response,
-//! including unknown routes, wrong methods and oversized bodies, is a SCIM error
-//! body with `status` and, where it applies, `scimType`.
-//!
-//! Mount it with [`configure`] and the [`scim_error_bodies`] middleware:
+//! actix-web services for the SCIM 2.0 endpoints of RFC 7644, the admin API,
+//! account activation, the console and the OAuth 2.0 token endpoint, mounted in
+//! any actix `App` through [`ScimService`]: under a prefix, each part at its
+//! own path with its own body limit and error bodies (SCIM error bodies with
+//! `status` and `scimType` on the SCIM routes, including unknown routes, wrong
+//! methods and oversized bodies); the host's own routes and errors are left
+//! alone. Background work (invitation email, webhooks) is started separately:
+//! [`MailWorker`] and [`webhooks::WebhookWorker`].
 //!
 //! ```no_run
-//! use actix_web::{App, HttpServer, web};
-//! use scim_http::{ScimConfig, ScimState, TokenKeys, configure, scim_error_bodies};
+//! use std::sync::Arc;
+//!
+//! use actix_web::{App, HttpResponse, HttpServer, web};
+//! use scim_http::prelude::*;
 //! use store_diesel::Store;
 //!
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let store = Store::connect_and_migrate("sqlite://scim-server.db")?;
-//! let key = store.transaction(|c| store_diesel::settings::get_or_create_signing_key(c))?;
-//! let state = ScimState {
-//!     store,
-//!     keys: TokenKeys::new(&key)?,
-//!     config: ScimConfig::new("https://scim.example.net"),
-//! };
-//! let data = web::Data::new(state);
+//! # #[actix_web::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = Store::connect_and_migrate("sqlite://app.db")?;
+//! let key = store.transaction(store_diesel::settings::get_or_create_signing_key)?;
+//! let keys = TokenKeys::new(&key)?;
+//! let service = ScimService::builder(store.clone(), keys.clone())
+//!     .public_url("https://app.example.net/identity")
+//!     .prefix("/identity")
+//!     .admin(AdminConfig::new(Some("an operator token".to_owned())))
+//!     .build()?;
+//! // Invitation emails: without a sender, activation links are logged.
+//! let mail = MailWorker::start(store, keys, MailSettings::new(service.config().clone()), None);
 //! HttpServer::new(move || {
 //!     App::new()
-//!         .wrap(scim_error_bodies())
-//!         .app_data(data.clone())
-//!         .configure(configure)
+//!         .route("/", web::get().to(HttpResponse::Ok))
+//!         .configure(|cfg| service.configure(cfg))
 //! })
 //! .bind("127.0.0.1:8080")?
 //! .run()
 //! .await?;
+//! mail.stop();
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! Features (all default): `admin`, `activation`, `console`, `smtp`
+//! ([`mailer::SmtpSender`]), `postgres` (store-diesel's). See
+//! `docs/embedding.md`.
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "activation")]
 pub mod activation;
 pub mod activity;
+// Without the `admin` feature the routes cannot be mounted; the functions
+// other parts share (links, check-ins, tenant creation) stay, and some that
+// only the routes and the console call are unused.
+#[cfg_attr(not(all(feature = "admin", feature = "console")), allow(dead_code))]
 pub mod admin;
 pub mod auth;
 mod bulk;
 mod change_events;
 mod common;
+#[cfg(feature = "console")]
 pub mod console;
 mod cursor;
 pub mod deadline;
@@ -51,6 +68,7 @@ pub mod error;
 mod groups;
 pub mod invitations;
 pub mod limits;
+pub mod mailer;
 pub mod oauth;
 pub mod passwords;
 pub(crate) mod request;
@@ -58,6 +76,7 @@ mod resource;
 pub mod respond;
 pub mod sealed;
 mod search;
+pub mod service;
 mod state;
 pub mod throttle;
 pub mod totp;
@@ -67,13 +86,34 @@ pub mod webhooks;
 
 use actix_web::web;
 
+#[cfg(feature = "activation")]
 pub use activation::configure_activation;
-pub use admin::{AdminConfig, AdminError, configure_admin};
+pub use admin::{AdminConfig, AdminError};
+#[cfg(feature = "admin")]
+pub use admin::{configure_admin, configure_admin_at};
 pub use auth::TokenKeys;
+#[cfg(feature = "console")]
 pub use console::{ConsoleConfig, configure_console};
-pub use error::{ApiError, SCIM_CONTENT_TYPE, scim_error_bodies};
+pub use error::{ApiError, ErrorStyle, SCIM_CONTENT_TYPE, error_bodies, scim_error_bodies};
+pub use mailer::{MailSender, MailSettings, MailWorker};
 pub use oauth::{OAuthConfig, configure_oauth};
-pub use state::{ScimConfig, ScimState};
+pub use service::{BuildError, ScimService, ScimServiceBuilder};
+pub use state::{ScimConfig, ScimState, ServicePaths};
+
+/// What an embedding application usually needs, in one `use`.
+pub mod prelude {
+    pub use crate::admin::AdminConfig;
+    pub use crate::auth::TokenKeys;
+    #[cfg(feature = "console")]
+    pub use crate::console::ConsoleConfig;
+    pub use crate::mailer::{
+        MailSender, MailSettings, MailWorker, OutgoingEmail, SendError, SendFuture,
+    };
+    pub use crate::oauth::OAuthConfig;
+    pub use crate::service::{BuildError, ScimService, ScimServiceBuilder};
+    pub use crate::state::{ScimConfig, ScimState, ServicePaths};
+    pub use crate::webhooks::{WebhookSettings, WebhookWorker};
+}
 
 /// Registers the SCIM routes under `/scim/v2/{tenant}` and a SCIM 404 for
 /// everything else. Requires `web::Data<ScimState>` in the app.
@@ -81,12 +121,20 @@ pub use state::{ScimConfig, ScimState};
 /// Every `/Users` and `/Groups` route is one generic handler over that type's
 /// service (`resource::ScimResource`), so the two types cannot drift apart.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    configure_scim_at(cfg, "/scim/v2");
+}
+
+/// Registers the SCIM routes under `{base}/{tenant}` (`base` `""`: at the
+/// enclosing scope's path). Requires `web::Data<ScimState>`; Tenant URLs are
+/// made from [`ScimConfig::public_url`] and [`ServicePaths::scim`], which
+/// must name the same place.
+pub fn configure_scim_at(cfg: &mut web::ServiceConfig, base: &str) {
     use actix_web::dev::Service as _;
     use groups::Groups;
     use resource::{create, delete, get, list, patch, replace, search};
     use users::Users;
     cfg.service(
-        web::scope("/scim/v2/{tenant}")
+        web::scope(&format!("{base}/{{tenant}}"))
             // Counts each request for the console's Provisioning activity
             // (in memory; `activity::Activity` flushes it every few seconds).
             .wrap_fn(|req, srv| {

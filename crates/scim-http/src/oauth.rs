@@ -68,6 +68,7 @@ pub const MAX_KEYS: usize = 10;
 /// Settings of the token endpoint, as an optional `web::Data<OAuthConfig>`
 /// (absent: [`OAuthConfig::default`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct OAuthConfig {
     /// Lifetime of access tokens (default 60 minutes).
     pub access_token_lifetime: TimeDelta,
@@ -274,16 +275,22 @@ pub fn authenticate_access_token(
 /// Requires `web::Data<ScimState>`; reads an optional `web::Data<OAuthConfig>`.
 /// Register it before [`crate::configure`].
 pub fn configure_oauth(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource(TOKEN_PATH)
-            .route(web::post().to(token))
-            .default_service(web::to(token_method_not_allowed)),
-    )
-    .service(
-        web::resource(METADATA_PATH)
-            .route(web::get().to(metadata))
-            .default_service(web::to(metadata_method_not_allowed)),
-    );
+    cfg.service(token_resource(TOKEN_PATH))
+        .service(metadata_resource(METADATA_PATH));
+}
+
+/// The token endpoint (`POST`) at `path` (`""`: at the enclosing scope's path).
+pub fn token_resource(path: &str) -> actix_web::Resource {
+    web::resource(path)
+        .route(web::post().to(token))
+        .default_service(web::to(token_method_not_allowed))
+}
+
+/// The authorization server metadata (`GET`) at `path`.
+pub fn metadata_resource(path: &str) -> actix_web::Resource {
+    web::resource(path)
+        .route(web::get().to(metadata))
+        .default_service(web::to(metadata_method_not_allowed))
 }
 
 async fn metadata_method_not_allowed() -> HttpResponse {
@@ -295,7 +302,8 @@ async fn metadata_method_not_allowed() -> HttpResponse {
         }))
 }
 
-/// The token endpoint URL of a public URL.
+/// The token endpoint URL of a public URL, at the default path (see
+/// [`crate::ScimConfig::token_endpoint`] for the configured one).
 pub fn token_endpoint(public_url: &str) -> String {
     format!("{public_url}{TOKEN_PATH}")
 }
@@ -304,7 +312,7 @@ async fn metadata(state: web::Data<ScimState>) -> HttpResponse {
     let issuer = &state.config.public_url;
     HttpResponse::Ok().json(json!({
         "issuer": issuer,
-        "token_endpoint": token_endpoint(issuer),
+        "token_endpoint": state.config.token_endpoint(),
         "grant_types_supported": ["client_credentials"],
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
         "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256"],
@@ -467,6 +475,7 @@ async fn issue_token(
     };
     let now = Utc::now();
     let issuer = state.config.public_url.clone();
+    let endpoint = state.config.token_endpoint();
     let store = state.store.clone();
     let authenticated = web::block(move || -> Result<_, TokenError> {
         let mut conn = store.conn()?;
@@ -477,7 +486,14 @@ async fn issue_token(
             ClientCredentials::Assertion {
                 client_id,
                 assertion,
-            } => authenticate_assertion(&mut conn, &issuer, client_id.as_deref(), &assertion, now),
+            } => authenticate_assertion(
+                &mut conn,
+                &issuer,
+                &endpoint,
+                client_id.as_deref(),
+                &assertion,
+                now,
+            ),
         }
     })
     .await??;
@@ -660,6 +676,7 @@ const MAX_ASSERTION_LIFETIME_SECS: i64 = 3600;
 fn authenticate_assertion(
     conn: &mut DbConnection,
     issuer: &str,
+    endpoint: &str,
     body_client_id: Option<&str>,
     assertion: &str,
     now: DateTime<Utc>,
@@ -701,7 +718,7 @@ fn authenticate_assertion(
     });
     let mut v = Validation::new(header.alg);
     v.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
-    v.set_audience(&[token_endpoint(issuer), issuer.to_owned()]);
+    v.set_audience(&[endpoint, issuer]);
     v.set_issuer(&[client_id.as_str()]);
     v.sub = Some(client_id.clone());
     v.leeway = ASSERTION_LEEWAY_SECS.unsigned_abs();

@@ -5,13 +5,64 @@ use store_diesel::Store;
 
 use crate::auth::TokenKeys;
 
+/// Where the service's parts are mounted, relative to the public URL (which
+/// includes any prefix the service is mounted under). Each path starts with
+/// `/` and has no trailing slash. [`ServicePaths::default`] gives the bundled
+/// server's paths.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServicePaths {
+    /// SCIM base: Tenant URLs are `{public_url}{scim}/{slug}` (`/scim/v2`).
+    pub scim: String,
+    /// The admin API (`/admin/v1`).
+    pub admin: String,
+    /// Account activation, `GET`/`POST` (`/activate`).
+    pub activation: String,
+    /// The console (`/console`).
+    pub console: String,
+    /// The OAuth 2.0 token endpoint (`/oauth/token`).
+    pub oauth_token: String,
+    /// The OAuth authorization server metadata
+    /// (`/.well-known/oauth-authorization-server`).
+    pub oauth_metadata: String,
+}
+
+impl Default for ServicePaths {
+    fn default() -> Self {
+        ServicePaths {
+            scim: "/scim/v2".to_owned(),
+            admin: "/admin/v1".to_owned(),
+            activation: "/activate".to_owned(),
+            console: "/console".to_owned(),
+            oauth_token: crate::oauth::TOKEN_PATH.to_owned(),
+            oauth_metadata: crate::oauth::METADATA_PATH.to_owned(),
+        }
+    }
+}
+
+/// A path as [`ServicePaths`] keeps it: one leading `/`, no trailing `/`
+/// (`""` stays empty: the root of the public URL).
+pub(crate) fn normalize_path(path: &str) -> String {
+    let trimmed = path.trim().trim_matches('/');
+    if trimmed.is_empty() {
+        String::new()
+    } else {
+        format!("/{trimmed}")
+    }
+}
+
 /// Limits and URLs of the SCIM service. [`ScimConfig::new`] gives the documented
-/// defaults.
+/// defaults; change fields after it (new fields may be added, so the struct
+/// cannot be written as a literal outside this crate).
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct ScimConfig {
-    /// Public base URL, without a trailing slash (e.g. `https://scim.example.net`);
-    /// Tenant URLs are `{public_url}/scim/v2/{slug}`.
+    /// Public base URL, without a trailing slash (e.g. `https://scim.example.net`,
+    /// or `https://app.example.net/identity` when mounted under a prefix);
+    /// Tenant URLs are `{public_url}{paths.scim}/{slug}`.
     pub public_url: String,
+    /// Where the parts are mounted below `public_url`.
+    pub paths: ServicePaths,
     /// Page size when a list request gives no `count`.
     pub default_count: u32,
     /// Largest page size; larger `count`s are lowered to it (RFC 7644 §3.4.2.4).
@@ -45,6 +96,7 @@ impl ScimConfig {
         }
         ScimConfig {
             public_url,
+            paths: ServicePaths::default(),
             default_count: 100,
             max_count: 1000,
             max_body_bytes: 1024 * 1024,
@@ -57,7 +109,22 @@ impl ScimConfig {
 
     /// The Tenant URL of `slug`.
     pub fn tenant_url(&self, slug: &str) -> String {
-        format!("{}/scim/v2/{slug}", self.public_url)
+        format!("{}{}/{slug}", self.public_url, self.paths.scim)
+    }
+
+    /// The activation link carrying `token`.
+    pub fn activation_url(&self, token: &str) -> String {
+        format!("{}{}?token={token}", self.public_url, self.paths.activation)
+    }
+
+    /// The URL of the OAuth 2.0 token endpoint.
+    pub fn token_endpoint(&self) -> String {
+        format!("{}{}", self.public_url, self.paths.oauth_token)
+    }
+
+    /// The URL of a console page (`page` starts with `/`).
+    pub fn console_url(&self, page: &str) -> String {
+        format!("{}{}{page}", self.public_url, self.paths.console)
     }
 
     /// The ServiceProviderConfig this configuration advertises.
@@ -83,11 +150,10 @@ impl ScimConfig {
                 scheme_type: "oauth2".to_owned(),
                 name: "OAuth 2.0 client credentials".to_owned(),
                 description: format!(
-                    "An access token of the tenant's OAuth client, obtained at {}{} \
+                    "An access token of the tenant's OAuth client, obtained at {} \
                      (grant_type=client_credentials, scope=scim), sent as \
                      'Authorization: Bearer <token>'",
-                    self.public_url,
-                    crate::oauth::TOKEN_PATH
+                    self.token_endpoint()
                 ),
                 spec_uri: Some("https://www.rfc-editor.org/info/rfc6749".to_owned()),
                 primary: Some(false),
@@ -96,8 +162,10 @@ impl ScimConfig {
     }
 }
 
-/// Shared state of the SCIM service.
+/// Shared state of the SCIM service. [`crate::ScimService`] builds it; make
+/// one yourself with [`ScimState::new`] only to mount parts by hand.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct ScimState {
     /// The database.
     pub store: Store,
@@ -105,4 +173,16 @@ pub struct ScimState {
     pub keys: TokenKeys,
     /// Limits and URLs.
     pub config: ScimConfig,
+}
+
+impl ScimState {
+    /// The state of a service over `store`, signing with `keys`, configured by
+    /// `config`.
+    pub fn new(store: Store, keys: TokenKeys, config: ScimConfig) -> Self {
+        ScimState {
+            store,
+            keys,
+            config,
+        }
+    }
 }

@@ -293,8 +293,8 @@ pub async fn limit_unauthenticated(
     {
         let (http, _) = req.into_parts();
         let secs = limited.retry_after_secs();
-        let mut res = crate::error::error_response_for(
-            http.path(),
+        let mut res = crate::error::error_response_styled(
+            crate::error::request_style(&http),
             actix_web::http::StatusCode::TOO_MANY_REQUESTS,
             &format!(
                 "too many requests without valid credentials from this client address; retry after {secs} s"

@@ -74,6 +74,7 @@ pub fn append(
     let at = to_db(now());
     let details = record.details.to_string();
     match conn {
+        #[cfg(feature = "postgres")]
         DbConnection::Pg(conn) => Ok(diesel::insert_into(audit_log::table)
             .values((
                 audit_log::tenant_id.eq(tenant_id),

@@ -1,6 +1,7 @@
 //! The connection enum, our r2d2 connection manager, and per-connection setup.
 
 use diesel::connection::{Connection, SimpleConnection, TransactionManager};
+#[cfg(feature = "postgres")]
 use diesel::pg::PgConnection;
 use diesel::sqlite::SqliteConnection;
 
@@ -12,6 +13,7 @@ pub use multi::{DbConnection, MultiBackend};
 // builder, …) that carry no docs; the allow is confined to this module.
 #[allow(missing_docs)]
 mod multi {
+    #[cfg(feature = "postgres")]
     use diesel::pg::PgConnection;
     use diesel::sqlite::SqliteConnection;
 
@@ -20,16 +22,29 @@ mod multi {
     /// the variant. SQLite is declared last, as `MultiConnection` requires.
     #[derive(diesel::MultiConnection)]
     pub enum DbConnection {
-        /// A PostgreSQL connection.
+        /// A PostgreSQL connection (feature `postgres`).
+        #[cfg(feature = "postgres")]
         Pg(PgConnection),
         /// An SQLite connection.
         Sqlite(SqliteConnection),
     }
 }
 
+impl DbConnection {
+    /// Whether this is a PostgreSQL connection.
+    pub fn is_pg(&self) -> bool {
+        #[cfg(feature = "postgres")]
+        if matches!(self, DbConnection::Pg(_)) {
+            return true;
+        }
+        false
+    }
+}
+
 impl std::fmt::Debug for DbConnection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
+            #[cfg(feature = "postgres")]
             Self::Pg(_) => "DbConnection::Pg",
             Self::Sqlite(_) => "DbConnection::Sqlite",
         })
@@ -45,6 +60,11 @@ pub enum ConnectError {
     /// The per-connection setup SQL failed.
     #[error("connection setup failed: {0}")]
     Setup(#[from] diesel::result::Error),
+    /// A PostgreSQL URL, in a build without store-diesel's `postgres` feature.
+    #[error(
+        "this build has no PostgreSQL support (store-diesel's `postgres` feature is off): use an sqlite:// URL"
+    )]
+    NoPostgres,
 }
 
 /// An r2d2 [`r2d2::ManageConnection`] that opens the variant the URL scheme
@@ -73,7 +93,10 @@ impl r2d2::ManageConnection for ConnectionManager {
 
     fn connect(&self) -> Result<DbConnection, ConnectError> {
         Ok(match &self.target {
+            #[cfg(feature = "postgres")]
             DatabaseTarget::Postgres { url } => DbConnection::Pg(PgConnection::establish(url)?),
+            #[cfg(not(feature = "postgres"))]
+            DatabaseTarget::Postgres { .. } => return Err(ConnectError::NoPostgres),
             DatabaseTarget::SqliteFile { path } => {
                 DbConnection::Sqlite(SqliteConnection::establish(path)?)
             }
@@ -108,6 +131,8 @@ pub struct ConnectionSetup {
 }
 
 impl r2d2::CustomizeConnection<DbConnection, ConnectError> for ConnectionSetup {
+    // Without the `postgres` feature every connection is SQLite's.
+    #[allow(irrefutable_let_patterns)]
     fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), ConnectError> {
         if let DbConnection::Sqlite(conn) = conn {
             conn.batch_execute(SQLITE_PRAGMAS)?;

@@ -85,6 +85,7 @@ impl SqlText {
 
     /// The SQL for PostgreSQL: `?` → `$1`, `$2`, … (no literal in our SQL
     /// contains `?`: every value is bound).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(crate) fn pg_sql(&self) -> String {
         let mut out = String::with_capacity(self.sql.len() + 16);
         let mut n = 0;

@@ -164,6 +164,7 @@ pub fn get_for_update(
     id: &str,
 ) -> Result<GroupRecord, StoreError> {
     let row: GroupRow = match conn {
+        #[cfg(feature = "postgres")]
         DbConnection::Pg(conn) => groups::table
             .filter(groups::tenant_id.eq(tenant_id))
             .filter(groups::id.eq(id))

@@ -317,6 +317,7 @@ where
 {
     use diesel::RunQueryDsl;
     let sql = match conn {
+        #[cfg(feature = "postgres")]
         DbConnection::Pg(_) => q.pg_sql(),
         DbConnection::Sqlite(_) => q.sql.clone(),
     };
@@ -377,7 +378,7 @@ pub(crate) fn list_with<T: Listed>(
             (t.cond, (!t.exact).then_some(compiled))
         }
     };
-    let pg = matches!(conn, DbConnection::Pg(_));
+    let pg = conn.is_pg();
     let table = T::KIND.table();
     let mut base = SqlText::default();
     base.push(" FROM ")

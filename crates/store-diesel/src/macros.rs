@@ -7,6 +7,7 @@
 macro_rules! db_run {
     ($conn:ident => $body:block) => {
         match $conn {
+            #[cfg(feature = "postgres")]
             $crate::connection::DbConnection::Pg($conn) => $body,
             $crate::connection::DbConnection::Sqlite($conn) => $body,
         }

@@ -192,6 +192,7 @@ pub fn claim(
             .limit(i64::from(limit))
             .select((outbox::tenant_id, outbox::id));
         let keys: Vec<(String, String)> = match conn {
+            #[cfg(feature = "postgres")]
             DbConnection::Pg(pg) => due.for_update().skip_locked().load(pg)?,
             DbConnection::Sqlite(lite) => due.load(lite)?,
         };

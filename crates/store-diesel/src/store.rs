@@ -13,10 +13,12 @@ use crate::connection::{ConnectionManager, ConnectionSetup, DbConnection};
 use crate::url::{Backend, DatabaseTarget};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+#[cfg(feature = "postgres")]
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
 /// Serialises migrations of replicas starting together on one PostgreSQL
 /// (an arbitrary, fixed advisory-lock key).
+#[cfg(feature = "postgres")]
 const PG_MIGRATION_LOCK: i64 = 0x5C1_3A11_0C47;
 
 /// A connection checked out of the store's pool.
@@ -217,6 +219,7 @@ impl Store {
                 .iter()
                 .map(ToString::to_string)
                 .collect()),
+            #[cfg(feature = "postgres")]
             DbConnection::Pg(conn) => {
                 pg_advisory(conn, "pg_advisory_lock")?;
                 let applied = conn
@@ -237,6 +240,7 @@ impl Store {
         let mut conn = self.conn()?;
         let reverted = match &mut *conn {
             DbConnection::Sqlite(conn) => conn.revert_all_migrations(SQLITE_MIGRATIONS),
+            #[cfg(feature = "postgres")]
             DbConnection::Pg(conn) => conn.revert_all_migrations(POSTGRES_MIGRATIONS),
         }
         .map_err(|e| StoreError::Migration(e.to_string()))?;
@@ -253,6 +257,7 @@ impl Store {
             DbConnection::Sqlite(conn) => conn
                 .pending_migrations(SQLITE_MIGRATIONS)
                 .map(|v| v.iter().map(|m| m.name().version().to_string()).collect()),
+            #[cfg(feature = "postgres")]
             DbConnection::Pg(conn) => conn
                 .pending_migrations(POSTGRES_MIGRATIONS)
                 .map(|v| v.iter().map(|m| m.name().version().to_string()).collect()),
@@ -261,6 +266,7 @@ impl Store {
     }
 }
 
+#[cfg(feature = "postgres")]
 fn pg_advisory(conn: &mut diesel::pg::PgConnection, function: &str) -> Result<(), StoreError> {
     use diesel::RunQueryDsl;
     diesel::sql_query(format!("SELECT {function}({PG_MIGRATION_LOCK})"))
@@ -366,6 +372,7 @@ where
         DbConnection::Sqlite(inner) => {
             AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN DEFERRED")
         }
+        #[cfg(feature = "postgres")]
         DbConnection::Pg(inner) => {
             AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN READ ONLY")
         }

@@ -14,7 +14,9 @@
 
 use std::path::PathBuf;
 
+#[cfg(feature = "postgres")]
 use diesel::connection::{Connection, SimpleConnection};
+#[cfg(feature = "postgres")]
 use diesel::pg::PgConnection;
 
 use crate::{Backend, Store};
@@ -73,7 +75,13 @@ impl TestDb {
             eprintln!("SKIPPED: PostgreSQL tests need {PG_URL_VAR}");
             return None;
         };
+        #[cfg(not(feature = "postgres"))]
+        panic!(
+            "{PG_URL_VAR} is set ({admin_url}) but store-diesel was built without its `postgres` feature"
+        );
+        #[cfg(feature = "postgres")]
         let name = format!("scim_test_{}", uuid::Uuid::new_v4().simple());
+        #[cfg(feature = "postgres")]
         let mut admin = PgConnection::establish(&admin_url)
             .unwrap_or_else(|e| panic!("cannot connect to {PG_URL_VAR}: {e}"));
         admin
@@ -131,6 +139,9 @@ impl Drop for TestDb {
                     let _ = std::fs::remove_file(file);
                 }
             }
+            #[cfg(not(feature = "postgres"))]
+            Cleanup::PgDatabase { .. } => {}
+            #[cfg(feature = "postgres")]
             Cleanup::PgDatabase { admin_url, name } => {
                 let dropped = PgConnection::establish(admin_url).map(|mut admin| {
                     admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))

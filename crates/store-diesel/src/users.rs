@@ -440,6 +440,7 @@ pub fn get_document_for_update(
     id: &str,
 ) -> Result<UserRecord, StoreError> {
     let row: UserRow = match conn {
+        #[cfg(feature = "postgres")]
         DbConnection::Pg(conn) => users::table
             .filter(users::tenant_id.eq(tenant_id))
             .filter(users::id.eq(id))

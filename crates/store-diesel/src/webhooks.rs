@@ -329,6 +329,7 @@ struct Locked {
 /// transaction already excludes other writers) and returns its cursor;
 /// `None` when it does not exist or, with `skip_locked`, is locked by another
 /// transaction.
+#[cfg_attr(not(feature = "postgres"), allow(unused_variables))]
 fn lock_endpoint(
     conn: &mut DbConnection,
     tenant_id: &str,
@@ -336,6 +337,7 @@ fn lock_endpoint(
     skip_locked: bool,
 ) -> Result<Option<i64>, StoreError> {
     let rows = match conn {
+        #[cfg(feature = "postgres")]
         DbConnection::Pg(c) => diesel::sql_query(if skip_locked {
             "SELECT cursor_seq FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2 FOR UPDATE SKIP LOCKED"
         } else {
@@ -545,6 +547,7 @@ pub fn claim_with(
     let filter = PER_ENDPOINT_SQL;
     write_transaction(conn, |conn| {
         let keys: Vec<DueKey> = match conn {
+            #[cfg(feature = "postgres")]
             DbConnection::Pg(c) => {
                 if max.is_some() {
                     diesel::sql_query("SELECT pg_advisory_xact_lock($1)")

@@ -39,6 +39,7 @@ pub const ADMIN_ACTOR: &str = "admin";
 
 /// Configuration of the admin API, shared as its own `web::Data`.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct AdminConfig {
     /// The operator's admin token; `None` disables the admin API (403).
     pub admin_token: Option<String>,
@@ -259,9 +260,17 @@ pub(crate) async fn tenant_access(
 }
 
 /// Registers the admin API under `/admin/v1`.
+#[cfg(feature = "admin")]
 pub fn configure_admin(cfg: &mut web::ServiceConfig) {
+    configure_admin_at(cfg, "/admin/v1");
+}
+
+/// Registers the admin API under `path` (`""`: at the enclosing scope's
+/// path). Needs `web::Data<ScimState>` and `web::Data<AdminConfig>`.
+#[cfg(feature = "admin")]
+pub fn configure_admin_at(cfg: &mut web::ServiceConfig, path: &str) {
     cfg.service(
-        web::scope("/admin/v1")
+        web::scope(path)
             .service(web::resource("/openapi.json").route(web::get().to(openapi)))
             .service(web::resource("/signing-keys").route(web::get().to(signing_keys::get)))
             .service(

@@ -11,7 +11,7 @@ use store_diesel::{StoreError, tenants::Tenant};
 
 use super::{ADMIN_ACTOR, Admin, AdminError, audit_as, object_body, only_keys, tenant, ts, tx};
 use crate::ScimState;
-use crate::oauth::{AUTH_METHODS, OAuthConfig, normalize_jwks, token_endpoint};
+use crate::oauth::{AUTH_METHODS, OAuthConfig, normalize_jwks};
 
 /// Grace period of the replaced secret when a rotation names none (24 hours),
 /// so the identity provider can be updated without a provisioning failure.
@@ -41,7 +41,7 @@ fn client_json(
     let now = chrono::Utc::now();
     json!({
         "clientId": client.map(|c| c.client_id.clone()),
-        "tokenEndpoint": token_endpoint(&state.config.public_url),
+        "tokenEndpoint": state.config.token_endpoint(),
         "createdAt": client.map(|c| ts(c.created_at)),
         "secretRotatedAt": client.and_then(|c| c.rotated_at.map(ts)),
         "previousSecretExpiresAt": client
@@ -125,7 +125,7 @@ pub(super) async fn create_or_rotate(
     Ok(HttpResponse::Created().json(json!({
         "clientId": issued.client_id,
         "clientSecret": issued.client_secret,
-        "tokenEndpoint": token_endpoint(&state.config.public_url),
+        "tokenEndpoint": state.config.token_endpoint(),
         "createdAt": ts(issued.issued_at),
         "rotated": !issued.created,
         "previousSecretExpiresAt": issued.previous_secret_expires_at.map(ts),

@@ -30,7 +30,7 @@ pub enum LinkDelivery {
 
 /// The set-password page's URL for a link token.
 pub fn set_password_url(config: &ScimConfig, token: &str) -> String {
-    format!("{}/console/set-password?token={token}", config.public_url)
+    config.console_url(&format!("/set-password?token={token}"))
 }
 
 fn admin_json(a: &TenantAdmin) -> Value {

@@ -474,8 +474,15 @@ impl FromRequest for Pending {
 /// Registers the console under `/console`. Needs `web::Data<ScimState>`,
 /// `web::Data<AdminConfig>` and `web::Data<ConsoleConfig>` in the app.
 pub fn configure_console(cfg: &mut web::ServiceConfig) {
+    configure_console_at(cfg, "/console");
+}
+
+/// [`configure_console`] under `path` (`""`: at the enclosing scope's
+/// path). The console's pages link to `/console/...`: mount it where those
+/// paths reach it.
+pub fn configure_console_at(cfg: &mut web::ServiceConfig, path: &str) {
     cfg.service(
-        web::scope("/console")
+        web::scope(path)
             .wrap(
                 DefaultHeaders::new()
                     .add((header::CONTENT_SECURITY_POLICY, CSP))

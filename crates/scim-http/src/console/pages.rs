@@ -304,7 +304,7 @@ async fn integrations_page_with(
     let body = IntegrationsPage {
         oauth_client_id: client.map(|c| c.client_id),
         oauth_new_secret,
-        token_endpoint: crate::oauth::token_endpoint(&state.config.public_url),
+        token_endpoint: state.config.token_endpoint(),
         oauth_only,
         csrf: Some(signed.csrf_token.clone()),
         csrf_token: signed.csrf_token.clone(),

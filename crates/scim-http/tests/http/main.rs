@@ -4,4 +4,5 @@
 mod bodies;
 mod common;
 mod discovery;
+mod mounted;
 mod webhook_worker;

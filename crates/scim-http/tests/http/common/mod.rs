@@ -26,11 +26,11 @@ impl Fixture {
         let key = store
             .transaction(store_diesel::settings::get_or_create_signing_key)
             .unwrap();
-        let state = ScimState {
+        let state = ScimState::new(
             store,
-            keys: TokenKeys::new(&key).unwrap(),
-            config: ScimConfig::new(PUBLIC_URL),
-        };
+            TokenKeys::new(&key).unwrap(),
+            ScimConfig::new(PUBLIC_URL),
+        );
         Fixture { db, state }
     }
 

@@ -1,12 +1,18 @@
-//! Invitation emails: the SMTP transport (lettre) from `--smtp-url`, the
-//! message (plain text and HTML), and the outbox worker that sends them.
+//! Invitation emails: the outbox worker that sends them ([`MailWorker`]),
+//! the message (plain text and HTML), the [`MailSender`] trait through which
+//! they leave, and (feature `smtp`) an SMTP sender ([`SmtpSender`], lettre).
+//!
+//! An embedding application starts one [`MailWorker`] per process on its
+//! actix system; without it, released invitations stay in the outbox and no
+//! email goes out. Send through your own mailer by implementing
+//! [`MailSender`].
 //!
 //! Delivery is at-least-once and idempotent on success:
 //!
 //! * An admin check-in writes the released invitation (with the hash of its
 //!   activation token) and an `invitation.email` outbox row in one
 //!   transaction.
-//! * The worker (one per replica, a task on the server's actix system; its
+//! * The worker (one per replica, a task on the application's actix system; its
 //!   database work runs on the blocking pool) claims due rows with a lease
 //!   (`FOR UPDATE SKIP LOCKED` on PostgreSQL), so two replicas never hold the
 //!   same row, and a crashed replica's rows come back when its lease ends.
@@ -22,7 +28,7 @@
 //!   gives its row up: the user has no email address, the link expired or the
 //!   signing key changed before delivery, the relay refused it with a
 //!   permanent (5xx) SMTP reply (not retried), or the retries ran out.
-//! * Without `--smtp-url`, the link is logged at INFO ("mail is not
+//! * Without a sender (the binary: without `--smtp-url`), the link is logged at INFO ("mail is not
 //!   configured") and the row completed: the documented exception to "never
 //!   log a secret", for development.
 //!
@@ -32,22 +38,27 @@
 //! The same worker sends tenant administrators' set-password emails
 //! (`admin.link.email` rows, payload `{"adminId"}`): it issues the link when
 //! it sends (earlier links of the account stop working), so the link exists in
-//! clear only in the email. Without `--smtp-url` such a row is given up (and
+//! clear only in the email. Without a sender such a row is given up (and
 //! the link never logged): the operator hands out a link from the console.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use std::future::Future;
+use std::pin::Pin;
+
 use actix_web::web;
-use anyhow::Context as _;
 use chrono::{DateTime, TimeDelta, Utc};
-use lettre::message::header::ContentType;
-use lettre::message::{Mailbox, MultiPart, SinglePart};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use scim_http::TokenKeys;
-use scim_http::admin::tenant_admins::{LINK_VALIDITY, set_password_url};
-use scim_http::invitations::record_failure;
+#[cfg(feature = "smtp")]
+pub use smtp::{SmtpConfigError, SmtpSender, mailbox, redact_url, transport};
+
+use crate::TokenKeys;
+
+#[cfg(feature = "smtp")]
+mod smtp;
+use crate::admin::tenant_admins::{LINK_VALIDITY, set_password_url};
+use crate::invitations::record_failure;
 use store_diesel::invitations::{self, InvitationRecord, InvitationState};
 use store_diesel::outbox::{self, FailOutcome, OutboxRecord, RetryPolicy};
 use store_diesel::tenant_admins;
@@ -58,67 +69,130 @@ use store_diesel::{Store, StoreError, audit, tenants, users};
 const LEASE: TimeDelta = TimeDelta::minutes(5);
 /// Rows claimed per round.
 const BATCH: u32 = 10;
-/// Time allowed for one SMTP delivery.
-const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// What the worker needs.
-#[derive(Clone)]
+/// What the worker needs besides the store, the keys and a sender.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct MailSettings {
-    /// The SMTP transport; `None` logs the links instead.
-    pub transport: Option<AsyncSmtpTransport<Tokio1Executor>>,
-    /// `From:` of invitation emails.
-    pub from: Mailbox,
-    /// Public base URL; links are `{public_url}/activate?token=...`.
-    pub public_url: String,
+    /// The service's configuration: activation and set-password links are
+    /// made from its public URL and paths.
+    pub config: crate::ScimConfig,
     /// How often the worker looks for due rows when idle.
     pub poll_interval: Duration,
     /// Retry schedule.
     pub retry: RetryPolicy,
 }
 
-impl std::fmt::Debug for MailSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MailSettings")
-            .field("smtp", &self.transport.is_some())
-            .field("from", &self.from.to_string())
-            .field("public_url", &self.public_url)
-            .finish_non_exhaustive()
+impl MailSettings {
+    /// Links from `config`; looks for work every second; the default retry
+    /// schedule.
+    pub fn new(config: crate::ScimConfig) -> Self {
+        MailSettings {
+            config,
+            poll_interval: Duration::from_secs(1),
+            retry: RetryPolicy::default(),
+        }
     }
 }
 
 /// The default sender when `--mail-from` is not given.
 pub const DEFAULT_MAIL_FROM: &str = "SCIM provisioning <no-reply@localhost>";
 
-/// Builds the transport from `--smtp-url`: `smtp://host:port` (no TLS),
-/// `smtp://host:587?tls=starttls` (or lettre's `tls=required` /
-/// `tls=opportunistic`), `smtps://user:pass@host:465` (TLS from the first
-/// byte). Credentials come from the URL's user info (percent-encoded).
-pub fn transport(url: &str) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor>> {
-    let url = url.replace("tls=starttls", "tls=required");
-    let builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(&url)
-        .with_context(|| format!("--smtp-url {:?} is not usable", redact_url(&url)))?;
-    Ok(builder.timeout(Some(SMTP_TIMEOUT)).build())
+/// Errors of the worker's bookkeeping (the database, the blocking pool). A
+/// failed delivery is not one: it is recorded on the outbox row and retried.
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    /// The database.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The blocking thread pool.
+    #[error("blocking task failed: {0}")]
+    Blocking(#[from] actix_web::error::BlockingError),
 }
 
-/// The URL without its password.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let creds = &url[scheme + 3..at];
-            match creds.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_owned(),
-            }
+/// One recipient: an address (checked to look like `local@domain`) and an
+/// optional display name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipient {
+    /// Display name.
+    pub name: Option<String>,
+    /// The address.
+    pub address: String,
+}
+
+/// One email for a [`MailSender`].
+#[derive(Debug, Clone)]
+pub struct OutgoingEmail {
+    /// Recipient.
+    pub to: Recipient,
+    /// Subject, plain-text and HTML bodies.
+    pub content: InvitationEmail,
+    /// A stable identifier of the message: the same when a delivery is
+    /// retried (the SMTP sender writes `Message-ID: <message_id@scim-server>`),
+    /// so the rare duplicate after a crash is recognisable.
+    pub message_id: String,
+}
+
+/// Why a [`MailSender`] could not deliver (recorded on the outbox row and in
+/// the invitation's failure; the row is retried with backoff). Never put the
+/// message body or a link into it.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct SendError {
+    /// What went wrong, for the operator (the SMTP reply, the relay).
+    pub message: String,
+    /// Whether a retry cannot help (a 5xx SMTP reply: unknown mailbox,
+    /// refused recipient): the invitation then becomes `failed` at once
+    /// instead of being retried.
+    pub permanent: bool,
+}
+
+impl SendError {
+    /// A failure that may pass (connection error, 4xx reply): retried.
+    pub fn retry(message: impl Into<String>) -> Self {
+        SendError {
+            message: message.into(),
+            permanent: false,
         }
-        _ => url.to_owned(),
+    }
+
+    /// A failure a retry cannot fix: the invitation fails at once.
+    pub fn permanent(message: impl Into<String>) -> Self {
+        SendError {
+            message: message.into(),
+            permanent: true,
+        }
     }
 }
 
-/// Parses `--mail-from`.
-pub fn mailbox(from: Option<&str>) -> anyhow::Result<Mailbox> {
-    let from = from.unwrap_or(DEFAULT_MAIL_FROM);
-    from.parse()
-        .with_context(|| format!("--mail-from {from:?} is not an email address"))
+/// The future a [`MailSender`] returns.
+pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<(), SendError>> + 'a>>;
+
+/// Delivers the worker's emails: [`SmtpSender`] (feature `smtp`), or your
+/// application's own mailer. Called on the actix system the worker was started
+/// on, one email at a time; blocking work belongs in `web::block`.
+pub trait MailSender: 'static {
+    /// Sends `email`; `Ok` once the mail system accepted it.
+    fn send<'a>(&'a self, email: &'a OutgoingEmail) -> SendFuture<'a>;
+}
+
+/// Whether `s` looks like a deliverable address: `local@domain`, no spaces or
+/// angle brackets, a dot-free or dotted domain of letters, digits, `-` and `.`.
+pub fn is_address(s: &str) -> bool {
+    let Some((local, domain)) = s.rsplit_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && local.len() <= 64
+        && !domain.is_empty()
+        && domain.len() <= 255
+        && !local
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '@' | ','))
+        && domain
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '-' || c == '.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
 }
 
 /// The invitation email's content.
@@ -179,7 +253,7 @@ pub fn render(
 
 /// The address invitations to this user go to: the primary email, else the
 /// first one, else the userName if it is an address.
-pub fn recipient(user: &UserRecord) -> Option<Mailbox> {
+pub fn recipient(user: &UserRecord) -> Option<Recipient> {
     let candidates = user
         .emails
         .iter()
@@ -188,73 +262,95 @@ pub fn recipient(user: &UserRecord) -> Option<Mailbox> {
         .map(|e| e.value.as_str())
         .chain(std::iter::once(user.user_name.as_str()));
     for address in candidates {
-        if let Ok(addr) = address.parse::<lettre::Address>() {
-            return Some(Mailbox::new(user.display_name.clone(), addr));
+        if is_address(address) {
+            return Some(Recipient {
+                name: user.display_name.clone(),
+                address: address.to_owned(),
+            });
         }
     }
     None
 }
 
-/// Stops the worker: it finishes the row in hand, then ends.
+/// The running outbox worker (invitation and set-password emails): a task on
+/// the actix system it was started on. [`MailWorker::stop`] ends it after the
+/// row in hand; dropping the handle does not.
 #[derive(Debug, Clone)]
-pub struct WorkerHandle {
+pub struct MailWorker {
     stop: Arc<AtomicBool>,
 }
 
-impl WorkerHandle {
+/// The former name of [`MailWorker`].
+#[deprecated(note = "renamed MailWorker")]
+pub type WorkerHandle = MailWorker;
+
+impl MailWorker {
+    /// Starts the worker on the current actix system (call it inside
+    /// `#[actix_web::main]` or an `actix_web::rt::System`). Without a sender,
+    /// activation links are logged at INFO instead of sent (for development)
+    /// and set-password emails are given up.
+    pub fn start(
+        store: Store,
+        keys: TokenKeys,
+        settings: MailSettings,
+        sender: Option<Arc<dyn MailSender>>,
+    ) -> MailWorker {
+        let stop = Arc::new(AtomicBool::new(false));
+        let handle = MailWorker { stop: stop.clone() };
+        let worker = format!("worker-{}", uuid::Uuid::new_v4().simple());
+        if sender.is_none() {
+            tracing::info!(
+                "mail is not configured (the binary: --smtp-url / SCIM_SMTP_URL): activation links of released invitations are logged instead of sent"
+            );
+        }
+        actix_web::rt::spawn(async move {
+            let worker = Worker {
+                store,
+                keys,
+                settings,
+                sender,
+                id: worker,
+            };
+            worker.run(&stop).await;
+        });
+        handle
+    }
+
     /// Asks the worker to stop after the current row.
     pub fn stop(&self) {
         self.stop.store(true, Ordering::SeqCst);
     }
 
-    /// The flag [`WorkerHandle::stop`] sets, for the server's other
+    /// The flag [`MailWorker::stop`] sets, for the application's other
     /// background tasks (event retention) to stop with the worker.
-    pub(crate) fn stop_flag(&self) -> Arc<AtomicBool> {
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
         self.stop.clone()
     }
 }
 
 /// Starts the outbox worker on the current actix system.
-pub fn spawn(store: Store, keys: TokenKeys, settings: MailSettings) -> WorkerHandle {
-    let stop = Arc::new(AtomicBool::new(false));
-    let handle = WorkerHandle { stop: stop.clone() };
-    let worker = format!("worker-{}", uuid::Uuid::new_v4().simple());
-    if settings.transport.is_none() {
-        tracing::info!(
-            "mail is not configured (--smtp-url / SCIM_SMTP_URL): activation links of released invitations are logged instead of sent"
-        );
-    }
-    actix_web::rt::spawn(async move {
-        let worker = Worker {
-            store,
-            keys,
-            settings,
-            id: worker,
-        };
-        worker.run(&stop).await;
-    });
-    handle
+#[cfg(feature = "smtp")]
+#[deprecated(note = "use MailWorker::start")]
+pub fn spawn(
+    store: Store,
+    keys: TokenKeys,
+    settings: MailSettings,
+    sender: Option<SmtpSender>,
+) -> MailWorker {
+    MailWorker::start(
+        store,
+        keys,
+        settings,
+        sender.map(|s| Arc::new(s) as Arc<dyn MailSender>),
+    )
 }
 
 struct Worker {
     store: Store,
     keys: TokenKeys,
     settings: MailSettings,
+    sender: Option<Arc<dyn MailSender>>,
     id: String,
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        // lettre's SMTP pool spawns a task to close its connections when dropped,
-        // which panics when the runtime is already gone (the worker task is
-        // dropped while the actix system shuts down). At that point the process
-        // or server is ending: let the connections close with it instead.
-        if tokio::runtime::Handle::try_current().is_err()
-            && let Some(transport) = self.settings.transport.take()
-        {
-            std::mem::forget(transport);
-        }
-    }
 }
 
 /// What to do with a claimed row.
@@ -280,7 +376,7 @@ struct Undelivered {
 
 struct Delivery {
     invitation: InvitationRecord,
-    to: Mailbox,
+    to: Recipient,
     user_name: String,
     link: String,
     email: InvitationEmail,
@@ -328,7 +424,7 @@ impl Worker {
         }
     }
 
-    async fn process(&self, row: OutboxRecord) -> anyhow::Result<()> {
+    async fn process(&self, row: OutboxRecord) -> Result<(), MailError> {
         if row.kind == tenant_admins::KIND_LINK_EMAIL {
             return self.process_admin_link(row).await;
         }
@@ -340,9 +436,9 @@ impl Worker {
         let plan = {
             let store = self.store.clone();
             let keys = self.keys.clone();
-            let public_url = self.settings.public_url.clone();
+            let config = self.settings.config.clone();
             let row = row.clone();
-            web::block(move || store.with_conn(|c| plan(c, &keys, &public_url, &row, Utc::now())))
+            web::block(move || store.with_conn(|c| plan(c, &keys, &config, &row, Utc::now())))
                 .await??
         };
         match plan {
@@ -353,7 +449,7 @@ impl Worker {
             Plan::GiveUp(why) => self.give_up(&row, None, why).await,
             Plan::Fail(invitation, why) => self.give_up(&row, Some(&invitation), why).await,
             Plan::Send(d) => {
-                let Some(transport) = &self.settings.transport else {
+                let Some(sender) = &self.sender else {
                     tracing::info!(
                         user = %d.user_name,
                         invitation = d.invitation.number,
@@ -362,7 +458,7 @@ impl Worker {
                     );
                     return self.complete(&row, Some(&d.invitation)).await;
                 };
-                match self.send(transport, &d).await {
+                match self.send(sender.as_ref(), &d).await {
                     Ok(()) => {
                         tracing::info!(user = %d.user_name, invitation = d.invitation.number, "invitation email sent");
                         self.complete(&row, Some(&d.invitation)).await
@@ -373,63 +469,38 @@ impl Worker {
         }
     }
 
-    async fn send(
-        &self,
-        transport: &AsyncSmtpTransport<Tokio1Executor>,
-        d: &Delivery,
-    ) -> Result<(), Undelivered> {
-        self.deliver(transport, &d.to, &d.email, &d.invitation.id)
+    async fn send(&self, sender: &dyn MailSender, d: &Delivery) -> Result<(), Undelivered> {
+        self.deliver(sender, &d.to, &d.email, &d.invitation.id)
             .await
     }
 
-    /// Sends `email` to `to` with `Message-ID: <message_id@scim-server>`.
+    /// Sends `email` to `to`, identified by `message_id`.
     async fn deliver(
         &self,
-        transport: &AsyncSmtpTransport<Tokio1Executor>,
-        to: &Mailbox,
+        sender: &dyn MailSender,
+        to: &Recipient,
         email: &InvitationEmail,
         message_id: &str,
     ) -> Result<(), Undelivered> {
-        let message = Message::builder()
-            .from(self.settings.from.clone())
-            .to(to.clone())
-            .subject(email.subject.clone())
-            .message_id(Some(format!("<{message_id}@scim-server>")))
-            .multipart(
-                MultiPart::alternative()
-                    .singlepart(
-                        SinglePart::builder()
-                            .header(ContentType::TEXT_PLAIN)
-                            .body(email.text.clone()),
-                    )
-                    .singlepart(
-                        SinglePart::builder()
-                            .header(ContentType::TEXT_HTML)
-                            .body(email.html.clone()),
-                    ),
-            )
-            .map_err(|e| Undelivered {
-                error: format!("cannot build the message: {e}"),
-                permanent: true,
-            })?;
-        // lettre's errors name the relay and the SMTP reply, never the body.
-        transport
-            .send(message)
-            .await
-            .map(|_| ())
-            .map_err(|e| Undelivered {
-                // A 5xx reply (unknown mailbox, refused recipient) will not
-                // change on a retry; connection errors and 4xx replies may.
-                permanent: e.is_permanent(),
-                error: format!("SMTP delivery failed: {e}"),
-            })
+        let outgoing = OutgoingEmail {
+            to: to.clone(),
+            content: email.clone(),
+            message_id: message_id.to_owned(),
+        };
+        // A permanent refusal (a 5xx SMTP reply: unknown mailbox, refused
+        // recipient) will not change on a retry; connection errors and 4xx
+        // replies may.
+        sender.send(&outgoing).await.map_err(|e| Undelivered {
+            error: e.message,
+            permanent: e.permanent,
+        })
     }
 
     async fn complete(
         &self,
         row: &OutboxRecord,
         delivered: Option<&InvitationRecord>,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), MailError> {
         let store = self.store.clone();
         let (row, id) = (row.clone(), self.id.clone());
         let delivered = delivered.cloned();
@@ -468,7 +539,7 @@ impl Worker {
         row: &OutboxRecord,
         invitation: &InvitationRecord,
         undelivered: Undelivered,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), MailError> {
         let store = self.store.clone();
         let (row, id) = (row.clone(), self.id.clone());
         // A permanent refusal is not retried.
@@ -517,7 +588,7 @@ impl Worker {
         row: &OutboxRecord,
         invitation: Option<&InvitationRecord>,
         why: String,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), MailError> {
         tracing::error!(outbox = %row.id, error = %why, "outbox: row cannot be processed; giving up");
         let store = self.store.clone();
         let (row, id) = (row.clone(), self.id.clone());
@@ -543,13 +614,13 @@ impl Worker {
 
 impl Worker {
     /// A tenant administrator's set-password email.
-    async fn process_admin_link(&self, row: OutboxRecord) -> anyhow::Result<()> {
-        let Some(transport) = &self.settings.transport else {
+    async fn process_admin_link(&self, row: OutboxRecord) -> Result<(), MailError> {
+        let Some(sender) = &self.sender else {
             return self
                 .give_up(
                     &row,
                     None,
-                    "mail is not configured (--smtp-url): the set-password link cannot be emailed; give the administrator a new link from the console".to_owned(),
+                    "mail is not configured (the binary: --smtp-url): the set-password link cannot be emailed; give the administrator a new link from the console".to_owned(),
                 )
                 .await;
         };
@@ -566,7 +637,7 @@ impl Worker {
         let prepared = {
             let store = self.store.clone();
             let tenant_id = row.tenant_id.clone();
-            let config = scim_http::ScimConfig::new(self.settings.public_url.clone());
+            let config = self.settings.config.clone();
             web::block(move || {
                 store.transaction(|c| {
                     let admin = match tenant_admins::get(c, &tenant_id, &admin_id) {
@@ -586,7 +657,7 @@ impl Worker {
             tracing::info!(outbox = %row.id, "outbox: set-password email not sent: the administrator is disabled or gone");
             return self.complete(&row, None).await;
         };
-        let Ok(address) = admin.email.parse::<lettre::Address>() else {
+        if !is_address(&admin.email) {
             return self
                 .give_up(
                     &row,
@@ -594,12 +665,13 @@ impl Worker {
                     format!("{:?} is not an address mail can be sent to", admin.email),
                 )
                 .await;
+        }
+        let to = Recipient {
+            name: None,
+            address: admin.email.clone(),
         };
         let email = render_admin_link(&organisation, &url, expires_at);
-        match self
-            .deliver(transport, &Mailbox::new(None, address), &email, &row.id)
-            .await
-        {
+        match self.deliver(sender.as_ref(), &to, &email, &row.id).await {
             Ok(()) => {
                 tracing::info!(admin = %admin.id, "set-password email sent");
                 let store = self.store.clone();
@@ -688,7 +760,7 @@ pub fn render_admin_link(
 fn plan(
     c: &mut store_diesel::DbConnection,
     keys: &TokenKeys,
-    public_url: &str,
+    config: &crate::ScimConfig,
     row: &OutboxRecord,
     now: DateTime<Utc>,
 ) -> Result<Plan, StoreError> {
@@ -758,10 +830,7 @@ fn plan(
             format!("user {} has no email address", user.user_name),
         ));
     };
-    let link = format!(
-        "{}/activate?token={token}",
-        public_url.trim_end_matches('/')
-    );
+    let link = config.activation_url(&token);
     let display = user
         .display_name
         .clone()
@@ -855,7 +924,7 @@ mod tests {
                 plan(
                     c,
                     &keys,
-                    "https://x",
+                    &crate::ScimConfig::new("https://x"),
                     &row,
                     expires_at - TimeDelta::hours(1),
                 )
@@ -871,7 +940,7 @@ mod tests {
                 plan(
                     c,
                     &keys,
-                    "https://x",
+                    &crate::ScimConfig::new("https://x"),
                     &row,
                     expires_at + TimeDelta::seconds(1),
                 )
@@ -911,22 +980,15 @@ mod tests {
     }
 
     #[test]
-    fn smtp_urls() {
-        // lettre's connection pool starts a task: build inside a runtime.
-        actix_web::rt::System::new().block_on(async { smtp_urls_in_runtime() });
-    }
-
-    fn smtp_urls_in_runtime() {
-        assert!(transport("smtp://127.0.0.1:2525").is_ok());
-        assert!(transport("smtps://user:pa%40ss@mail.example.net:465").is_ok());
-        assert!(transport("smtp://mail.example.net:587?tls=starttls").is_ok());
-        assert!(transport("http://mail.example.net").is_err());
-        assert_eq!(
-            redact_url("smtps://user:secret@host:465"),
-            "smtps://user:***@host:465"
-        );
-        assert!(mailbox(Some("Acme <no-reply@acme.example>")).is_ok());
-        assert!(mailbox(Some("not an address")).is_err());
-        assert!(mailbox(None).is_ok());
+    fn addresses() {
+        assert!(is_address("nora@example.net"));
+        assert!(is_address("n.o+ra@sub.example-x.net"));
+        assert!(!is_address("nora"));
+        assert!(!is_address("nora@"));
+        assert!(!is_address("@example.net"));
+        assert!(!is_address("no ra@example.net"));
+        assert!(!is_address("<nora@example.net>"));
+        assert!(!is_address("nora@exa mple.net"));
+        assert!(!is_address("nora@.example.net"));
     }
 }
