@@ -57,6 +57,8 @@ pub const TABLES: &[&str] = &[
     "webhook_deliveries",
     "webhook_attempts",
     "tenant_api_keys",
+    "scim_activity",
+    "scim_activity_errors",
 ];
 
 /// How the copy runs.
