@@ -465,7 +465,7 @@ pub fn groups_of_users(
     tenant_id: &str,
     user_ids: &[&str],
 ) -> Result<std::collections::HashMap<String, Vec<GroupRef>>, StoreError> {
-    let mut out: std::collections::HashMap<String, Vec<GroupRef>> =
+    let mut out: std::collections::HashMap<String, Vec<(String, GroupRef)>> =
         std::collections::HashMap::new();
     let joined = || {
         group_members::table
@@ -475,14 +475,21 @@ pub fn groups_of_users(
                     .and(groups::id.eq(group_members::group_id))),
             )
             .filter(group_members::tenant_id.eq(tenant_id))
-            .select((group_members::user_id, groups::id, groups::display_name))
-            .order((groups::display_name_folded.asc(), groups::id.asc()))
+            // No ORDER BY: SQLite would then walk every group of the tenant in
+            // name order to avoid a sort, probing its members for these users.
+            // Driven by the users' index instead; the few rows are sorted here.
+            .select((
+                group_members::user_id,
+                groups::id,
+                groups::display_name,
+                groups::display_name_folded,
+            ))
     };
     for chunk in user_ids.chunks(BATCH) {
         // One user (every single read, Entra's lookups): `=` keeps the
         // statement in diesel's prepared-statement cache, which an `IN`
         // list of variable length cannot use.
-        let rows: Vec<(String, String, String)> = match chunk {
+        let rows: Vec<(String, String, String, String)> = match chunk {
             [one] => db_run!(conn => {
                 joined()
                     .filter(group_members::user_id.eq(*one))
@@ -492,13 +499,20 @@ pub fn groups_of_users(
                 .filter(group_members::user_id.eq_any(chunk))
                 .load(conn)?,
         };
-        for (user, id, display_name) in rows {
+        for (user, id, display_name, folded) in rows {
             out.entry(user)
                 .or_default()
-                .push(GroupRef { id, display_name });
+                .push((folded, GroupRef { id, display_name }));
         }
     }
-    Ok(out)
+    // By display name (folded), then id: the order the groups are listed in.
+    Ok(out
+        .into_iter()
+        .map(|(user, mut groups)| {
+            groups.sort_by(|(a, ga), (b, gb)| a.cmp(b).then_with(|| ga.id.cmp(&gb.id)));
+            (user, groups.into_iter().map(|(_, g)| g).collect())
+        })
+        .collect())
 }
 
 /// Ids of the groups the user is a direct member of, in id order.
