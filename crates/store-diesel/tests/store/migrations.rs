@@ -48,3 +48,29 @@ store_test!(up_down_up, |db| {
         .transaction(|c| store_diesel::tenants::create(c, "after-roundtrip", "R"))
         .unwrap();
 });
+
+/// Two migrations with one version (the name's part before the first `_`):
+/// diesel records versions, so it would run only one of them. Both dialects
+/// must also list the same migrations.
+#[test]
+fn migration_versions_are_unique_and_both_dialects_agree() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let names = |dialect: &str| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir.join(dialect))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with('.'))
+            .collect();
+        names.sort();
+        names
+    };
+    let (sqlite, postgres) = (names("sqlite"), names("postgres"));
+    assert_eq!(sqlite, postgres, "the two dialects list different migrations");
+    let mut versions: Vec<&str> = sqlite
+        .iter()
+        .map(|n| n.split_once('_').map_or(n.as_str(), |(v, _)| v))
+        .collect();
+    let all = versions.len();
+    versions.dedup();
+    assert_eq!(versions.len(), all, "duplicate migration versions in {sqlite:?}");
+}
