@@ -65,12 +65,19 @@ fn migration_versions_are_unique_and_both_dialects_agree() {
         names
     };
     let (sqlite, postgres) = (names("sqlite"), names("postgres"));
-    assert_eq!(sqlite, postgres, "the two dialects list different migrations");
+    assert_eq!(
+        sqlite, postgres,
+        "the two dialects list different migrations"
+    );
     let mut versions: Vec<&str> = sqlite
         .iter()
         .map(|n| n.split_once('_').map_or(n.as_str(), |(v, _)| v))
         .collect();
     let all = versions.len();
     versions.dedup();
-    assert_eq!(versions.len(), all, "duplicate migration versions in {sqlite:?}");
+    assert_eq!(
+        versions.len(),
+        all,
+        "duplicate migration versions in {sqlite:?}"
+    );
 }
