@@ -498,7 +498,17 @@ pub fn cli_keys(store: &Store, cli: &Cli) -> anyhow::Result<TokenKeys> {
         .token_ttl_days
         .map(|d| chrono::TimeDelta::days(i64::from(d)));
     let mut keys = signing_keys(store, cli.signing_key.as_deref())?.with_ttl(ttl);
-    if cli.previous_signing_key.is_empty() {
+    // An installation that ran on the key the server generated (kept in the
+    // database) and now has its own --signing-key: the generated key stays a
+    // previous key, so its tokens work through the grace period and what it
+    // sealed (webhook secrets, second-factor seeds) still opens.
+    let generated = match cli.signing_key.as_deref() {
+        Some(own) => store
+            .with_conn(settings::stored_signing_key)?
+            .filter(|kept| kept.as_slice() != own.as_bytes()),
+        None => None,
+    };
+    if cli.previous_signing_key.is_empty() && generated.is_none() {
         return Ok(keys);
     }
     checks::previous_signing_keys(&cli.previous_signing_key, cli.signing_key.as_deref())?;
@@ -508,8 +518,13 @@ pub fn cli_keys(store: &Store, cli: &Cli) -> anyhow::Result<TokenKeys> {
         .and_then(|v| chrono::DateTime::parse_from_rfc3339(&v).ok())
         .map_or_else(chrono::Utc::now, |d| d.with_timezone(&chrono::Utc));
     let until = since + cli.previous_signing_key_grace;
-    for previous in &cli.previous_signing_key {
-        keys = keys.with_previous(previous.as_bytes(), Some(until))?;
+    for previous in cli
+        .previous_signing_key
+        .iter()
+        .map(String::as_bytes)
+        .chain(generated.as_deref())
+    {
+        keys = keys.with_previous(previous, Some(until))?;
     }
     Ok(keys)
 }

@@ -310,3 +310,57 @@ fn a_rotated_key_keeps_old_tokens_for_the_grace_period_on_postgres() {
     };
     rotation(&db);
 }
+
+/// An installation that ran on the key the server generated (kept in the
+/// database) moves to its own `--signing-key`: the generated key's tokens keep
+/// working for the grace period, then are refused.
+fn from_the_generated_key(db: &TestDb) {
+    let url = db.url();
+    cli(url, &["migrate"]);
+    let old = cli(url, &["tenant", "create", "acme"])["secretToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    {
+        let before = start(url, &[]);
+        assert_eq!(
+            users(before.port, "acme", &old),
+            200,
+            "on the generated key"
+        );
+    }
+    let grace = format!("{GRACE_SECS}s");
+    let started = Instant::now();
+    let server = start(
+        url,
+        &["--signing-key", NEW, "--previous-signing-key-grace", &grace],
+    );
+    assert_eq!(
+        users(server.port, "acme", &old),
+        200,
+        "the generated key's token in its grace period"
+    );
+    let deadline = Instant::now() + Duration::from_secs(GRACE_SECS + 60);
+    while users(server.port, "acme", &old) == 200 {
+        assert!(Instant::now() < deadline, "the old token still works");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert!(
+        started.elapsed() >= Duration::from_secs(GRACE_SECS),
+        "refused before the grace period ended"
+    );
+    assert_eq!(users(server.port, "acme", &old), 401);
+}
+
+#[test]
+fn moving_from_the_generated_key_keeps_its_tokens_for_the_grace_period_on_sqlite() {
+    from_the_generated_key(&TestDb::of(Backend::Sqlite).unwrap());
+}
+
+#[test]
+fn moving_from_the_generated_key_keeps_its_tokens_for_the_grace_period_on_postgres() {
+    let Some(db) = TestDb::of(Backend::Postgres) else {
+        return;
+    };
+    from_the_generated_key(&db);
+}

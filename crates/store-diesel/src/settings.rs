@@ -94,6 +94,20 @@ pub fn put(conn: &mut DbConnection, name: &str, value: &str) -> Result<(), Store
     Ok(())
 }
 
+/// The signing key kept in the database, if the server ever generated one
+/// (never creates it).
+///
+/// # Errors
+/// Database errors, or [`StoreError::Other`] when the stored key is not hex.
+pub fn stored_signing_key(conn: &mut DbConnection) -> Result<Option<Vec<u8>>, StoreError> {
+    get(conn, SIGNING_KEY)?
+        .map(|stored| {
+            hex::decode(&stored)
+                .ok_or_else(|| StoreError::other("the stored signing key is not hex"))
+        })
+        .transpose()
+}
+
 /// The server's JWT signing key (32 bytes), created on first use. Every replica
 /// sharing the database gets the same key.
 ///
