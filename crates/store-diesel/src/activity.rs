@@ -68,6 +68,7 @@ pub fn add(
     for b in buckets {
         let (first, last) = (to_db(b.first_at), to_db(b.last_at));
         match conn {
+            #[cfg(feature = "postgres")]
             DbConnection::Pg(c) => diesel::sql_query(
                 "INSERT INTO scim_activity (tenant_id, bucket, requests, errors, first_at, last_at) \
                  VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, bucket) DO UPDATE SET \

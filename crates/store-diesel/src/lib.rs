@@ -48,6 +48,8 @@ pub mod activity;
 pub mod api_keys;
 pub mod audit;
 pub mod console_sessions;
+/// Copying an SQLite installation into PostgreSQL (feature `postgres`).
+#[cfg(feature = "postgres")]
 pub mod copy;
 pub mod events;
 pub mod groups;

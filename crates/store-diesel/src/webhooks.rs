@@ -501,6 +501,7 @@ const PER_ENDPOINT_SQL: &str = "AND (d.tenant_id, d.endpoint_id) NOT IN (\
 /// Key of the PostgreSQL advisory lock that serialises claims when a
 /// per-endpoint limit is set (so two replicas cannot both see an endpoint
 /// below its limit and both take it).
+#[cfg(feature = "postgres")]
 const CLAIM_LOCK_KEY: i64 = 0x5c1e_b400_c1a1;
 
 /// Claims up to `limit` due deliveries for `worker` until `now + lease`: not
