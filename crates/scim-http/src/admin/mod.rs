@@ -583,12 +583,14 @@ pub(crate) fn ts(t: DateTime<Utc>) -> Value {
 mod openapi_tests {
     use std::collections::BTreeSet;
 
-    /// `(path, method)` of every route [`super::configure_admin`] registers,
+    /// `(path, method)` of every route [`super::configure_admin_at`] registers,
     /// read from its source: each `web::resource("…")` and the
     /// `web::get()`/`post()`/… routes that follow it.
     fn registered() -> BTreeSet<(String, String)> {
         let src = include_str!("mod.rs");
-        let start = src.find("pub fn configure_admin").expect("configure_admin");
+        let start = src
+            .find("pub fn configure_admin_at")
+            .expect("configure_admin_at");
         let end = src[start..].find("\n}\n").expect("its end") + start;
         let body = &src[start..end];
         let mut routes = BTreeSet::new();
