@@ -959,12 +959,10 @@ fn webhook_worker(
         timeout,
         !args.webhook_allow_http,
     );
-    let mut settings = WebhookSettings {
-        threads: usize::try_from(args.webhook_threads).unwrap_or(2),
-        poll_interval: Duration::from_millis(args.webhook_poll_ms),
-        endpoint_concurrency: u32::try_from(args.webhook_endpoint_concurrency).unwrap_or(1),
-        ..WebhookSettings::default()
-    };
+    let mut settings = WebhookSettings::default();
+    settings.threads = usize::try_from(args.webhook_threads).unwrap_or(2);
+    settings.poll_interval = Duration::from_millis(args.webhook_poll_ms);
+    settings.endpoint_concurrency = u32::try_from(args.webhook_endpoint_concurrency).unwrap_or(1);
     // A claim covers a whole batch sent one after the other, each up to the
     // timeout; a crashed replica's claims come back after it.
     let lease = timeout

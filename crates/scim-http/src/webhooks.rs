@@ -452,8 +452,10 @@ impl WebhookSender for UreqSender {
     }
 }
 
-/// How the worker runs.
+/// How the worker runs. Start from [`WebhookSettings::default`] and change
+/// fields (the struct may gain fields, so it cannot be built literally).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct WebhookSettings {
     /// Delivery threads (each sends one request at a time).
     pub threads: usize,

@@ -24,8 +24,10 @@ const PG_MIGRATION_LOCK: i64 = 0x5C1_3A11_0C47;
 /// A connection checked out of the store's pool.
 pub type PooledDbConnection = PooledConnection<ConnectionManager>;
 
-/// Pool settings. [`StoreOptions::default`] suits the server.
+/// Pool settings. [`StoreOptions::default`] suits the server; change its
+/// fields rather than building it literally (it may gain fields).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct StoreOptions {
     /// Most connections the pool opens (an in-memory SQLite store always uses 1).
     pub max_size: u32,

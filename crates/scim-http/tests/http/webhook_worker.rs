@@ -99,13 +99,11 @@ fn run(db: TestDb) {
     };
     append(&tenant_ids[0], 12);
     let recorder = Arc::new(Recorder::default());
-    let settings = WebhookSettings {
-        threads: 4,
-        batch: 1,
-        poll_interval: Duration::from_millis(50),
-        endpoint_concurrency: 2,
-        ..WebhookSettings::default()
-    };
+    let mut settings = WebhookSettings::default();
+    settings.threads = 4;
+    settings.batch = 1;
+    settings.poll_interval = Duration::from_millis(50);
+    settings.endpoint_concurrency = 2;
     let worker = WebhookWorker::start(
         store.clone(),
         fx.state.keys.clone(),
