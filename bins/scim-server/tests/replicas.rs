@@ -5,106 +5,24 @@
 //! a cache would break this test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
 use store_diesel::Backend;
 use store_diesel::testing::TestDb;
 
-const BIN: &str = env!("CARGO_BIN_EXE_scim-server");
 const KEY: &str = "replica-test-signing-key-0123456789abcdef";
 
-/// A server process, killed when dropped.
-struct Replica {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn cli(url: &str, args: &[&str]) -> serde_json::Value {
-    let out = Command::new(BIN)
-        .args(["--database-url", url, "--signing-key", KEY, "--json"])
-        .args(args)
-        .env_remove("SCIM_ADMIN_TOKEN")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text
-        .lines()
-        .rev()
-        .find(|l| l.trim_start().starts_with('{'))
-        .unwrap_or_else(|| panic!("{args:?} printed no JSON: {text}"));
-    serde_json::from_str(line).unwrap()
+    common::cli(url, &[&["--signing-key", KEY][..], args].concat())
 }
 
-fn start(url: &str) -> Replica {
-    let port = free_port();
-    let child = Command::new(BIN)
-        .args([
-            "--database-url",
-            url,
-            "--signing-key",
-            KEY,
-            "serve",
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-            "--workers",
-            "1",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let replica = Replica { child, port };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while get(port, "/healthz", None) != 200 {
-        assert!(Instant::now() < deadline, "replica on {port} did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    replica
+fn start(url: &str) -> common::Server {
+    common::start(url, &["--signing-key", KEY], &[])
 }
 
 /// The status of `GET path` (0 when the connection fails).
 fn get(port: u16, path: &str, token: Option<&str>) -> u16 {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
-        return 0;
-    };
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    let head = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{auth}\r\n");
-    if s.write_all(head.as_bytes()).is_err() {
-        return 0;
-    }
-    let mut raw = Vec::new();
-    let _ = s.read_to_end(&mut raw);
-    String::from_utf8_lossy(&raw)
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0)
+    common::request(port, path, token).0
 }
 
 fn regenerated_token_is_refused_by_every_replica(db: &TestDb) {
