@@ -117,8 +117,14 @@ impl r2d2::ManageConnection for ConnectionManager {
 }
 
 /// SQLite settings applied to every new connection (files additionally get WAL).
-pub const SQLITE_PRAGMAS: &str =
-    "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;";
+///
+/// `temp_store = MEMORY` keeps savepoint sub-journals in memory: every SCIM
+/// write runs in a savepoint (and `POST /Bulk` in one per operation), and a
+/// sub-journal above SQLite's 64 KiB spill threshold otherwise goes to a
+/// temporary file, one `pwrite` per page the savepoint touches (a quarter of
+/// the server's time in a Bulk load; docs/performance.md).
+pub const SQLITE_PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
+     PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;";
 
 /// The r2d2 [`r2d2::CustomizeConnection`] that prepares each new connection:
 /// on SQLite it runs [`SQLITE_PRAGMAS`] and, for files, `journal_mode = WAL`
