@@ -61,7 +61,7 @@ pub(crate) async fn bulk(
             ),
         )));
     }
-    let (results, _) = r.write(move |tx| Ok(run_all(tx, &request))).await?;
+    let (results, _) = r.write_each(move |tx| Ok(run_all(tx, &request))).await?;
     Ok(scim_json(StatusCode::OK, &BulkResponse::new(results)))
 }
 
