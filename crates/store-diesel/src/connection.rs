@@ -134,6 +134,10 @@ pub struct ConnectionSetup {
     /// Whether to switch the SQLite journal to WAL (files only: an in-memory
     /// database has no WAL).
     pub sqlite_wal: bool,
+    /// `PRAGMA wal_autocheckpoint` for WAL connections; `None` keeps
+    /// SQLite's default (1,000 pages). The store raises it when its
+    /// background checkpointer runs (`crate::checkpoint`).
+    pub wal_autocheckpoint: Option<u32>,
 }
 
 impl r2d2::CustomizeConnection<DbConnection, ConnectError> for ConnectionSetup {
@@ -144,6 +148,9 @@ impl r2d2::CustomizeConnection<DbConnection, ConnectError> for ConnectionSetup {
             conn.batch_execute(SQLITE_PRAGMAS)?;
             if self.sqlite_wal {
                 conn.batch_execute("PRAGMA journal_mode = WAL;")?;
+                if let Some(pages) = self.wal_autocheckpoint {
+                    conn.batch_execute(&format!("PRAGMA wal_autocheckpoint = {pages};"))?;
+                }
             }
         }
         Ok(())

@@ -32,6 +32,7 @@
 
 #![warn(missing_docs)]
 
+pub mod checkpoint;
 mod connection;
 mod error;
 mod filter_sql;

@@ -40,6 +40,11 @@ pub struct StoreOptions {
     /// still be opening a connection when the process exits, and on PostgreSQL
     /// the C library's exit-time cleanup races it (a crash after the output).
     pub min_idle: u32,
+    /// On an SQLite file, copy the write-ahead log into the database from a
+    /// background thread instead of in the commit that fills it (see
+    /// [`crate::checkpoint`]). On by default; [`StoreOptions::one_shot`]
+    /// turns it off.
+    pub background_checkpoint: bool,
 }
 
 impl StoreOptions {
@@ -49,6 +54,7 @@ impl StoreOptions {
         Self {
             max_size: 1,
             min_idle: 0,
+            background_checkpoint: false,
             ..Self::default()
         }
     }
@@ -60,6 +66,7 @@ impl Default for StoreOptions {
             max_size: 8,
             connection_timeout: Duration::from_secs(5),
             min_idle: 1,
+            background_checkpoint: true,
         }
     }
 }
@@ -77,6 +84,9 @@ pub struct Store {
     /// in order, instead of in SQLite's busy handler, which sleeps in steps of
     /// up to 100 ms and leaves the CPU idle while the lock is free.
     write_gate: Option<Arc<Mutex<()>>>,
+    /// While any clone holds this, the WAL checkpointer thread runs
+    /// (`crate::checkpoint`; SQLite files only).
+    _checkpointer: Option<Arc<()>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -120,10 +130,17 @@ impl Store {
         let target = DatabaseTarget::parse(url)?;
         let backend = target.backend();
         let memory = matches!(target, DatabaseTarget::SqliteMemory { .. });
-        let setup = ConnectionSetup {
-            sqlite_wal: matches!(target, DatabaseTarget::SqliteFile { .. }),
-        };
+        let file = matches!(target, DatabaseTarget::SqliteFile { .. });
         let manager = ConnectionManager::new(target);
+        let checkpointer = (file && options.background_checkpoint)
+            .then(|| Arc::new(()))
+            .filter(|alive| crate::checkpoint::start(manager.clone(), alive));
+        let setup = ConnectionSetup {
+            sqlite_wal: file,
+            wal_autocheckpoint: checkpointer
+                .is_some()
+                .then_some(crate::checkpoint::FALLBACK_AUTOCHECKPOINT_PAGES),
+        };
 
         let unavailable = |e: &dyn std::fmt::Display| {
             StoreError::Unavailable(format!("cannot open the {backend} database: {e}"))
@@ -154,6 +171,7 @@ impl Store {
             backend,
             _keep_alive: keep_alive,
             write_gate: (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(()))),
+            _checkpointer: checkpointer,
         })
     }
 

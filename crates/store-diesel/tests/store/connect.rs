@@ -125,3 +125,71 @@ fn sqlite_pragmas_are_in_effect_on_every_pooled_connection() {
     assert_eq!(pragma_int(store, "busy_timeout", "timeout"), 5000);
     assert_eq!(pragma_int(store, "synchronous", "synchronous"), 1, "NORMAL");
 }
+
+/// Writes about 2 MB (some 500 pages: under SQLite's own automatic
+/// checkpoint of 1,000 pages) in one transaction; returns the database file.
+fn write_two_megabytes(options: &store_diesel::StoreOptions) -> (Store, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("scim-ckpt-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("db.sqlite");
+    let store = Store::connect_with(&format!("sqlite://{}", path.display()), options).unwrap();
+    store
+        .transaction(|c| {
+            diesel::sql_query("CREATE TABLE filler (x BLOB)").execute(c)?;
+            diesel::sql_query(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) \
+                 INSERT INTO filler SELECT randomblob(1000) FROM n",
+            )
+            .execute(c)?;
+            Ok(())
+        })
+        .unwrap();
+    (store, path)
+}
+
+fn file_len(path: &std::path::Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+#[test]
+fn the_background_checkpointer_copies_the_log_into_the_database_file() {
+    let (store, path) = write_two_megabytes(&store_diesel::StoreOptions::default());
+    assert_eq!(
+        pragma_int(&store, "wal_autocheckpoint", "wal_autocheckpoint"),
+        i64::from(store_diesel::checkpoint::FALLBACK_AUTOCHECKPOINT_PAGES),
+        "writers keep only the fallback checkpoint"
+    );
+    // No commit of a pool connection checkpointed (500 pages are under both
+    // thresholds): the pages reach the database file through the thread.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while file_len(&path) < 2_000_000 {
+        assert!(
+            Instant::now() < deadline,
+            "the database file stayed at {} bytes: nothing checkpointed the log",
+            file_len(&path)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(store);
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
+}
+
+#[test]
+fn without_the_checkpointer_the_log_waits_for_sqlites_own_threshold() {
+    let mut options = store_diesel::StoreOptions::default();
+    options.background_checkpoint = false;
+    let (store, path) = write_two_megabytes(&options);
+    assert_eq!(
+        pragma_int(&store, "wal_autocheckpoint", "wal_autocheckpoint"),
+        1000
+    );
+    // The control for the test above: the same write, and nothing copies it.
+    std::thread::sleep(store_diesel::checkpoint::CHECKPOINT_INTERVAL * 5);
+    assert!(
+        file_len(&path) < 1_000_000,
+        "{} bytes: the log was checkpointed without the thread",
+        file_len(&path)
+    );
+    drop(store);
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
+}
