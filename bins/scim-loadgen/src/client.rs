@@ -2,6 +2,7 @@
 //! per host) and what it measured.
 
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use ureq::Agent;
@@ -117,7 +118,78 @@ pub(crate) enum Method {
 pub(crate) struct Client<'a> {
     agent: Agent,
     targets: &'a [Target],
+    pacer: Option<&'a Pacer>,
     pub rec: Recorder,
+}
+
+/// Spaces the requests to each tenant `1 / rate` seconds apart, over all
+/// worker threads (`--rate`): each request takes the tenant's next free slot
+/// (or now, when that has passed) and is sent then. When every worker is busy
+/// the requests go out later than their slots and the phase's achieved rate
+/// falls below tenants x rate: read it in the report next to the latencies.
+#[derive(Debug)]
+pub(crate) struct Pacer {
+    interval: Duration,
+    next: Vec<Mutex<Option<Instant>>>,
+}
+
+impl Pacer {
+    /// `rate` requests per second to each of `tenants` tenants (`rate` > 0).
+    pub fn new(tenants: usize, rate: f64) -> Pacer {
+        Pacer {
+            interval: Duration::from_secs_f64(1.0 / rate),
+            next: (0..tenants).map(|_| Mutex::new(None)).collect(),
+        }
+    }
+
+    /// Takes tenant `tenant`'s next slot at time `now`.
+    fn take(&self, tenant: usize, now: Instant) -> Instant {
+        let Some(next) = self.next.get(tenant) else {
+            return now;
+        };
+        let mut next = next
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // The first request of a tenant goes at once; a tenant that fell
+        // idle starts again now (no burst of missed slots).
+        let slot = next.map_or(now, |n| n.max(now));
+        *next = Some(slot + self.interval);
+        slot
+    }
+
+    /// Takes tenant `tenant`'s next slot and waits for it; returns the slot.
+    fn wait(&self, tenant: usize) -> Instant {
+        let slot = self.take(tenant, Instant::now());
+        if let Some(wait) = slot.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        slot
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tenant_gets_one_slot_per_interval_and_tenants_are_independent() {
+        let pacer = Pacer::new(2, 25.0);
+        let t0 = Instant::now();
+        let step = Duration::from_millis(40);
+        // Three requests asked for at once: 0, 40 and 80 ms.
+        assert_eq!(pacer.take(0, t0), t0);
+        assert_eq!(pacer.take(0, t0), t0 + step);
+        assert_eq!(pacer.take(0, t0), t0 + 2 * step);
+        // Another tenant starts at once.
+        assert_eq!(pacer.take(1, t0), t0);
+        // After a long idle time tenant 0 starts again at once, without a
+        // burst of every missed slot.
+        let later = t0 + Duration::from_secs(10);
+        assert_eq!(pacer.take(0, later), later);
+        assert_eq!(pacer.take(0, later), later + step);
+        // An unknown tenant is not paced.
+        assert_eq!(pacer.take(7, later), later);
+    }
 }
 
 /// A response: status and body. Only 2xx responses are returned to callers.
@@ -138,7 +210,7 @@ pub(crate) enum Outcome {
 }
 
 impl<'a> Client<'a> {
-    pub fn new(targets: &'a [Target], timeout: Duration) -> Client<'a> {
+    pub fn new(targets: &'a [Target], timeout: Duration, pacer: Option<&'a Pacer>) -> Client<'a> {
         let agent: Agent = Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(timeout))
@@ -149,6 +221,7 @@ impl<'a> Client<'a> {
         Client {
             agent,
             targets,
+            pacer,
             rec: Recorder::default(),
         }
     }
@@ -171,7 +244,10 @@ impl<'a> Client<'a> {
         };
         let url = format!("{}{path}", target.url);
         let auth = format!("Bearer {}", target.token);
-        let start = Instant::now();
+        let start = match self.pacer {
+            Some(pacer) => pacer.wait(tenant),
+            None => Instant::now(),
+        };
         let result = match method {
             Method::Get => {
                 let mut r = self.agent.get(&url).header("Authorization", &auth);

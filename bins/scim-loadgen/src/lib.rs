@@ -187,6 +187,11 @@ pub struct Config {
     pub pid: Option<u32>,
     /// Per-request timeout (default 30 s).
     pub timeout: Duration,
+    /// Requests per second sent to each tenant, in every phase; `None` (the
+    /// default) sends as fast as the connections allow. A phase whose
+    /// achieved rate is below tenants x rate had too few connections, or a
+    /// server that could not keep up.
+    pub rate: Option<f64>,
 }
 
 impl Config {
@@ -204,6 +209,7 @@ impl Config {
             phases: Phase::ALL.to_vec(),
             pid: None,
             timeout: Duration::from_secs(30),
+            rate: None,
         }
     }
 
@@ -215,6 +221,9 @@ impl Config {
         }
         if self.concurrency == 0 {
             return fail("concurrency must be at least 1");
+        }
+        if self.rate.is_some_and(|r| !(r.is_finite() && r > 0.0 && r <= 1_000_000.0)) {
+            return fail("rate must be a number of requests per second above 0");
         }
         if self.batch == 0 {
             return fail("batch must be at least 1");

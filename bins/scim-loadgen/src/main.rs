@@ -61,6 +61,10 @@ struct Args {
     /// Report the peak RSS of this process (the server), from /proc/PID/status
     #[arg(long)]
     pid: Option<u32>,
+    /// Requests per second to each tenant, in every phase (default: as fast as the connections
+    /// allow); compare each phase's req/s with tenants x rate
+    #[arg(long, value_name = "REQ_PER_S")]
+    rate: Option<f64>,
     /// Per-request timeout in seconds
     #[arg(long, default_value_t = 30.0)]
     timeout: f64,
@@ -114,6 +118,7 @@ fn main() -> anyhow::Result<ExitCode> {
     cfg.timeout = seconds("timeout", args.timeout)?;
     cfg.phases = args.phases.clone();
     cfg.pid = args.pid;
+    cfg.rate = args.rate;
     cfg.prefix = match &args.prefix {
         Some(p) => p.clone(),
         None => format!(

@@ -178,6 +178,9 @@ pub struct RunParams {
     pub batch: usize,
     /// Worker threads (one connection each).
     pub concurrency: usize,
+    /// Requests per second sent to each tenant (`None`: as fast as the
+    /// connections allow).
+    pub rate_per_tenant: Option<f64>,
     /// Seconds of lookups.
     pub duration_secs: f64,
     /// Prefix of every userName, externalId and group name.
@@ -242,6 +245,9 @@ impl fmt::Display for Report {
             p.duration_secs,
             p.prefix
         )?;
+        if let Some(rate) = p.rate_per_tenant {
+            writeln!(f, "paced: {rate} requests per second to each tenant")?;
+        }
         for ph in &self.phases {
             let l = &ph.latency_ms;
             writeln!(

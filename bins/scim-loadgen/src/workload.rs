@@ -7,7 +7,7 @@ use scim_model::messages::{LIST_RESPONSE_URN, PATCH_OP_URN};
 use scim_model::schema::{ENTERPRISE_USER_URN, GROUP_SCHEMA_URN, USER_SCHEMA_URN};
 use serde_json::{Value, json};
 
-use crate::client::{Client, Method, Outcome, Recorder, TRANSPORT, UNEXPECTED, kind};
+use crate::client::{Client, Method, Outcome, Pacer, Recorder, TRANSPORT, UNEXPECTED, kind};
 use crate::report::{PhaseReport, Report, RunParams, Verification};
 use crate::rss::Sampler;
 use crate::{Config, Error, Phase, Target};
@@ -97,6 +97,7 @@ pub fn run(cfg: &Config) -> Result<Report, Error> {
         members: cfg.members,
         batch: cfg.batch,
         concurrency: cfg.concurrency,
+        rate_per_tenant: cfg.rate,
         duration_secs: cfg.duration.as_secs_f64(),
         prefix: cfg.prefix.clone(),
         phases: Phase::ALL
@@ -118,13 +119,15 @@ fn workers<R: Send>(
 ) -> Result<(Vec<R>, Recorder), Error> {
     let targets: &[Target] = &cfg.targets;
     let work = &work;
+    let pacer = cfg.rate.map(|rate| Pacer::new(targets.len(), rate));
+    let pacer = pacer.as_ref();
     std::thread::scope(|s| {
         let mut handles = Vec::with_capacity(cfg.concurrency);
         for i in 0..cfg.concurrency {
             let h = std::thread::Builder::new()
                 .name(format!("loadgen-{i}"))
                 .spawn_scoped(s, move || {
-                    let mut client = Client::new(targets, cfg.timeout);
+                    let mut client = Client::new(targets, cfg.timeout, pacer);
                     let r = work(&mut client);
                     (r, client.rec)
                 })
