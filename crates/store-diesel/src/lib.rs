@@ -18,6 +18,7 @@
 //! ```
 //! use store_diesel::{Store, tenants};
 //!
+//! # #[cfg(feature = "sqlite")] // the example runs on SQLite
 //! # fn main() -> Result<(), store_diesel::StoreError> {
 //! let store = Store::connect_and_migrate("sqlite::memory:")?;
 //! let acme = store.transaction(|conn| tenants::create(conn, "acme", "Acme Corp"))?;
@@ -28,9 +29,16 @@
 //! assert!(matches!(again, Err(store_diesel::StoreError::Conflict { .. })));
 //! # Ok(())
 //! # }
+//! # #[cfg(not(feature = "sqlite"))]
+//! # fn main() {}
 //! ```
 
 #![warn(missing_docs)]
+
+#[cfg(not(any(feature = "postgres", feature = "sqlite")))]
+compile_error!(
+    "store-diesel needs a database backend: enable its `sqlite` feature, its `postgres` feature, or both"
+);
 
 mod connection;
 mod error;
@@ -48,8 +56,8 @@ pub mod activity;
 pub mod api_keys;
 pub mod audit;
 pub mod console_sessions;
-/// Copying an SQLite installation into PostgreSQL (feature `postgres`).
-#[cfg(feature = "postgres")]
+/// Copying an SQLite installation into PostgreSQL (features `postgres` and `sqlite`).
+#[cfg(all(feature = "postgres", feature = "sqlite"))]
 pub mod copy;
 pub mod events;
 pub mod groups;

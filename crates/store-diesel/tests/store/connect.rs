@@ -1,6 +1,8 @@
 use std::time::{Duration, Instant};
 
+#[cfg(feature = "sqlite")]
 use diesel::RunQueryDsl;
+#[cfg(feature = "sqlite")]
 use diesel::sql_types::{BigInt, Text};
 use store_diesel::{Backend, DatabaseTarget};
 
@@ -31,6 +33,7 @@ fn unreachable_postgres_fails_fast_with_the_cause() {
     assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
 }
 
+#[cfg(feature = "sqlite")]
 #[test]
 fn sqlite_url_forms_open_the_sqlite_backend() {
     let dir = std::env::temp_dir().join(format!("scim-url-{}", uuid::Uuid::new_v4().simple()));
@@ -55,6 +58,7 @@ fn sqlite_url_forms_open_the_sqlite_backend() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+#[cfg(feature = "sqlite")]
 #[test]
 fn in_memory_stores_are_private_and_survive_in_the_pool() {
     let a = Store::connect_and_migrate("sqlite::memory:").unwrap();
@@ -82,18 +86,21 @@ fn postgres_urls_select_postgres() {
     assert_eq!(Store::connect(&alt).unwrap().backend(), Backend::Postgres);
 }
 
+#[cfg(feature = "sqlite")]
 #[derive(diesel::QueryableByName)]
 struct Pragma {
     #[diesel(sql_type = BigInt)]
     v: i64,
 }
 
+#[cfg(feature = "sqlite")]
 #[derive(diesel::QueryableByName)]
 struct PragmaText {
     #[diesel(sql_type = Text)]
     v: String,
 }
 
+#[cfg(feature = "sqlite")]
 fn pragma_int(store: &Store, pragma: &str, column: &str) -> i64 {
     let sql = format!("SELECT {column} AS v FROM pragma_{pragma}");
     store
@@ -101,6 +108,7 @@ fn pragma_int(store: &Store, pragma: &str, column: &str) -> i64 {
         .unwrap()
 }
 
+#[cfg(feature = "sqlite")]
 #[test]
 fn sqlite_pragmas_are_in_effect_on_every_pooled_connection() {
     let db = TestDb::sqlite();
@@ -124,4 +132,28 @@ fn sqlite_pragmas_are_in_effect_on_every_pooled_connection() {
     drop(held);
     assert_eq!(pragma_int(store, "busy_timeout", "timeout"), 5000);
     assert_eq!(pragma_int(store, "synchronous", "synchronous"), 1, "NORMAL");
+}
+
+#[cfg(not(feature = "sqlite"))]
+#[test]
+fn sqlite_urls_are_refused_without_the_sqlite_feature() {
+    use r2d2::ManageConnection;
+    use store_diesel::{ConnectError, ConnectionManager};
+
+    let dir = std::env::temp_dir().join(format!("scim-url-{}", uuid::Uuid::new_v4().simple()));
+    let file = dir.join("never.db");
+    for url in [
+        format!("sqlite://{}", file.display()),
+        file.display().to_string(),
+        "sqlite::memory:".to_owned(),
+    ] {
+        let target = DatabaseTarget::parse(&url).unwrap();
+        assert_eq!(target.backend(), Backend::Sqlite, "{url}");
+        let refused = ConnectionManager::new(target).connect();
+        assert!(matches!(refused, Err(ConnectError::NoSqlite)), "{url}");
+        let err = Store::connect(&url).unwrap_err();
+        assert!(matches!(err, StoreError::Unavailable(_)), "{url}: {err}");
+        assert!(err.to_string().contains("`sqlite` feature"), "{err}");
+    }
+    assert!(!dir.exists(), "nothing is created");
 }
