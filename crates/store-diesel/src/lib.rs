@@ -12,6 +12,11 @@
 //!   a repository function are already atomic on their own.
 //! * Errors are [`StoreError`]; unique violations become
 //!   [`StoreError::Conflict`] on both backends.
+//! * Cargo features: `sqlite` (SQLite connections, the bundled SQLite) and
+//!   `postgres` (PostgreSQL connections, libpq), both default; at least one
+//!   must be on. A URL of a backend the build lacks is refused when connecting
+//!   ([`ConnectError::NoSqlite`], [`ConnectError::NoPostgres`]). `testing`
+//!   adds `store_diesel::testing` (a fresh database per test).
 //!
 //! See `docs/store.md` for the schema decisions.
 //!
