@@ -157,3 +157,19 @@ fn sqlite_urls_are_refused_without_the_sqlite_feature() {
     }
     assert!(!dir.exists(), "nothing is created");
 }
+
+#[cfg(not(feature = "postgres"))]
+#[test]
+fn postgres_urls_are_refused_without_the_postgres_feature() {
+    use r2d2::ManageConnection;
+    use store_diesel::{ConnectError, ConnectionManager};
+
+    let url = "postgres://postgres@127.0.0.1:5432/postgres";
+    let target = DatabaseTarget::parse(url).unwrap();
+    assert_eq!(target.backend(), Backend::Postgres);
+    let refused = ConnectionManager::new(target).connect();
+    assert!(matches!(refused, Err(ConnectError::NoPostgres)));
+    let err = Store::connect(url).unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err}");
+    assert!(err.to_string().contains("`postgres` feature"), "{err}");
+}
