@@ -42,8 +42,8 @@
 //! ```
 //!
 //! Features (all default): `admin`, `activation`, `console`, `smtp`
-//! ([`mailer::SmtpSender`]), `postgres` (store-diesel's). See
-//! `docs/embedding.md`.
+//! ([`mailer::SmtpSender`]), `postgres` and `sqlite` (store-diesel's; at
+//! least one of the two). See `docs/embedding.md`.
 
 #![warn(missing_docs)]
 

@@ -202,9 +202,11 @@ fn run(c: &mut Criterion, db: &TestDb, label: &str) {
 }
 
 fn benches(c: &mut Criterion) {
-    let sqlite = TestDb::sqlite();
-    run(c, &sqlite, "sqlite");
-    drop(sqlite);
+    #[cfg(feature = "sqlite")]
+    {
+        let sqlite = TestDb::sqlite();
+        run(c, &sqlite, "sqlite");
+    }
     match TestDb::postgres() {
         Some(pg) => run(c, &pg, "postgres"),
         None => eprintln!(

@@ -84,6 +84,7 @@ pub fn add(
             .bind::<Timestamp, _>(first)
             .bind::<Timestamp, _>(last)
             .execute(c)?,
+            #[cfg(feature = "sqlite")]
             DbConnection::Sqlite(c) => diesel::sql_query(
                 "INSERT INTO scim_activity (tenant_id, bucket, requests, errors, first_at, last_at) \
                  VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, bucket) DO UPDATE SET \

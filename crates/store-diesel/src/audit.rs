@@ -7,6 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+#[cfg(feature = "sqlite")]
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 
 use crate::schema::audit_log;
@@ -87,6 +88,7 @@ pub fn append(
             ))
             .returning(audit_log::seq)
             .get_result(conn)?),
+        #[cfg(feature = "sqlite")]
         DbConnection::Sqlite(conn) => Ok(SqliteAppend {
             tenant_id,
             at,
@@ -101,6 +103,7 @@ pub fn append(
 /// inserting statement (SQLite has one writer). A statement of its own rather
 /// than a `sql_query`, so that diesel keeps it prepared: a `sql_query` is
 /// parsed and planned again on every call, and every SCIM write appends.
+#[cfg(feature = "sqlite")]
 struct SqliteAppend<'a> {
     tenant_id: &'a str,
     at: chrono::NaiveDateTime,
@@ -109,17 +112,21 @@ struct SqliteAppend<'a> {
 }
 
 /// The statement cache's key of [`SqliteAppend`] (its SQL never changes).
+#[cfg(feature = "sqlite")]
 struct SqliteAppendId;
 
+#[cfg(feature = "sqlite")]
 impl diesel::query_builder::QueryId for SqliteAppend<'_> {
     type QueryId = SqliteAppendId;
     const HAS_STATIC_QUERY_ID: bool = true;
 }
 
+#[cfg(feature = "sqlite")]
 impl diesel::query_builder::Query for SqliteAppend<'_> {
     type SqlType = BigInt;
 }
 
+#[cfg(feature = "sqlite")]
 impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for SqliteAppend<'_> {
     fn walk_ast<'b>(
         &'b self,
@@ -149,6 +156,7 @@ impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for SqliteAppe
     }
 }
 
+#[cfg(feature = "sqlite")]
 impl RunQueryDsl<diesel::sqlite::SqliteConnection> for SqliteAppend<'_> {}
 
 /// Up to `limit` records of the tenant with `seq > after` (all when `after` is

@@ -3,6 +3,7 @@
 use diesel::connection::{Connection, SimpleConnection, TransactionManager};
 #[cfg(feature = "postgres")]
 use diesel::pg::PgConnection;
+#[cfg(feature = "sqlite")]
 use diesel::sqlite::SqliteConnection;
 
 use crate::url::DatabaseTarget;
@@ -15,6 +16,7 @@ pub use multi::{DbConnection, MultiBackend};
 mod multi {
     #[cfg(feature = "postgres")]
     use diesel::pg::PgConnection;
+    #[cfg(feature = "sqlite")]
     use diesel::sqlite::SqliteConnection;
 
     /// One connection to either backend. Queries written against the shared schema
@@ -25,7 +27,8 @@ mod multi {
         /// A PostgreSQL connection (feature `postgres`).
         #[cfg(feature = "postgres")]
         Pg(PgConnection),
-        /// An SQLite connection.
+        /// An SQLite connection (feature `sqlite`).
+        #[cfg(feature = "sqlite")]
         Sqlite(SqliteConnection),
     }
 }
@@ -46,6 +49,7 @@ impl std::fmt::Debug for DbConnection {
         f.write_str(match self {
             #[cfg(feature = "postgres")]
             Self::Pg(_) => "DbConnection::Pg",
+            #[cfg(feature = "sqlite")]
             Self::Sqlite(_) => "DbConnection::Sqlite",
         })
     }
@@ -65,6 +69,12 @@ pub enum ConnectError {
         "this build has no PostgreSQL support (store-diesel's `postgres` feature is off): use an sqlite:// URL"
     )]
     NoPostgres,
+    /// An SQLite URL (or a file path), in a build without store-diesel's
+    /// `sqlite` feature.
+    #[error(
+        "this build has no SQLite support (store-diesel's `sqlite` feature is off): use a postgres:// URL"
+    )]
+    NoSqlite,
 }
 
 /// An r2d2 [`r2d2::ManageConnection`] that opens the variant the URL scheme
@@ -97,11 +107,17 @@ impl r2d2::ManageConnection for ConnectionManager {
             DatabaseTarget::Postgres { url } => DbConnection::Pg(PgConnection::establish(url)?),
             #[cfg(not(feature = "postgres"))]
             DatabaseTarget::Postgres { .. } => return Err(ConnectError::NoPostgres),
+            #[cfg(feature = "sqlite")]
             DatabaseTarget::SqliteFile { path } => {
                 DbConnection::Sqlite(SqliteConnection::establish(path)?)
             }
+            #[cfg(feature = "sqlite")]
             DatabaseTarget::SqliteMemory { uri } => {
                 DbConnection::Sqlite(SqliteConnection::establish(uri)?)
+            }
+            #[cfg(not(feature = "sqlite"))]
+            DatabaseTarget::SqliteFile { .. } | DatabaseTarget::SqliteMemory { .. } => {
+                return Err(ConnectError::NoSqlite);
             }
         })
     }
@@ -143,7 +159,9 @@ pub struct ConnectionSetup {
 impl r2d2::CustomizeConnection<DbConnection, ConnectError> for ConnectionSetup {
     // Without the `postgres` feature every connection is SQLite's.
     #[allow(irrefutable_let_patterns)]
+    #[cfg_attr(not(feature = "sqlite"), allow(unused_variables))]
     fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), ConnectError> {
+        #[cfg(feature = "sqlite")]
         if let DbConnection::Sqlite(conn) = conn {
             conn.batch_execute(SQLITE_PRAGMAS)?;
             if self.sqlite_wal {

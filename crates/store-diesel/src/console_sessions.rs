@@ -206,7 +206,8 @@ pub fn delete_idle(conn: &mut DbConnection, idle: TimeDelta) -> Result<usize, St
     )
 }
 
-#[cfg(test)]
+// In-memory SQLite.
+#[cfg(all(test, feature = "sqlite"))]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;

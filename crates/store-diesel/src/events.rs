@@ -277,6 +277,7 @@ pub fn prune_before(conn: &mut DbConnection, cutoff: DateTime<Utc>) -> Result<us
 /// use store_diesel::events::{Consumer, NewEvent};
 /// use store_diesel::{Store, events, tenants};
 ///
+/// # #[cfg(feature = "sqlite")] // the example runs on SQLite
 /// # fn main() -> Result<(), store_diesel::StoreError> {
 /// let store = Store::connect_and_migrate("sqlite::memory:")?;
 /// let acme = store.transaction(|c| tenants::create(c, "acme", "Acme"))?;
@@ -298,6 +299,8 @@ pub fn prune_before(conn: &mut DbConnection, cutoff: DateTime<Utc>) -> Result<us
 /// assert!(store.with_conn(|c| sessions.next_batch(c, 100, &[]))?.is_empty());
 /// # Ok(())
 /// # }
+/// # #[cfg(not(feature = "sqlite"))]
+/// # fn main() {}
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Consumer {

@@ -171,6 +171,7 @@ pub fn get_for_update(
             .select(GroupRow::as_select())
             .for_update()
             .single(conn)?,
+        #[cfg(feature = "sqlite")]
         DbConnection::Sqlite(conn) => groups::table
             .filter(groups::tenant_id.eq(tenant_id))
             .filter(groups::id.eq(id))

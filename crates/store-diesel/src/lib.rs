@@ -12,12 +12,18 @@
 //!   a repository function are already atomic on their own.
 //! * Errors are [`StoreError`]; unique violations become
 //!   [`StoreError::Conflict`] on both backends.
+//! * Cargo features: `sqlite` (SQLite connections, the bundled SQLite) and
+//!   `postgres` (PostgreSQL connections, libpq), both default; at least one
+//!   must be on. A URL of a backend the build lacks is refused when connecting
+//!   ([`ConnectError::NoSqlite`], [`ConnectError::NoPostgres`]). `testing`
+//!   adds `store_diesel::testing` (a fresh database per test).
 //!
 //! See `docs/store.md` for the schema decisions.
 //!
 //! ```
 //! use store_diesel::{Store, tenants};
 //!
+//! # #[cfg(feature = "sqlite")] // the example runs on SQLite
 //! # fn main() -> Result<(), store_diesel::StoreError> {
 //! let store = Store::connect_and_migrate("sqlite::memory:")?;
 //! let acme = store.transaction(|conn| tenants::create(conn, "acme", "Acme Corp"))?;
@@ -28,10 +34,18 @@
 //! assert!(matches!(again, Err(store_diesel::StoreError::Conflict { .. })));
 //! # Ok(())
 //! # }
+//! # #[cfg(not(feature = "sqlite"))]
+//! # fn main() {}
 //! ```
 
 #![warn(missing_docs)]
 
+#[cfg(not(any(feature = "postgres", feature = "sqlite")))]
+compile_error!(
+    "store-diesel needs a database backend: enable its `sqlite` feature, its `postgres` feature, or both"
+);
+
+#[cfg(feature = "sqlite")]
 pub mod checkpoint;
 mod connection;
 mod error;
@@ -49,8 +63,8 @@ pub mod activity;
 pub mod api_keys;
 pub mod audit;
 pub mod console_sessions;
-/// Copying an SQLite installation into PostgreSQL (feature `postgres`).
-#[cfg(feature = "postgres")]
+/// Copying an SQLite installation into PostgreSQL (features `postgres` and `sqlite`).
+#[cfg(all(feature = "postgres", feature = "sqlite"))]
 pub mod copy;
 pub mod events;
 pub mod groups;

@@ -27,6 +27,7 @@ use chrono::{DateTime, FixedOffset, NaiveDateTime};
 use diesel::QueryableByName;
 use diesel::pg::Pg;
 use diesel::sql_types::{BigInt, Bool, Text, Timestamp};
+#[cfg(feature = "sqlite")]
 use diesel::sqlite::Sqlite;
 use scim_model::filter::CompiledFilter;
 use scim_model::path::AttrPath;
@@ -84,9 +85,20 @@ pub struct Page<T> {
     pub items: Vec<T>,
 }
 
+/// A row type that loads on every backend of this build.
+#[cfg(feature = "sqlite")]
+pub(crate) trait Loadable: QueryableByName<Pg> + QueryableByName<Sqlite> + 'static {}
+#[cfg(feature = "sqlite")]
+impl<R: QueryableByName<Pg> + QueryableByName<Sqlite> + 'static> Loadable for R {}
+/// A row type that loads on every backend of this build.
+#[cfg(not(feature = "sqlite"))]
+pub(crate) trait Loadable: QueryableByName<Pg> + 'static {}
+#[cfg(not(feature = "sqlite"))]
+impl<R: QueryableByName<Pg> + 'static> Loadable for R {}
+
 /// A record type that can be listed.
 pub(crate) trait Listed: Sized {
-    type Row: QueryableByName<Pg> + QueryableByName<Sqlite> + 'static;
+    type Row: Loadable;
     const KIND: Kind;
     /// The row's columns, qualified by the table name.
     const COLUMNS: &'static str;
@@ -313,12 +325,13 @@ struct CountRow {
 /// Runs `q` with its binds on the connection's backend.
 fn load<R>(conn: &mut DbConnection, q: &SqlText) -> Result<Vec<R>, StoreError>
 where
-    R: QueryableByName<Pg> + QueryableByName<Sqlite> + 'static,
+    R: Loadable,
 {
     use diesel::RunQueryDsl;
     let sql = match conn {
         #[cfg(feature = "postgres")]
         DbConnection::Pg(_) => q.pg_sql(),
+        #[cfg(feature = "sqlite")]
         DbConnection::Sqlite(_) => q.sql.clone(),
     };
     Ok(db_run!(conn => {

@@ -9,6 +9,7 @@ macro_rules! db_run {
         match $conn {
             #[cfg(feature = "postgres")]
             $crate::connection::DbConnection::Pg($conn) => $body,
+            #[cfg(feature = "sqlite")]
             $crate::connection::DbConnection::Sqlite($conn) => $body,
         }
     };

@@ -194,6 +194,7 @@ pub fn claim(
         let keys: Vec<(String, String)> = match conn {
             #[cfg(feature = "postgres")]
             DbConnection::Pg(pg) => due.for_update().skip_locked().load(pg)?,
+            #[cfg(feature = "sqlite")]
             DbConnection::Sqlite(lite) => due.load(lite)?,
         };
         let mut claimed = Vec::with_capacity(keys.len());

@@ -4,6 +4,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use diesel::connection::{AnsiTransactionManager, Connection, TransactionManager};
+#[cfg(feature = "sqlite")]
 use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use r2d2::{CustomizeConnection, ManageConnection, Pool, PooledConnection};
@@ -12,6 +13,7 @@ use crate::StoreError;
 use crate::connection::{ConnectionManager, ConnectionSetup, DbConnection};
 use crate::url::{Backend, DatabaseTarget};
 
+#[cfg(feature = "sqlite")]
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 #[cfg(feature = "postgres")]
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -42,7 +44,7 @@ pub struct StoreOptions {
     pub min_idle: u32,
     /// On an SQLite file, copy the write-ahead log into the database from a
     /// background thread instead of in the commit that fills it (see
-    /// [`crate::checkpoint`]). On by default; [`StoreOptions::one_shot`]
+    /// the `checkpoint` module). On by default; [`StoreOptions::one_shot`]
     /// turns it off.
     pub background_checkpoint: bool,
 }
@@ -79,6 +81,7 @@ pub struct Store {
     backend: Backend,
     /// Keeps an in-memory SQLite database alive while pooled connections come
     /// and go (it vanishes with its last connection).
+    #[cfg(feature = "sqlite")]
     _keep_alive: Option<Arc<Mutex<SqliteConnection>>>,
     /// SQLite has one writer at a time. Writers of this process queue here,
     /// in order, instead of in SQLite's busy handler, which sleeps in steps of
@@ -132,14 +135,21 @@ impl Store {
         let memory = matches!(target, DatabaseTarget::SqliteMemory { .. });
         let file = matches!(target, DatabaseTarget::SqliteFile { .. });
         let manager = ConnectionManager::new(target);
-        let checkpointer = (file && options.background_checkpoint)
-            .then(|| Arc::new(()))
-            .filter(|alive| crate::checkpoint::start(manager.clone(), alive));
+        #[cfg(feature = "sqlite")]
+        let (checkpointer, wal_autocheckpoint) = {
+            let checkpointer = (file && options.background_checkpoint)
+                .then(|| Arc::new(()))
+                .filter(|alive| crate::checkpoint::start(manager.clone(), alive));
+            let pages = checkpointer
+                .is_some()
+                .then_some(crate::checkpoint::FALLBACK_AUTOCHECKPOINT_PAGES);
+            (checkpointer, pages)
+        };
+        #[cfg(not(feature = "sqlite"))]
+        let (checkpointer, wal_autocheckpoint): (Option<Arc<()>>, Option<u32>) = (None, None);
         let setup = ConnectionSetup {
             sqlite_wal: file,
-            wal_autocheckpoint: checkpointer
-                .is_some()
-                .then_some(crate::checkpoint::FALLBACK_AUTOCHECKPOINT_PAGES),
+            wal_autocheckpoint,
         };
 
         let unavailable = |e: &dyn std::fmt::Display| {
@@ -147,6 +157,7 @@ impl Store {
         };
         let mut probe = manager.connect().map_err(|e| unavailable(&e))?;
         setup.on_acquire(&mut probe).map_err(|e| unavailable(&e))?;
+        #[cfg(feature = "sqlite")]
         let keep_alive = match probe {
             DbConnection::Sqlite(conn) if memory => Some(Arc::new(Mutex::new(conn))),
             _ => None,
@@ -169,6 +180,7 @@ impl Store {
         Ok(Self {
             pool,
             backend,
+            #[cfg(feature = "sqlite")]
             _keep_alive: keep_alive,
             write_gate: (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(()))),
             _checkpointer: checkpointer,
@@ -233,6 +245,7 @@ impl Store {
         let migration_error =
             |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Migration(e.to_string());
         match &mut *conn {
+            #[cfg(feature = "sqlite")]
             DbConnection::Sqlite(conn) => Ok(conn
                 .run_pending_migrations(SQLITE_MIGRATIONS)
                 .map_err(migration_error)?
@@ -259,6 +272,7 @@ impl Store {
     pub fn revert_all_migrations(&self) -> Result<Vec<String>, StoreError> {
         let mut conn = self.conn()?;
         let reverted = match &mut *conn {
+            #[cfg(feature = "sqlite")]
             DbConnection::Sqlite(conn) => conn.revert_all_migrations(SQLITE_MIGRATIONS),
             #[cfg(feature = "postgres")]
             DbConnection::Pg(conn) => conn.revert_all_migrations(POSTGRES_MIGRATIONS),
@@ -274,6 +288,7 @@ impl Store {
     pub fn pending_migrations(&self) -> Result<Vec<String>, StoreError> {
         let mut conn = self.conn()?;
         match &mut *conn {
+            #[cfg(feature = "sqlite")]
             DbConnection::Sqlite(conn) => conn
                 .pending_migrations(SQLITE_MIGRATIONS)
                 .map(|v| v.iter().map(|m| m.name().version().to_string()).collect()),
@@ -312,8 +327,11 @@ pub fn write_transaction<T>(
     let outermost = Tm::transaction_manager_status_mut(conn)
         .transaction_depth()
         .map(|depth| depth.is_none());
+    // Only SQLite begins differently in the outermost transaction.
+    #[cfg_attr(not(feature = "sqlite"), allow(unused_variables))]
     let outermost = outermost.map_err(StoreError::from)?;
     match conn {
+        #[cfg(feature = "sqlite")]
         DbConnection::Sqlite(inner) if outermost => {
             AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")
                 .map_err(StoreError::from)?;
@@ -389,6 +407,7 @@ where
         return f(conn);
     }
     match conn {
+        #[cfg(feature = "sqlite")]
         DbConnection::Sqlite(inner) => {
             AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN DEFERRED")
         }

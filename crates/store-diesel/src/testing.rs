@@ -1,17 +1,18 @@
 //! Test support (cargo feature `testing`): a fresh, migrated database per test
 //! on either backend, removed again on `Drop`; and [`crate::store_test!`], which
-//! runs one test body on both backends. Used by this crate's tests and meant
+//! runs one test body on every backend of the build. Used by this crate's tests and meant
 //! for the end-to-end tests (`store-diesel = { …, features = ["testing"] }`).
 //!
 //! PostgreSQL tests need `SCIM_TEST_PG_URL` (an admin URL such as
 //! `postgres://postgres@127.0.0.1:5432/postgres`); each test creates
 //! `scim_test_<uuid>` and drops it `WITH (FORCE)`. Without the variable they print
 //! `SKIPPED: …` to stderr and pass, unless `SCIM_TEST_PG_REQUIRED=1` (CI), where
-//! they fail.
+//! they fail. SQLite tests exist only with the `sqlite` feature.
 
 // Test support fails loudly: a broken fixture must stop the test.
 #![allow(clippy::panic, clippy::expect_used)]
 
+#[cfg(feature = "sqlite")]
 use std::path::PathBuf;
 
 #[cfg(feature = "postgres")]
@@ -27,8 +28,11 @@ pub const PG_URL_VAR: &str = "SCIM_TEST_PG_URL";
 pub const PG_REQUIRED_VAR: &str = "SCIM_TEST_PG_REQUIRED";
 
 enum Cleanup {
+    #[cfg(feature = "sqlite")]
     Nothing,
+    #[cfg(feature = "sqlite")]
     SqliteFile(PathBuf),
+    #[cfg(feature = "postgres")]
     PgDatabase { admin_url: String, name: String },
 }
 
@@ -49,6 +53,7 @@ impl std::fmt::Debug for TestDb {
 
 impl TestDb {
     /// A fresh SQLite file in the temp directory (WAL, a real pool).
+    #[cfg(feature = "sqlite")]
     pub fn sqlite() -> Self {
         let path =
             std::env::temp_dir().join(format!("scim-test-{}.db", uuid::Uuid::new_v4().simple()));
@@ -57,6 +62,7 @@ impl TestDb {
     }
 
     /// A fresh in-memory SQLite database.
+    #[cfg(feature = "sqlite")]
     pub fn sqlite_memory() -> Self {
         Self::migrated("sqlite::memory:".to_owned(), Cleanup::Nothing)
     }
@@ -80,21 +86,29 @@ impl TestDb {
             "{PG_URL_VAR} is set ({admin_url}) but store-diesel was built without its `postgres` feature"
         );
         #[cfg(feature = "postgres")]
-        let name = format!("scim_test_{}", uuid::Uuid::new_v4().simple());
-        #[cfg(feature = "postgres")]
-        let mut admin = PgConnection::establish(&admin_url)
-            .unwrap_or_else(|e| panic!("cannot connect to {PG_URL_VAR}: {e}"));
-        admin
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
-        let url = with_database(&admin_url, &name);
-        Some(Self::migrated(url, Cleanup::PgDatabase { admin_url, name }))
+        {
+            let name = format!("scim_test_{}", uuid::Uuid::new_v4().simple());
+            let mut admin = PgConnection::establish(&admin_url)
+                .unwrap_or_else(|e| panic!("cannot connect to {PG_URL_VAR}: {e}"));
+            admin
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
+            let url = with_database(&admin_url, &name);
+            Some(Self::migrated(url, Cleanup::PgDatabase { admin_url, name }))
+        }
     }
 
-    /// A fresh migrated database of `backend` (`None`: PostgreSQL skipped).
+    /// A fresh migrated database of `backend` (`None`: PostgreSQL skipped, or
+    /// SQLite in a build without the `sqlite` feature).
     pub fn of(backend: Backend) -> Option<Self> {
         match backend {
+            #[cfg(feature = "sqlite")]
             Backend::Sqlite => Some(Self::sqlite()),
+            #[cfg(not(feature = "sqlite"))]
+            Backend::Sqlite => {
+                eprintln!("SKIPPED: SQLite tests need store-diesel's `sqlite` feature");
+                None
+            }
             Backend::Postgres => Self::postgres(),
         }
     }
@@ -131,7 +145,9 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         drop(self.store.take());
         match &self.cleanup {
+            #[cfg(feature = "sqlite")]
             Cleanup::Nothing => {}
+            #[cfg(feature = "sqlite")]
             Cleanup::SqliteFile(path) => {
                 for suffix in ["", "-wal", "-shm"] {
                     let mut file = path.clone().into_os_string();
@@ -139,8 +155,6 @@ impl Drop for TestDb {
                     let _ = std::fs::remove_file(file);
                 }
             }
-            #[cfg(not(feature = "postgres"))]
-            Cleanup::PgDatabase { .. } => {}
             #[cfg(feature = "postgres")]
             Cleanup::PgDatabase { admin_url, name } => {
                 let dropped = PgConnection::establish(admin_url).map(|mut admin| {
@@ -173,7 +187,8 @@ pub fn with_database(admin_url: &str, name: &str) -> String {
 
 /// Defines a test module `$name` with one `#[test]` per backend (`sqlite`,
 /// `postgres`), each running `$body` with `$db` bound to a fresh migrated
-/// [`TestDb`]. The PostgreSQL test skips itself (see [`TestDb::postgres`]).
+/// [`TestDb`]. The PostgreSQL test skips itself (see [`TestDb::postgres`]);
+/// the SQLite test exists only with the `sqlite` feature.
 ///
 /// ```ignore
 /// store_diesel::store_test!(creates_tenant, |db| {
@@ -188,11 +203,7 @@ macro_rules! store_test {
             #[allow(unused_imports)]
             use super::*;
 
-            #[test]
-            fn sqlite() {
-                let $db = $crate::testing::TestDb::sqlite();
-                $body
-            }
+            $crate::__store_test_sqlite!($db, $body);
 
             #[test]
             fn postgres() {
@@ -203,6 +214,32 @@ macro_rules! store_test {
             }
         }
     };
+}
+
+/// The `sqlite` test of [`store_test!`]: nothing in a build without the
+/// `sqlite` feature (decided here, by store-diesel's features, not by those of
+/// the crate that calls the macro).
+#[cfg(feature = "sqlite")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __store_test_sqlite {
+    ($db:ident, $body:block) => {
+        #[test]
+        fn sqlite() {
+            let $db = $crate::testing::TestDb::sqlite();
+            $body
+        }
+    };
+}
+
+/// The `sqlite` test of [`store_test!`]: nothing in a build without the
+/// `sqlite` feature (decided here, by store-diesel's features, not by those of
+/// the crate that calls the macro).
+#[cfg(not(feature = "sqlite"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __store_test_sqlite {
+    ($db:ident, $body:block) => {};
 }
 
 #[cfg(test)]

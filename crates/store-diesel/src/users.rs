@@ -447,6 +447,7 @@ pub fn get_document_for_update(
             .select(UserRow::as_select())
             .for_update()
             .single(conn)?,
+        #[cfg(feature = "sqlite")]
         DbConnection::Sqlite(conn) => users::table
             .filter(users::tenant_id.eq(tenant_id))
             .filter(users::id.eq(id))

@@ -346,6 +346,7 @@ fn lock_endpoint(
         .bind::<Text, _>(tenant_id)
         .bind::<Text, _>(id)
         .get_results::<Locked>(c)?,
+        #[cfg(feature = "sqlite")]
         DbConnection::Sqlite(c) => diesel::sql_query(
             "SELECT cursor_seq FROM webhook_endpoints WHERE tenant_id = ? AND id = ?",
         )
@@ -569,6 +570,7 @@ pub fn claim_with(
                     .bind::<BigInt, _>(max.unwrap_or(i64::MAX))
                     .get_results(c)?
             }
+            #[cfg(feature = "sqlite")]
             DbConnection::Sqlite(c) => {
                 let sql = DUE_SQL
                     .replace("{per_endpoint}", filter)

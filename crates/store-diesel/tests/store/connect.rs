@@ -1,6 +1,8 @@
 use std::time::{Duration, Instant};
 
+#[cfg(feature = "sqlite")]
 use diesel::RunQueryDsl;
+#[cfg(feature = "sqlite")]
 use diesel::sql_types::{BigInt, Text};
 use store_diesel::{Backend, DatabaseTarget};
 
@@ -31,6 +33,7 @@ fn unreachable_postgres_fails_fast_with_the_cause() {
     assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
 }
 
+#[cfg(feature = "sqlite")]
 #[test]
 fn sqlite_url_forms_open_the_sqlite_backend() {
     let dir = std::env::temp_dir().join(format!("scim-url-{}", uuid::Uuid::new_v4().simple()));
@@ -55,6 +58,7 @@ fn sqlite_url_forms_open_the_sqlite_backend() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+#[cfg(feature = "sqlite")]
 #[test]
 fn in_memory_stores_are_private_and_survive_in_the_pool() {
     let a = Store::connect_and_migrate("sqlite::memory:").unwrap();
@@ -82,18 +86,21 @@ fn postgres_urls_select_postgres() {
     assert_eq!(Store::connect(&alt).unwrap().backend(), Backend::Postgres);
 }
 
+#[cfg(feature = "sqlite")]
 #[derive(diesel::QueryableByName)]
 struct Pragma {
     #[diesel(sql_type = BigInt)]
     v: i64,
 }
 
+#[cfg(feature = "sqlite")]
 #[derive(diesel::QueryableByName)]
 struct PragmaText {
     #[diesel(sql_type = Text)]
     v: String,
 }
 
+#[cfg(feature = "sqlite")]
 fn pragma_int(store: &Store, pragma: &str, column: &str) -> i64 {
     let sql = format!("SELECT {column} AS v FROM pragma_{pragma}");
     store
@@ -101,6 +108,7 @@ fn pragma_int(store: &Store, pragma: &str, column: &str) -> i64 {
         .unwrap()
 }
 
+#[cfg(feature = "sqlite")]
 #[test]
 fn sqlite_pragmas_are_in_effect_on_every_pooled_connection() {
     let db = TestDb::sqlite();
@@ -126,6 +134,7 @@ fn sqlite_pragmas_are_in_effect_on_every_pooled_connection() {
     assert_eq!(pragma_int(store, "synchronous", "synchronous"), 1, "NORMAL");
 }
 
+#[cfg(feature = "sqlite")]
 /// Writes about 2 MB (some 500 pages: under SQLite's own automatic
 /// checkpoint of 1,000 pages) in one transaction; returns the database file.
 fn write_two_megabytes(options: &store_diesel::StoreOptions) -> (Store, std::path::PathBuf) {
@@ -147,10 +156,12 @@ fn write_two_megabytes(options: &store_diesel::StoreOptions) -> (Store, std::pat
     (store, path)
 }
 
+#[cfg(feature = "sqlite")]
 fn file_len(path: &std::path::Path) -> u64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }
 
+#[cfg(feature = "sqlite")]
 #[test]
 fn the_background_checkpointer_copies_the_log_into_the_database_file() {
     let (store, path) = write_two_megabytes(&store_diesel::StoreOptions::default());
@@ -174,6 +185,7 @@ fn the_background_checkpointer_copies_the_log_into_the_database_file() {
     let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }
 
+#[cfg(feature = "sqlite")]
 #[test]
 fn without_the_checkpointer_the_log_waits_for_sqlites_own_threshold() {
     let mut options = store_diesel::StoreOptions::default();
@@ -192,4 +204,44 @@ fn without_the_checkpointer_the_log_waits_for_sqlites_own_threshold() {
     );
     drop(store);
     let _ = std::fs::remove_dir_all(path.parent().unwrap());
+}
+
+#[cfg(not(feature = "sqlite"))]
+#[test]
+fn sqlite_urls_are_refused_without_the_sqlite_feature() {
+    use r2d2::ManageConnection;
+    use store_diesel::{ConnectError, ConnectionManager};
+
+    let dir = std::env::temp_dir().join(format!("scim-url-{}", uuid::Uuid::new_v4().simple()));
+    let file = dir.join("never.db");
+    for url in [
+        format!("sqlite://{}", file.display()),
+        file.display().to_string(),
+        "sqlite::memory:".to_owned(),
+    ] {
+        let target = DatabaseTarget::parse(&url).unwrap();
+        assert_eq!(target.backend(), Backend::Sqlite, "{url}");
+        let refused = ConnectionManager::new(target).connect();
+        assert!(matches!(refused, Err(ConnectError::NoSqlite)), "{url}");
+        let err = Store::connect(&url).unwrap_err();
+        assert!(matches!(err, StoreError::Unavailable(_)), "{url}: {err}");
+        assert!(err.to_string().contains("`sqlite` feature"), "{err}");
+    }
+    assert!(!dir.exists(), "nothing is created");
+}
+
+#[cfg(not(feature = "postgres"))]
+#[test]
+fn postgres_urls_are_refused_without_the_postgres_feature() {
+    use r2d2::ManageConnection;
+    use store_diesel::{ConnectError, ConnectionManager};
+
+    let url = "postgres://postgres@127.0.0.1:5432/postgres";
+    let target = DatabaseTarget::parse(url).unwrap();
+    assert_eq!(target.backend(), Backend::Postgres);
+    let refused = ConnectionManager::new(target).connect();
+    assert!(matches!(refused, Err(ConnectError::NoPostgres)));
+    let err = Store::connect(url).unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err}");
+    assert!(err.to_string().contains("`postgres` feature"), "{err}");
 }

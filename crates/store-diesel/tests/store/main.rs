@@ -1,11 +1,13 @@
 //! The store's test suite: one binary, every test on SQLite and PostgreSQL
-//! (`store_test!`). PostgreSQL needs `SCIM_TEST_PG_URL`.
+//! (`store_test!`; SQLite with the `sqlite` feature). PostgreSQL needs
+//! `SCIM_TEST_PG_URL`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod activity;
 mod api_keys_webhooks;
 mod audit;
 mod connect;
+#[cfg(all(feature = "postgres", feature = "sqlite"))]
 mod copy;
 mod events;
 mod invitations;
