@@ -156,6 +156,24 @@ fn write_two_megabytes(options: &store_diesel::StoreOptions) -> (Store, std::pat
     (store, path)
 }
 
+/// `PRAGMA wal_autocheckpoint` of a pooled connection (it has no
+/// table-valued form).
+#[cfg(feature = "sqlite")]
+fn wal_autocheckpoint(store: &Store) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = BigInt)]
+        wal_autocheckpoint: i64,
+    }
+    store
+        .with_conn(|c| {
+            Ok(diesel::sql_query("PRAGMA wal_autocheckpoint")
+                .get_result::<Row>(c)?
+                .wal_autocheckpoint)
+        })
+        .unwrap()
+}
+
 #[cfg(feature = "sqlite")]
 fn file_len(path: &std::path::Path) -> u64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
@@ -166,7 +184,7 @@ fn file_len(path: &std::path::Path) -> u64 {
 fn the_background_checkpointer_copies_the_log_into_the_database_file() {
     let (store, path) = write_two_megabytes(&store_diesel::StoreOptions::default());
     assert_eq!(
-        pragma_int(&store, "wal_autocheckpoint", "wal_autocheckpoint"),
+        wal_autocheckpoint(&store),
         i64::from(store_diesel::checkpoint::FALLBACK_AUTOCHECKPOINT_PAGES),
         "writers keep only the fallback checkpoint"
     );
@@ -191,10 +209,7 @@ fn without_the_checkpointer_the_log_waits_for_sqlites_own_threshold() {
     let mut options = store_diesel::StoreOptions::default();
     options.background_checkpoint = false;
     let (store, path) = write_two_megabytes(&options);
-    assert_eq!(
-        pragma_int(&store, "wal_autocheckpoint", "wal_autocheckpoint"),
-        1000
-    );
+    assert_eq!(wal_autocheckpoint(&store), 1000);
     // The control for the test above: the same write, and nothing copies it.
     std::thread::sleep(store_diesel::checkpoint::CHECKPOINT_INTERVAL * 5);
     assert!(
