@@ -298,6 +298,19 @@ impl ScimResource for Groups {
         Ok(GroupWithMembers { group, members })
     }
 
+    fn small_get(want: &Projection) -> bool {
+        // A group's members can be tens of thousands of rows.
+        !want.includes("members")
+    }
+
+    fn small_list(params: &ListParams) -> bool {
+        !params.projection.includes("members")
+            && params
+                .filter
+                .as_ref()
+                .is_some_and(|f| unique_eq(f, &GROUP, "displayName").is_some())
+    }
+
     fn list(tx: &mut Tx<'_>, params: &ListParams) -> Result<Listed<GroupWithMembers>, ApiError> {
         let want_members = params.projection.includes("members");
         // Entra ID's lookup before every group create: one indexed query on

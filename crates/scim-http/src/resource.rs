@@ -105,6 +105,14 @@ pub(crate) trait ScimResource: 'static {
     ) -> Result<Written<Self::Rec>, ApiError>;
     /// Deletes the resource `id`.
     fn delete(tx: &mut Tx<'_>, id: &str, if_match: Option<&str>) -> Result<(), ApiError>;
+    /// Whether reading the resource with `want` is small and bounded (no
+    /// unbounded children such as a big group's members): such reads may
+    /// run on the HTTP worker itself ([`crate::request::ScimRequest::read_small`]).
+    fn small_get(want: &Projection) -> bool;
+    /// Whether the list `params` asks for is a lookup on a unique key with a
+    /// small, bounded result (Entra ID's `userName eq` / `displayName eq`
+    /// with `excludedAttributes=members`).
+    fn small_list(params: &ListParams) -> bool;
     /// Whether a successful PATCH answers 200 with the resource (otherwise
     /// 204): groups answer 204 unless the query asks for attributes, as Entra
     /// ID expects for large groups.
@@ -335,8 +343,9 @@ pub(crate) async fn get<R: ScimResource>(r: ScimRequest) -> Result<HttpResponse,
     let id = r.id();
     let projection = r.checked(projection_from_query(R::TYPE, r.query())).await?;
     let want = projection.clone();
+    let small = R::small_get(&want);
     let (rec, tenant) = r
-        .read(move |tx| {
+        .read_small(small, move |tx| {
             let mut rec = R::get(tx, &id, &want)?;
             R::decorate(tx, std::slice::from_mut(&mut rec), &want)?;
             Ok(rec)
@@ -426,8 +435,9 @@ async fn list_with<R: ScimResource>(
     let params = std::sync::Arc::new(params);
     let p = params.clone();
     let budget = r.config().max_list_bytes;
+    let small = R::small_list(&params);
     let (page, tenant) = r
-        .read(move |tx| {
+        .read_small(small, move |tx| {
             let mut page = list_bounded::<R>(tx, &p, budget)?.0;
             R::decorate(tx, &mut page.items, &p.projection)?;
             Ok(page)

@@ -375,6 +375,18 @@ impl ScimResource for Users {
         v
     }
 
+    fn small_get(_want: &Projection) -> bool {
+        // One row; `groups` is one indexed query of a handful of rows.
+        true
+    }
+
+    fn small_list(params: &ListParams) -> bool {
+        params
+            .filter
+            .as_ref()
+            .is_some_and(|f| unique_eq(f, &USER, "userName").is_some())
+    }
+
     fn get(tx: &mut Tx<'_>, id: &str, _want: &Projection) -> Result<UserRecord, ApiError> {
         load(tx, id)
     }

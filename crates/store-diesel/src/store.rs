@@ -438,6 +438,14 @@ impl Store {
         read_transaction_with(&mut conn, f)
     }
 
+    /// A pooled connection if one is free right now, without waiting: for a
+    /// caller that must not block, such as a short read run on an async
+    /// worker thread instead of a blocking pool (then
+    /// [`read_transaction_with`] on it).
+    pub fn try_conn(&self) -> Option<PooledDbConnection> {
+        self.pool.try_get()
+    }
+
     /// [`Store::transaction`] for closures with their own error type; see
     /// [`write_transaction_with`].
     ///
