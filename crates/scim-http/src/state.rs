@@ -127,6 +127,21 @@ impl ScimConfig {
         format!("{}{}{page}", self.public_url, self.paths.console)
     }
 
+    /// The console's path as browsers see it: the public URL's path (which
+    /// includes any prefix) followed by [`ServicePaths::console`], e.g.
+    /// `/console`, or `/identity/admin-ui` for the public URL
+    /// `https://app.example.net/identity` and the console path `/admin-ui`.
+    /// The console's links, redirects, form actions and cookie `Path`s start
+    /// with it.
+    pub fn console_base_path(&self) -> String {
+        let after_scheme = self
+            .public_url
+            .split_once("://")
+            .map_or(self.public_url.as_str(), |(_, rest)| rest);
+        let url_path = after_scheme.split_once('/').map_or("", |(_, path)| path);
+        format!("{}{}", normalize_path(url_path), self.paths.console)
+    }
+
     /// The ServiceProviderConfig this configuration advertises.
     pub fn service_provider_config(&self) -> ServiceProviderConfig {
         let mut spc = ServiceProviderConfig::new(

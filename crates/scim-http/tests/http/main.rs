@@ -3,6 +3,7 @@
 
 mod bodies;
 mod common;
+mod console_mounted;
 mod discovery;
 mod mounted;
 mod webhook_worker;
