@@ -81,7 +81,7 @@ fn with_session(state: &ScimState, session_id: &str, then: Then<'_>) -> HttpResp
         state,
         LOGIN_COOKIE,
         "",
-        &format!("{}/login", base(&state)),
+        &format!("{}/login", base(state)),
         Some(0),
     ));
     match then {
@@ -162,8 +162,8 @@ pub(super) async fn password_sign_in(
     })
     .await??;
     let location = match pending {
-        Some(STEP_TOTP) => format!("{}/login/second-factor", base(&state)),
-        Some(_) => format!("{}/login/enrol", base(&state)),
+        Some(STEP_TOTP) => format!("{}/login/second-factor", base(state)),
+        Some(_) => format!("{}/login/enrol", base(state)),
         None => {
             config.record(addr, true);
             home_of(&base(state), &scope.tenant_slug)
@@ -544,7 +544,7 @@ fn set_password_page(
     let form_csrf = uuid::Uuid::new_v4().simple().to_string();
     let body = SetPasswordPage {
         csrf: None,
-        base: base(&state),
+        base: base(state),
         form_csrf: form_csrf.clone(),
         token,
         email,
@@ -557,7 +557,7 @@ fn set_password_page(
             state,
             SET_PASSWORD_COOKIE,
             &form_csrf,
-            &format!("{}/set-password", base(&state)),
+            &format!("{}/set-password", base(state)),
             None,
         ))
         .content_type("text/html; charset=utf-8")
@@ -740,7 +740,7 @@ async fn admins_page(
         .collect();
     let body = AdminsPage {
         csrf: Some(signed.csrf_token.clone()),
-        base: base(&state),
+        base: base(state),
         csrf_token: signed.csrf_token.clone(),
         slug: t.slug,
         tenant_name: t.name,

@@ -143,7 +143,7 @@ pub(super) fn login_page_with(
     let login_csrf = uuid::Uuid::new_v4().simple().to_string();
     let body = LoginPage {
         csrf: None,
-        base: base(&state),
+        base: base(state),
         login_csrf: login_csrf.clone(),
         error,
         notice,
@@ -155,7 +155,7 @@ pub(super) fn login_page_with(
             state,
             LOGIN_COOKIE,
             &login_csrf,
-            &format!("{}/login", base(&state)),
+            &format!("{}/login", base(state)),
             None,
         ))
         .content_type("text/html; charset=utf-8")
@@ -239,7 +239,7 @@ pub(super) async fn login(
             &state,
             SESSION_COOKIE,
             &new.id,
-            &format!("{}", base(&state)),
+            &base(&state),
             None,
         ))
         .append_header(set_cookie(
@@ -328,7 +328,7 @@ async fn integrations_page_with(
         token_endpoint: state.config.token_endpoint(),
         oauth_only,
         csrf: Some(signed.csrf_token.clone()),
-        base: base(&state),
+        base: base(state),
         csrf_token: signed.csrf_token.clone(),
         tab: "integrations",
         tenant_url: state.config.tenant_url(&t.slug),

@@ -132,7 +132,7 @@ async fn list_page(
     let endpoints = hooks::list_of(state, tenant_id).await?;
     let body = WebhooksPage {
         csrf: Some(signed.csrf_token.clone()),
-        base: base(&state),
+        base: base(state),
         csrf_token: signed.csrf_token.clone(),
         tab: "webhooks",
         slug,
@@ -333,7 +333,7 @@ async fn endpoint_page(
     let now = Utc::now();
     let body = WebhookPage {
         csrf: Some(signed.csrf_token.clone()),
-        base: base(&state),
+        base: base(state),
         csrf_token: signed.csrf_token.clone(),
         tab: "webhooks",
         slug,
