@@ -3,6 +3,7 @@
 
 mod bodies;
 mod common;
+#[cfg(feature = "console")]
 mod console_mounted;
 mod discovery;
 mod mounted;
