@@ -248,23 +248,18 @@ impl From<actix_web::error::BlockingError> for ConsoleError {
 
 impl ConsoleError {
     /// The response of this error for a console whose pages are under
-    /// `base` ([`crate::ScimConfig::console_base_path`]).
+    /// `base` ([`crate::ScimConfig::console_base_path`]). Logs nothing
+    /// ([`ResponseError::error_response`] logs server-side failures once).
     pub fn response_at(&self, base: &str) -> HttpResponse {
         if matches!(self, ConsoleError::SignIn) {
             return see_other(&format!("{base}/login"));
         }
         let message = match self {
-            ConsoleError::Admin(AdminError::Internal(detail)) => {
-                tracing::error!(%detail, "console internal error");
+            ConsoleError::Admin(AdminError::Internal(_)) | ConsoleError::Render(_) => {
                 "Something went wrong on the server; it has been logged.".to_owned()
             }
-            ConsoleError::Admin(AdminError::Unavailable(detail)) => {
-                tracing::warn!(%detail, "database unavailable");
+            ConsoleError::Admin(AdminError::Unavailable(_)) => {
                 "The service is temporarily unavailable; try again shortly.".to_owned()
-            }
-            ConsoleError::Render(e) => {
-                tracing::error!(error = %e, "console template failed");
-                "Something went wrong on the server; it has been logged.".to_owned()
             }
             other => other.to_string(),
         };
@@ -323,6 +318,16 @@ impl ResponseError for ConsoleError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        match self {
+            ConsoleError::Admin(AdminError::Internal(detail)) => {
+                tracing::error!(%detail, "console internal error");
+            }
+            ConsoleError::Admin(AdminError::Unavailable(detail)) => {
+                tracing::warn!(%detail, "database unavailable");
+            }
+            ConsoleError::Render(e) => tracing::error!(error = %e, "console template failed"),
+            _ => {}
+        }
         // The console's scope renders it again at its own path
         // (`errors_at_base`).
         self.response_at("/console")
