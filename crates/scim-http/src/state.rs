@@ -201,3 +201,27 @@ impl ScimState {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_console_base_path_is_the_public_url_path_then_the_console_path() {
+        let at = |url: &str, console: &str| {
+            let mut c = ScimConfig::new(url);
+            c.paths.console = normalize_path(console);
+            c.console_base_path()
+        };
+        assert_eq!(at("http://localhost", "/console"), "/console");
+        assert_eq!(at("http://127.0.0.1:8080/", "/console"), "/console");
+        assert_eq!(
+            at("https://app.example.net/identity", "/admin-ui"),
+            "/identity/admin-ui"
+        );
+        assert_eq!(
+            at("https://app.example.net:8443/a/b/", "admin-ui/"),
+            "/a/b/admin-ui"
+        );
+    }
+}
