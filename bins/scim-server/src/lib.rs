@@ -257,11 +257,9 @@ fn migrate_to_postgres(cli: &Cli, args: &crate::cli::MigrateToArgs) -> anyhow::R
             "--database-url / DATABASE_URL"
         },
     )?;
-    let options = CopyOptions {
-        batch_rows: usize::try_from(args.batch_rows).unwrap_or(500),
-        replace: args.replace,
-        ..CopyOptions::default()
-    };
+    let mut options = CopyOptions::default();
+    options.batch_rows = usize::try_from(args.batch_rows).unwrap_or(500);
+    options.replace = args.replace;
     let started = std::time::Instant::now();
     let mut last_table = String::new();
     let report = copy_sqlite_to_postgres(from, &args.to, &options, &mut |table, rows| {

@@ -21,9 +21,10 @@
 use actix_web::http::header;
 use actix_web::{HttpMessage, HttpRequest};
 use chrono::{DateTime, Utc};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
+
+use crate::jwt::{self, Hs256Key, Jwt};
 
 /// Claims of a Secret Token.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,14 +47,29 @@ pub struct TokenClaims {
 /// The audience of Secret Tokens.
 pub const SCIM_AUDIENCE: &str = "scim";
 
+impl jwt::Claims for TokenClaims {
+    fn audience(&self) -> &str {
+        &self.aud
+    }
+    fn expires_at(&self) -> Option<i64> {
+        self.exp
+    }
+}
+
+/// Secret Tokens: 30 seconds of clock skew on `exp`.
+const SECRET_TOKEN_VALIDATION: jwt::Validation<'static> = jwt::Validation {
+    audience: SCIM_AUDIENCE,
+    leeway: 30,
+};
+
 /// Signing and verification keys derived from the server key (and from
 /// previous server keys during a rotation).
 #[derive(Clone)]
 pub struct TokenKeys {
     kid: String,
     secret: std::sync::Arc<[u8]>,
-    encoding: EncodingKey,
-    decoding: DecodingKey,
+    hs256: Hs256Key,
+    access: crate::oauth::AccessTokenKeys,
     ttl: Option<chrono::TimeDelta>,
     sealer: std::sync::Arc<crate::sealed::Sealer>,
     cursor_key: ring::hmac::Key,
@@ -65,7 +81,7 @@ pub struct TokenKeys {
 struct PreviousKey {
     kid: String,
     secret: std::sync::Arc<[u8]>,
-    decoding: DecodingKey,
+    hs256: Hs256Key,
     until: Option<DateTime<Utc>>,
 }
 
@@ -138,12 +154,14 @@ impl TokenKeys {
         if secret.is_empty() {
             return Err(KeyError("it is empty".to_owned()));
         }
+        let hs256 = Hs256Key::new(secret).map_err(|e| KeyError(e.to_string()))?;
         Ok(TokenKeys {
             kid: key_id(secret),
             secret: secret.into(),
             previous: Vec::new(),
-            encoding: EncodingKey::from_secret(secret).map_err(|e| KeyError(e.to_string()))?,
-            decoding: DecodingKey::from_secret(secret).map_err(|e| KeyError(e.to_string()))?,
+            access: crate::oauth::AccessTokenKeys::of_server_key(&hs256)
+                .map_err(|e| KeyError(e.to_string()))?,
+            hs256,
             ttl: None,
             sealer: std::sync::Arc::new(
                 crate::sealed::Sealer::new(secret).map_err(|e| KeyError(e.to_string()))?,
@@ -183,10 +201,14 @@ impl TokenKeys {
         if self.previous.iter().any(|p| p.kid == kid) {
             return Ok(self);
         }
+        let hs256 = Hs256Key::new(secret).map_err(|e| KeyError(e.to_string()))?;
+        self.access
+            .add_previous(&hs256, verify_until)
+            .map_err(|e| KeyError(e.to_string()))?;
         self.previous.push(PreviousKey {
             kid,
             secret: secret.into(),
-            decoding: DecodingKey::from_secret(secret).map_err(|e| KeyError(e.to_string()))?,
+            hs256,
             until: verify_until,
         });
         let previous: Vec<&[u8]> = self.previous.iter().map(|p| &*p.secret).collect();
@@ -217,41 +239,41 @@ impl TokenKeys {
         .collect()
     }
 
-    /// The previous keys' secrets still within their grace period at `now`
-    /// (OAuth access-token keys derive from them).
-    pub(crate) fn previous_in_grace(&self, now: DateTime<Utc>) -> Vec<TokenKeys> {
-        self.previous
-            .iter()
-            .filter(|p| p.until.is_none_or(|until| now <= until))
-            .filter_map(|p| TokenKeys::new(&p.secret).ok())
-            .collect()
+    /// The keys of OAuth access tokens, derived from these keys when they
+    /// were built (previous keys verify access tokens during their grace
+    /// period).
+    pub fn access_token_keys(&self) -> &crate::oauth::AccessTokenKeys {
+        &self.access
     }
 
-    /// The decoding keys to try for a token whose header names `kid`, at
-    /// `now`: the named key (refused when its grace is over), or for a token
-    /// without `kid` the current key then the previous ones still in grace.
+    /// The keys to try for a token whose header names `kid`, at `now`: the
+    /// named key (refused when its grace is over), or for a token without
+    /// `kid` the current key then the previous ones still in grace. No
+    /// allocation: this runs on every SCIM request.
     fn candidates(
         &self,
         kid: Option<&str>,
         now: DateTime<Utc>,
-    ) -> Result<Vec<(&DecodingKey, VerifiedBy)>, TokenRefusal> {
-        let in_grace = |p: &&PreviousKey| p.until.is_none_or(|until| now <= until);
-        match kid {
-            Some(kid) if kid == self.kid => Ok(vec![(&self.decoding, VerifiedBy::Current)]),
+    ) -> Result<impl Iterator<Item = (&Hs256Key, VerifiedBy)>, TokenRefusal> {
+        let in_grace = move |p: &&PreviousKey| p.until.is_none_or(|until| now <= until);
+        let (current, previous): (bool, &[PreviousKey]) = match kid {
+            Some(kid) if kid == self.kid => (true, &[]),
             Some(kid) => match self.previous.iter().find(|p| p.kid == kid) {
-                Some(p) if in_grace(&p) => Ok(vec![(&p.decoding, VerifiedBy::Previous)]),
-                Some(_) => Err(TokenRefusal::RetiredKey),
-                None => Err(TokenRefusal::Invalid),
+                Some(p) if in_grace(&p) => (false, std::slice::from_ref(p)),
+                Some(_) => return Err(TokenRefusal::RetiredKey),
+                None => return Err(TokenRefusal::Invalid),
             },
-            None => Ok(std::iter::once((&self.decoding, VerifiedBy::Current))
-                .chain(
-                    self.previous
-                        .iter()
-                        .filter(in_grace)
-                        .map(|p| (&p.decoding, VerifiedBy::Previous)),
-                )
-                .collect()),
-        }
+            None => (true, &self.previous),
+        };
+        Ok(current
+            .then_some((&self.hs256, VerifiedBy::Current))
+            .into_iter()
+            .chain(
+                previous
+                    .iter()
+                    .filter(in_grace)
+                    .map(|p| (&p.hs256, VerifiedBy::Previous)),
+            ))
     }
 
     /// The key that signs list cursors (RFC 9865 paging).
@@ -306,16 +328,14 @@ impl TokenKeys {
             exp: expires_at.map(|t| t.timestamp()),
             aud: SCIM_AUDIENCE.to_owned(),
         };
-        let mut header = Header::new(Algorithm::HS256);
-        header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, &claims, &self.encoding).map_err(|e| KeyError(e.to_string()))
+        jwt::encode(&self.hs256, Some(&self.kid), &claims).map_err(|e| KeyError(e.to_string()))
     }
 
-    /// Signs `claims` with the current key and no `kid` (key derivations
-    /// that must not change when key ids were introduced).
+    /// Signs `claims` with the current key and no `kid` (as tokens were
+    /// signed before key ids existed).
+    #[cfg(test)]
     pub(crate) fn sign_without_kid<T: Serialize>(&self, claims: &T) -> Result<String, KeyError> {
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
-            .map_err(|e| KeyError(e.to_string()))
+        jwt::encode(&self.hs256, None, claims).map_err(|e| KeyError(e.to_string()))
     }
 
     /// Verifies the signature, audience and expiry of a presented token.
@@ -333,17 +353,15 @@ impl TokenKeys {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<(TokenClaims, VerifiedBy), TokenRefusal> {
-        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenRefusal::Invalid)?;
-        let mut v = Validation::new(Algorithm::HS256);
-        v.required_spec_claims.clear();
-        v.set_audience(&[SCIM_AUDIENCE]);
-        v.leeway = 30;
-        for (key, by) in self.candidates(header.kid.as_deref(), now)? {
-            if let Ok(d) = jsonwebtoken::decode::<TokenClaims>(token, key, &v) {
-                return Ok((d.claims, by));
-            }
-        }
-        Err(TokenRefusal::Invalid)
+        let jwt = Jwt::parse(token).map_err(|_| TokenRefusal::Invalid)?;
+        let (_, by) = self
+            .candidates(jwt.kid(), now)?
+            .find(|(key, _)| jwt.signed_by(key))
+            .ok_or(TokenRefusal::Invalid)?;
+        let claims = jwt
+            .claims(&SECRET_TOKEN_VALIDATION, now.timestamp())
+            .map_err(|_| TokenRefusal::Invalid)?;
+        Ok((claims, by))
     }
 }
 
@@ -368,6 +386,21 @@ pub struct ActivationClaims {
     /// Always [`ACTIVATION_AUDIENCE`].
     pub aud: String,
 }
+
+impl jwt::Claims for ActivationClaims {
+    fn audience(&self) -> &str {
+        &self.aud
+    }
+    fn expires_at(&self) -> Option<i64> {
+        Some(self.exp)
+    }
+}
+
+/// Activation links: no leeway.
+const ACTIVATION_VALIDATION: jwt::Validation<'static> = jwt::Validation {
+    audience: ACTIVATION_AUDIENCE,
+    leeway: 0,
+};
 
 /// Why an activation token was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -400,33 +433,27 @@ impl TokenKeys {
             exp: expires_at.timestamp(),
             aud: ACTIVATION_AUDIENCE.to_owned(),
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .map_err(|e| KeyError(e.to_string()))
+        jwt::encode(&self.hs256, None, &claims).map_err(|e| KeyError(e.to_string()))
     }
 
     /// Verifies the signature, audience and expiry (no leeway) of an
     /// activation token.
     pub fn verify_activation(&self, token: &str) -> Result<ActivationClaims, ActivationTokenError> {
-        let mut v = Validation::new(Algorithm::HS256);
-        v.set_required_spec_claims(&["exp", "aud", "sub"]);
-        v.set_audience(&[ACTIVATION_AUDIENCE]);
-        v.leeway = 0;
+        let now = Utc::now();
+        let jwt = Jwt::parse(token).map_err(|_| ActivationTokenError::Invalid)?;
         // Links carry no `kid` (they stay the same when re-minted): the
         // current key, then the previous ones in their grace period.
-        let keys = self
-            .candidates(None, Utc::now())
+        let mut keys = self
+            .candidates(None, now)
             .map_err(|_| ActivationTokenError::Invalid)?;
-        let mut outcome = Err(ActivationTokenError::Invalid);
-        for (key, _) in keys {
-            match jsonwebtoken::decode::<ActivationClaims>(token, key, &v) {
-                Ok(d) => return Ok(d.claims),
-                Err(e) if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::ExpiredSignature) => {
-                    outcome = Err(ActivationTokenError::Expired);
-                }
-                Err(_) => {}
-            }
+        if !keys.any(|(key, _)| jwt.signed_by(key)) {
+            return Err(ActivationTokenError::Invalid);
         }
-        outcome
+        jwt.claims(&ACTIVATION_VALIDATION, now.timestamp())
+            .map_err(|e| match e {
+                jwt::JwtError::Expired => ActivationTokenError::Expired,
+                _ => ActivationTokenError::Invalid,
+            })
     }
 }
 
@@ -509,6 +536,7 @@ pub async fn authenticate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
 
     #[test]
     fn issued_tokens_expire_only_when_a_lifetime_is_configured() {
@@ -670,6 +698,62 @@ mod tests {
             rotated.check(&unknown, now).map(|_| ()),
             Err(TokenRefusal::Invalid)
         );
+    }
+
+    /// Tokens signed by the `jsonwebtoken` crate (which signed every token
+    /// before the HS256 module) verify, and the same inputs give the same
+    /// token, so database hashes and links stay valid.
+    #[test]
+    fn tokens_signed_by_jsonwebtoken_verify_and_are_reproduced() {
+        let now = Utc::now();
+        let keys = TokenKeys::new(OLD).unwrap();
+        let enc = EncodingKey::from_secret(OLD).unwrap();
+        let claims = TokenClaims {
+            tid: "t".to_owned(),
+            jti: "j".to_owned(),
+            iat: now.timestamp(),
+            exp: None,
+            aud: SCIM_AUDIENCE.to_owned(),
+        };
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(keys.key_id().to_owned());
+        let theirs = jsonwebtoken::encode(&header, &claims, &enc).unwrap();
+        assert_eq!(keys.mint("t", "j", now, None).unwrap(), theirs);
+        assert_eq!(
+            keys.check(&theirs, now),
+            Ok((claims.clone(), VerifiedBy::Current))
+        );
+        let exp = now + chrono::TimeDelta::days(7);
+        let link = ActivationClaims {
+            sub: "u".to_owned(),
+            tid: "t".to_owned(),
+            jti: "i".to_owned(),
+            iat: now.timestamp(),
+            exp: exp.timestamp(),
+            aud: ACTIVATION_AUDIENCE.to_owned(),
+        };
+        let theirs = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &link, &enc).unwrap();
+        assert_eq!(
+            keys.mint_activation("t", "u", "i", now, exp).unwrap(),
+            theirs
+        );
+        assert_eq!(keys.verify_activation(&theirs), Ok(link));
+        // A fixed Secret Token of the earlier implementation (kid-less, as
+        // before key ids), for the key "0123...": still verifies.
+        let fixed = TokenKeys::new(b"0123456789abcdef0123456789abcdef").unwrap();
+        let legacy = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &TokenClaims {
+                tid: "tenant".to_owned(),
+                jti: "tok".to_owned(),
+                iat: 1_700_000_000,
+                exp: None,
+                aud: SCIM_AUDIENCE.to_owned(),
+            },
+            &EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef").unwrap(),
+        )
+        .unwrap();
+        assert_eq!(fixed.verify(&legacy).map(|c| c.jti), Some("tok".to_owned()));
     }
 
     #[test]

@@ -43,7 +43,9 @@
 //!
 //! Features (all default): `admin`, `activation`, `console`, `smtp`
 //! ([`mailer::SmtpSender`]), `postgres` and `sqlite` (store-diesel's; at
-//! least one of the two). See `docs/embedding.md`.
+//! least one of the two), `private-key-jwt` (OAuth client assertions, the
+//! only asymmetric signatures: every token of the server is HS256). See
+//! `docs/embedding.md`.
 
 #![warn(missing_docs)]
 
@@ -67,6 +69,7 @@ mod discovery;
 pub mod error;
 mod groups;
 pub mod invitations;
+pub(crate) mod jwt;
 pub mod limits;
 pub mod mailer;
 pub mod oauth;

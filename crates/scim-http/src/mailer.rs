@@ -543,14 +543,10 @@ impl Worker {
         let store = self.store.clone();
         let (row, id) = (row.clone(), self.id.clone());
         // A permanent refusal is not retried.
-        let policy = if undelivered.permanent {
-            RetryPolicy {
-                max_attempts: 1,
-                ..self.settings.retry
-            }
-        } else {
-            self.settings.retry
-        };
+        let mut policy = self.settings.retry;
+        if undelivered.permanent {
+            policy.max_attempts = 1;
+        }
         let error = undelivered.error;
         let inv = invitation.clone();
         let outcome = web::block(move || {
@@ -593,10 +589,8 @@ impl Worker {
         let store = self.store.clone();
         let (row, id) = (row.clone(), self.id.clone());
         let invitation_id = invitation.map(|i| i.id.clone());
-        let policy = RetryPolicy {
-            max_attempts: 1,
-            ..self.settings.retry
-        };
+        let mut policy = self.settings.retry;
+        policy.max_attempts = 1;
         web::block(move || {
             store.transaction(|c| {
                 let now = Utc::now();

@@ -12,7 +12,7 @@
 //!   `WWW-Authenticate: Basic`, `unsupported_grant_type`, `invalid_scope`).
 //! * `GET /.well-known/oauth-authorization-server`: RFC 8414 metadata.
 //! * Access tokens are HS256 JWTs ([`AccessClaims`]) signed with a key derived
-//!   from the server key ([`AccessTokenKeys::derive`]) for the audience
+//!   from the server key ([`TokenKeys::access_token_keys`]) for the audience
 //!   [`ACCESS_TOKEN_AUDIENCE`], so they are never Secret Tokens nor activation
 //!   links, and those are never access tokens. They name the tenant, the
 //!   client and the client's generation, and live [`OAuthConfig`]'s lifetime
@@ -22,7 +22,7 @@
 //!
 //! An access token is valid for the tenant of the URL when, in this order:
 //!
-//! 1. [`verify_access_token`]`(&AccessTokenKeys::derive(&state.keys)?, bearer)`
+//! 1. [`verify_access_token`]`(state.keys.access_token_keys(), bearer)`
 //!    returns claims (signature, audience, expiry);
 //! 2. `claims.tid` is the tenant's id;
 //! 3. [`store_diesel::oauth::access_token_is_current`]`(conn, &tenant.id,
@@ -37,14 +37,14 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine as _;
 use chrono::{DateTime, TimeDelta, Utc};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use store_diesel::oauth::{self as store_oauth, AuthenticatedClient};
 use store_diesel::{DbConnection, StoreError};
 
 use crate::ScimState;
 use crate::auth::TokenKeys;
+use crate::jwt::{self, Hs256Key};
 
 /// The audience of OAuth access tokens.
 pub const ACCESS_TOKEN_AUDIENCE: &str = "scim-oauth";
@@ -56,12 +56,33 @@ pub const TOKEN_PATH: &str = "/oauth/token";
 pub const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
 /// `client_assertion_type` of RFC 7523 client authentication.
 pub const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-/// Client authentication methods of the token endpoint.
-pub const AUTH_METHODS: [&str; 3] = [
+/// Client authentication methods of the token endpoint (`private_key_jwt`
+/// with the `private-key-jwt` feature).
+#[cfg(feature = "private-key-jwt")]
+pub const AUTH_METHODS: &[&str] = &[
     "client_secret_basic",
     "client_secret_post",
     "private_key_jwt",
 ];
+/// Client authentication methods of the token endpoint (`private_key_jwt`
+/// with the `private-key-jwt` feature).
+#[cfg(not(feature = "private-key-jwt"))]
+pub const AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post"];
+/// Signature algorithms of client assertions (none without the
+/// `private-key-jwt` feature).
+#[cfg(feature = "private-key-jwt")]
+pub const ASSERTION_ALGORITHMS: &[&str] = &["RS256", "ES256"];
+/// Signature algorithms of client assertions (none without the
+/// `private-key-jwt` feature).
+#[cfg(not(feature = "private-key-jwt"))]
+pub const ASSERTION_ALGORITHMS: &[&str] = &[];
+
+/// How to authenticate, for the errors of the token endpoint.
+#[cfg(feature = "private-key-jwt")]
+const METHODS_HINT: &str = "use HTTP Basic with the client id and secret (client_secret_basic), client_id and client_secret in the body (client_secret_post), or a client assertion (private_key_jwt)";
+/// How to authenticate, for the errors of the token endpoint.
+#[cfg(not(feature = "private-key-jwt"))]
+const METHODS_HINT: &str = "use HTTP Basic with the client id and secret (client_secret_basic), or client_id and client_secret in the body (client_secret_post)";
 /// Most keys in a client's JWK Set.
 pub const MAX_KEYS: usize = 10;
 
@@ -131,19 +152,35 @@ pub struct AccessClaims {
     pub jti: String,
 }
 
+impl jwt::Claims for AccessClaims {
+    fn audience(&self) -> &str {
+        &self.aud
+    }
+    fn expires_at(&self) -> Option<i64> {
+        Some(self.exp)
+    }
+}
+
+/// Access tokens: no leeway (the server issued them on its own clock).
+const ACCESS_TOKEN_VALIDATION: jwt::Validation<'static> = jwt::Validation {
+    audience: ACCESS_TOKEN_AUDIENCE,
+    leeway: 0,
+};
+
 /// A key that cannot sign access tokens.
 #[derive(Debug, thiserror::Error)]
 #[error("the access-token key is unusable: {0}")]
 pub struct AccessKeyError(String);
 
-/// Signing and verification keys of access tokens.
+/// Signing and verification keys of access tokens. [`TokenKeys`] derives
+/// them once, when it is built ([`TokenKeys::access_token_keys`]).
 #[derive(Clone)]
 pub struct AccessTokenKeys {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    /// Keys derived from previous server keys still in their grace period:
-    /// access tokens they signed verify until they expire.
-    previous: Vec<DecodingKey>,
+    current: Hs256Key,
+    /// Keys derived from previous server keys, with the end of their grace
+    /// period: access tokens they signed verify until then (and until they
+    /// expire).
+    previous: Vec<(Hs256Key, Option<DateTime<Utc>>)>,
 }
 
 impl std::fmt::Debug for AccessTokenKeys {
@@ -156,31 +193,38 @@ impl std::fmt::Debug for AccessTokenKeys {
 const KEY_LABEL: &str = "oauth-access-token-key";
 
 impl AccessTokenKeys {
-    /// The access-token key of the server key behind `keys`: HMAC-SHA256 of a
-    /// fixed label under the server key (computed through [`TokenKeys::mint`],
-    /// whose HS256 signature is exactly that), so every replica with the same
-    /// server key derives the same key, and access tokens are signed with a
-    /// key of their own, not the Secret Tokens' key. Cheap (one HMAC).
+    /// The access-token keys of the server keys behind `keys`: for each, the
+    /// HMAC-SHA256 of a fixed label under the server key (the HS256
+    /// signature of a fixed JWT), so every replica with the same server key
+    /// derives the same key, and access tokens are signed with a key of their
+    /// own, not the Secret Tokens' key. [`TokenKeys`] derived them when it
+    /// was built: this is a copy ([`TokenKeys::access_token_keys`] borrows
+    /// them).
     ///
     /// # Errors
-    /// When the server key cannot sign.
+    /// None since the keys are derived when [`TokenKeys`] is built; kept for
+    /// callers written against the earlier signature.
     pub fn derive(keys: &TokenKeys) -> Result<Self, AccessKeyError> {
-        let secret = derived_secret(keys)?;
-        let previous = keys
-            .previous_in_grace(Utc::now())
-            .iter()
-            .map(|k| {
-                DecodingKey::from_secret(derived_secret(k)?.as_bytes())
-                    .map_err(|e| AccessKeyError(e.to_string()))
-            })
-            .collect::<Result<_, _>>()?;
+        Ok(keys.access_token_keys().clone())
+    }
+
+    /// The access-token key of the server key `server`.
+    pub(crate) fn of_server_key(server: &Hs256Key) -> Result<Self, AccessKeyError> {
         Ok(AccessTokenKeys {
-            encoding: EncodingKey::from_secret(secret.as_bytes())
-                .map_err(|e| AccessKeyError(e.to_string()))?,
-            decoding: DecodingKey::from_secret(secret.as_bytes())
-                .map_err(|e| AccessKeyError(e.to_string()))?,
-            previous,
+            current: derived_key(server)?,
+            previous: Vec::new(),
         })
+    }
+
+    /// Adds the access-token key of a previous server key, accepted until
+    /// `until`.
+    pub(crate) fn add_previous(
+        &mut self,
+        server: &Hs256Key,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<(), AccessKeyError> {
+        self.previous.push((derived_key(server)?, until));
+        Ok(())
     }
 
     /// Signs an access token for an authenticated client.
@@ -205,14 +249,13 @@ impl AccessTokenKeys {
             exp: (now + lifetime).timestamp(),
             jti: uuid::Uuid::new_v4().simple().to_string(),
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .map_err(|e| AccessKeyError(e.to_string()))
+        jwt::encode(&self.current, None, &claims).map_err(|e| AccessKeyError(e.to_string()))
     }
 }
 
 /// The access-token secret of one server key (the signature of a fixed
 /// kid-less JWT, unchanged since key ids were introduced).
-fn derived_secret(keys: &TokenKeys) -> Result<String, AccessKeyError> {
+fn derived_secret(server: &Hs256Key) -> Result<String, AccessKeyError> {
     let claims = crate::auth::TokenClaims {
         tid: KEY_LABEL.to_owned(),
         jti: "v1".to_owned(),
@@ -220,13 +263,16 @@ fn derived_secret(keys: &TokenKeys) -> Result<String, AccessKeyError> {
         exp: None,
         aud: crate::auth::SCIM_AUDIENCE.to_owned(),
     };
-    let jwt = keys
-        .sign_without_kid(&claims)
-        .map_err(|e| AccessKeyError(e.to_string()))?;
+    let jwt = jwt::encode(server, None, &claims).map_err(|e| AccessKeyError(e.to_string()))?;
     jwt.rsplit_once('.')
         .map(|(_, sig)| sig.to_owned())
         .filter(|sig| sig.len() >= 32)
         .ok_or_else(|| AccessKeyError("the derivation gave no signature".to_owned()))
+}
+
+/// The access-token key of one server key.
+fn derived_key(server: &Hs256Key) -> Result<Hs256Key, AccessKeyError> {
+    Hs256Key::new(derived_secret(server)?.as_bytes()).map_err(|e| AccessKeyError(e.to_string()))
 }
 
 /// **For the SCIM authentication path.** Verifies an access token's
@@ -235,14 +281,18 @@ fn derived_secret(keys: &TokenKeys) -> Result<String, AccessKeyError> {
 /// links. The client's current state is checked separately, see the module
 /// docs or [`authenticate_access_token`].
 pub fn verify_access_token(keys: &AccessTokenKeys, token: &str) -> Option<AccessClaims> {
-    let mut v = Validation::new(Algorithm::HS256);
-    v.set_required_spec_claims(&["exp", "aud", "sub", "iss"]);
-    v.set_audience(&[ACCESS_TOKEN_AUDIENCE]);
-    v.leeway = 0;
-    std::iter::once(&keys.decoding)
-        .chain(&keys.previous)
-        .find_map(|key| jsonwebtoken::decode::<AccessClaims>(token, key, &v).ok())
-        .map(|d| d.claims)
+    let now = Utc::now();
+    let candidates = std::iter::once(&keys.current)
+        .chain(
+            keys.previous
+                .iter()
+                .filter(|(_, until)| until.is_none_or(|until| now <= until))
+                .map(|(key, _)| key),
+        )
+        .map(|key| (key, ()));
+    jwt::decode::<AccessClaims, ()>(token, candidates, &ACCESS_TOKEN_VALIDATION, now.timestamp())
+        .ok()
+        .map(|(claims, ())| claims)
         .filter(|c| c.scope == SCIM_SCOPE)
 }
 
@@ -310,15 +360,23 @@ pub fn token_endpoint(public_url: &str) -> String {
 
 async fn metadata(state: web::Data<ScimState>) -> HttpResponse {
     let issuer = &state.config.public_url;
-    HttpResponse::Ok().json(json!({
+    let mut body = json!({
         "issuer": issuer,
         "token_endpoint": state.config.token_endpoint(),
         "grant_types_supported": ["client_credentials"],
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
-        "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256"],
         "scopes_supported": [SCIM_SCOPE],
         "response_types_supported": [],
-    }))
+    });
+    if !ASSERTION_ALGORITHMS.is_empty()
+        && let Some(map) = body.as_object_mut()
+    {
+        map.insert(
+            "token_endpoint_auth_signing_alg_values_supported".to_owned(),
+            json!(ASSERTION_ALGORITHMS),
+        );
+    }
+    HttpResponse::Ok().json(body)
 }
 
 // ---- errors (RFC 6749 §5.2) ----------------------------------------------------------
@@ -409,6 +467,7 @@ enum ClientCredentials {
     /// `client_secret_basic` or `client_secret_post`.
     Secret { client_id: String, secret: String },
     /// `private_key_jwt`.
+    #[cfg(feature = "private-key-jwt")]
     Assertion {
         client_id: Option<String>,
         assertion: String,
@@ -474,8 +533,11 @@ async fn issue_token(
         }
     };
     let now = Utc::now();
-    let issuer = state.config.public_url.clone();
-    let endpoint = state.config.token_endpoint();
+    #[cfg(feature = "private-key-jwt")]
+    let (issuer, endpoint) = (
+        state.config.public_url.clone(),
+        state.config.token_endpoint(),
+    );
     let store = state.store.clone();
     let authenticated = web::block(move || -> Result<_, TokenError> {
         let mut conn = store.conn()?;
@@ -483,6 +545,7 @@ async fn issue_token(
             ClientCredentials::Secret { client_id, secret } => Ok(
                 store_oauth::authenticate_secret(&mut conn, &client_id, &secret, now)?,
             ),
+            #[cfg(feature = "private-key-jwt")]
             ClientCredentials::Assertion {
                 client_id,
                 assertion,
@@ -505,11 +568,9 @@ async fn issue_token(
     let lifetime = config
         .map(|c| c.access_token_lifetime)
         .unwrap_or(OAuthConfig::MIN_LIFETIME);
-    let keys = AccessTokenKeys::derive(&state.keys).map_err(|e| {
-        tracing::error!(detail = %e, "token endpoint: no access-token key");
-        TokenError::new("server_error", "internal server error")
-    })?;
-    let access_token = keys
+    let access_token = state
+        .keys
+        .access_token_keys()
         .issue(&state.config.public_url, &client, now, lifetime)
         .map_err(|e| {
             tracing::error!(detail = %e, "token endpoint: signing failed");
@@ -571,9 +632,9 @@ fn client_credentials(
     if let Some(value) = header {
         let (scheme, rest) = value.split_once(' ').unwrap_or((value.as_str(), ""));
         if !scheme.eq_ignore_ascii_case("basic") {
-            return Err(TokenError::invalid_client(
-                "client authentication failed: use HTTP Basic with the client id and secret (client_secret_basic), client_id and client_secret in the body, or a client assertion (private_key_jwt)",
-            ));
+            return Err(TokenError::invalid_client(format!(
+                "client authentication failed: {METHODS_HINT}"
+            )));
         }
         if body_secret.is_some() || assertion.is_some() || assertion_type.is_some() {
             return Err(several());
@@ -599,6 +660,14 @@ fn client_credentials(
                     "client_assertion_type: only {JWT_BEARER_ASSERTION} is supported"
                 )));
             }
+            #[cfg(not(feature = "private-key-jwt"))]
+            {
+                let _ = (body_id, assertion);
+                return Err(TokenError::invalid_client(format!(
+                    "client authentication failed: {PRIVATE_KEY_JWT_UNAVAILABLE}"
+                )));
+            }
+            #[cfg(feature = "private-key-jwt")]
             return Ok(ClientCredentials::Assertion {
                 client_id: body_id,
                 assertion,
@@ -617,9 +686,9 @@ fn client_credentials(
     }
     match (body_id, body_secret) {
         (Some(client_id), Some(secret)) => Ok(ClientCredentials::Secret { client_id, secret }),
-        _ => Err(TokenError::invalid_client(
-            "client authentication failed: no client credentials; use HTTP Basic (client_secret_basic), client_id and client_secret (client_secret_post), or a client assertion (private_key_jwt)",
-        )),
+        _ => Err(TokenError::invalid_client(format!(
+            "client authentication failed: no client credentials; {METHODS_HINT}"
+        ))),
     }
 }
 
@@ -657,250 +726,280 @@ fn percent_decode(s: &str) -> Option<String> {
 
 // ---- private_key_jwt (RFC 7523) -------------------------------------------------------
 
-/// Claims read from a client assertion.
-#[derive(Debug, Deserialize)]
-struct AssertionClaims {
-    sub: String,
-    exp: i64,
-    #[serde(default)]
-    jti: Option<String>,
-}
+/// `private_key_jwt` client authentication: RS256 / ES256 client assertions
+/// verified with the keys of the client's registered JWK Set. The only use of
+/// asymmetric signatures, hence of `jsonwebtoken` and its RSA and
+/// elliptic-curve crates, behind the `private-key-jwt` feature.
+#[cfg(feature = "private-key-jwt")]
+mod assertion {
+    use super::*;
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+    use serde_json::Map;
 
-/// Clock skew allowed on a client assertion's `exp`.
-const ASSERTION_LEEWAY_SECS: i64 = 60;
-
-/// The longest a client assertion may still be valid (RFC 7523 §3: an
-/// authorization server may refuse an `exp` unreasonably far in the future).
-const MAX_ASSERTION_LIFETIME_SECS: i64 = 3600;
-
-fn authenticate_assertion(
-    conn: &mut DbConnection,
-    issuer: &str,
-    endpoint: &str,
-    body_client_id: Option<&str>,
-    assertion: &str,
-    now: DateTime<Utc>,
-) -> Result<Option<AuthenticatedClient>, TokenError> {
-    let refused =
-        |why: &str| TokenError::invalid_client(format!("client authentication failed: {why}"));
-    let header = jsonwebtoken::decode_header(assertion)
-        .map_err(|_| refused("client_assertion is not a JWT"))?;
-    if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
-        return Err(refused(
-            "client_assertion must be signed with RS256 or ES256",
-        ));
+    /// Claims read from a client assertion.
+    #[derive(Debug, Deserialize)]
+    struct AssertionClaims {
+        sub: String,
+        exp: i64,
+        #[serde(default)]
+        jti: Option<String>,
     }
-    // The client is named by the assertion; its signature is checked below
-    // with that client's registered keys before anything is trusted.
-    let unverified: AssertionClaims = jsonwebtoken::dangerous::insecure_decode(assertion)
-        .map(|d| d.claims)
-        .map_err(|_| refused("client_assertion needs iss, sub, aud and exp"))?;
-    let client_id = unverified.sub;
-    if body_client_id.is_some_and(|id| id != client_id) {
-        return Err(TokenError::invalid_request(
-            "client_id: differs from the sub of client_assertion",
-        ));
-    }
-    let Some(client) = store_oauth::find_by_client_id(conn, &client_id)? else {
-        return Ok(None);
-    };
-    // No registered keys: refused like an unknown client.
-    let Some(jwks) = client.jwks.as_deref() else {
-        return Ok(None);
-    };
-    let keys = parse_stored_jwks(jwks);
-    let candidates = keys.iter().filter(|k| {
-        k.alg == header.alg
-            && header
-                .kid
-                .as_deref()
-                .is_none_or(|kid| k.kid.as_deref() == Some(kid))
-    });
-    let mut v = Validation::new(header.alg);
-    v.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
-    v.set_audience(&[endpoint, issuer]);
-    v.set_issuer(&[client_id.as_str()]);
-    v.sub = Some(client_id.clone());
-    v.leeway = ASSERTION_LEEWAY_SECS.unsigned_abs();
-    for key in candidates {
-        let Ok(data) = jsonwebtoken::decode::<AssertionClaims>(assertion, &key.key, &v) else {
-            continue;
-        };
-        // `iss` and `sub` were checked by the validation.
-        if data.claims.exp > now.timestamp() + MAX_ASSERTION_LIFETIME_SECS {
+
+    /// Clock skew allowed on a client assertion's `exp`.
+    const ASSERTION_LEEWAY_SECS: i64 = 60;
+
+    /// The longest a client assertion may still be valid (RFC 7523 §3: an
+    /// authorization server may refuse an `exp` unreasonably far in the future).
+    const MAX_ASSERTION_LIFETIME_SECS: i64 = 3600;
+
+    pub(super) fn authenticate_assertion(
+        conn: &mut DbConnection,
+        issuer: &str,
+        endpoint: &str,
+        body_client_id: Option<&str>,
+        assertion: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<AuthenticatedClient>, TokenError> {
+        let refused =
+            |why: &str| TokenError::invalid_client(format!("client authentication failed: {why}"));
+        let header = jsonwebtoken::decode_header(assertion)
+            .map_err(|_| refused("client_assertion is not a JWT"))?;
+        if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
             return Err(refused(
-                "client_assertion expires too far in the future (at most one hour)",
+                "client_assertion must be signed with RS256 or ES256",
             ));
         }
-        // Each assertion works once (RFC 7523 §3, item 7), on every replica:
-        // its jti is kept until the assertion can no longer pass.
-        let Some(jti) = data.claims.jti.filter(|j| !j.is_empty()) else {
-            return Err(refused("client_assertion needs a jti"));
+        // The client is named by the assertion; its signature is checked below
+        // with that client's registered keys before anything is trusted.
+        let unverified: AssertionClaims = jsonwebtoken::dangerous::insecure_decode(assertion)
+            .map(|d| d.claims)
+            .map_err(|_| refused("client_assertion needs iss, sub, aud and exp"))?;
+        let client_id = unverified.sub;
+        if body_client_id.is_some_and(|id| id != client_id) {
+            return Err(TokenError::invalid_request(
+                "client_id: differs from the sub of client_assertion",
+            ));
+        }
+        let Some(client) = store_oauth::find_by_client_id(conn, &client_id)? else {
+            return Ok(None);
         };
-        let kept_until =
-            DateTime::<Utc>::from_timestamp(data.claims.exp + ASSERTION_LEEWAY_SECS, 0)
-                .ok_or_else(|| refused("client_assertion has an invalid exp"))?;
-        let first_use =
-            match store_oauth::use_assertion_id(conn, &client.tenant_id, &jti, kept_until, now) {
-                Ok(first) => first,
-                Err(StoreError::InvalidInput(_)) => {
-                    return Err(refused(&format!(
-                        "the jti of client_assertion must have 1 to {} bytes",
-                        store_oauth::MAX_ASSERTION_ID_LEN
-                    )));
-                }
-                Err(e) => return Err(e.into()),
+        // No registered keys: refused like an unknown client.
+        let Some(jwks) = client.jwks.as_deref() else {
+            return Ok(None);
+        };
+        let keys = parse_stored_jwks(jwks);
+        let candidates = keys.iter().filter(|k| {
+            k.alg == header.alg
+                && header
+                    .kid
+                    .as_deref()
+                    .is_none_or(|kid| k.kid.as_deref() == Some(kid))
+        });
+        let mut v = Validation::new(header.alg);
+        v.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
+        v.set_audience(&[endpoint, issuer]);
+        v.set_issuer(&[client_id.as_str()]);
+        v.sub = Some(client_id.clone());
+        v.leeway = ASSERTION_LEEWAY_SECS.unsigned_abs();
+        for key in candidates {
+            let Ok(data) = jsonwebtoken::decode::<AssertionClaims>(assertion, &key.key, &v) else {
+                continue;
             };
-        if !first_use {
-            return Err(refused("client_assertion was already used (same jti)"));
-        }
-        return Ok(Some(AuthenticatedClient {
-            tenant_id: client.tenant_id,
-            client_id: client.client_id,
-            generation: client.generation,
-        }));
-    }
-    Ok(None)
-}
-
-/// A usable public key of a client's JWK Set.
-struct ClientKey {
-    kid: Option<String>,
-    alg: Algorithm,
-    key: DecodingKey,
-}
-
-fn parse_stored_jwks(text: &str) -> Vec<ClientKey> {
-    let Ok(Value::Object(set)) = serde_json::from_str::<Value>(text) else {
-        return Vec::new();
-    };
-    match set.get("keys") {
-        Some(Value::Array(keys)) => keys
-            .iter()
-            .filter_map(|k| k.as_object())
-            .filter_map(|k| public_key(k).ok())
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
-fn str_member<'a>(key: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>, String> {
-    match key.get(name) {
-        None => Ok(None),
-        Some(Value::String(s)) if !s.is_empty() => Ok(Some(s)),
-        Some(_) => Err(format!("\"{name}\" must be a non-empty string")),
-    }
-}
-
-fn b64url_len(value: &str, name: &str) -> Result<usize, String> {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(value)
-        .map(|b| b.len())
-        .map_err(|_| format!("\"{name}\" is not base64url"))
-}
-
-/// Checks one JWK and returns its verification key: RSA (at least 2048 bits,
-/// RS256) or EC P-256 (ES256); public members only.
-fn public_key(key: &Map<String, Value>) -> Result<ClientKey, String> {
-    for private in ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] {
-        if key.contains_key(private) {
-            return Err(format!(
-                "contains the private member \"{private}\": register the public key only"
-            ));
-        }
-    }
-    if let Some(u) = str_member(key, "use")?
-        && u != "sig"
-    {
-        return Err("\"use\" must be \"sig\"".to_owned());
-    }
-    let kid = str_member(key, "kid")?.map(str::to_owned);
-    let declared = str_member(key, "alg")?;
-    let (alg, decoding) = match str_member(key, "kty")? {
-        Some("RSA") => {
-            let n = str_member(key, "n")?.ok_or("an RSA key needs \"n\"")?;
-            let e = str_member(key, "e")?.ok_or("an RSA key needs \"e\"")?;
-            if b64url_len(n, "n")? < 256 {
-                return Err("RSA keys must have at least 2048 bits".to_owned());
+            // `iss` and `sub` were checked by the validation.
+            if data.claims.exp > now.timestamp() + MAX_ASSERTION_LIFETIME_SECS {
+                return Err(refused(
+                    "client_assertion expires too far in the future (at most one hour)",
+                ));
             }
-            b64url_len(e, "e")?;
-            let k = DecodingKey::from_rsa_components(n, e)
-                .map_err(|e| format!("not a usable RSA key: {e}"))?;
-            (Algorithm::RS256, k)
-        }
-        Some("EC") => {
-            if str_member(key, "crv")? != Some("P-256") {
-                return Err("EC keys must use the curve P-256 (ES256)".to_owned());
+            // Each assertion works once (RFC 7523 §3, item 7), on every replica:
+            // its jti is kept until the assertion can no longer pass.
+            let Some(jti) = data.claims.jti.filter(|j| !j.is_empty()) else {
+                return Err(refused("client_assertion needs a jti"));
+            };
+            let kept_until =
+                DateTime::<Utc>::from_timestamp(data.claims.exp + ASSERTION_LEEWAY_SECS, 0)
+                    .ok_or_else(|| refused("client_assertion has an invalid exp"))?;
+            let first_use =
+                match store_oauth::use_assertion_id(conn, &client.tenant_id, &jti, kept_until, now)
+                {
+                    Ok(first) => first,
+                    Err(StoreError::InvalidInput(_)) => {
+                        return Err(refused(&format!(
+                            "the jti of client_assertion must have 1 to {} bytes",
+                            store_oauth::MAX_ASSERTION_ID_LEN
+                        )));
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+            if !first_use {
+                return Err(refused("client_assertion was already used (same jti)"));
             }
-            let x = str_member(key, "x")?.ok_or("an EC key needs \"x\"")?;
-            let y = str_member(key, "y")?.ok_or("an EC key needs \"y\"")?;
-            if b64url_len(x, "x")? != 32 || b64url_len(y, "y")? != 32 {
-                return Err("\"x\" and \"y\" of a P-256 key are 32 bytes each".to_owned());
-            }
-            let k = DecodingKey::from_ec_components(x, y)
-                .map_err(|e| format!("not a usable EC key: {e}"))?;
-            (Algorithm::ES256, k)
+            return Ok(Some(AuthenticatedClient {
+                tenant_id: client.tenant_id,
+                client_id: client.client_id,
+                generation: client.generation,
+            }));
         }
-        _ => return Err("\"kty\" must be \"RSA\" or \"EC\"".to_owned()),
-    };
-    let expected = match alg {
-        Algorithm::RS256 => "RS256",
-        _ => "ES256",
-    };
-    if declared.is_some_and(|a| a != expected) {
-        return Err(format!("\"alg\" must be {expected} for this key"));
+        Ok(None)
     }
-    Ok(ClientKey {
-        kid,
-        alg,
-        key: decoding,
-    })
-}
 
-/// Validates a JWK Set (or a single JWK) an admin registers and returns it
-/// normalised as `{"keys": [...]}` with public members only (`kty`, `kid`,
-/// `use`, `alg`, `n`, `e`, `crv`, `x`, `y`). The message of an error names the
-/// key (`jwks.keys[1]: ...`).
-pub(crate) fn normalize_jwks(value: &Value) -> Result<Value, String> {
-    let keys: Vec<&Value> = match value {
-        Value::Object(o) if o.contains_key("keys") => match o.get("keys") {
-            Some(Value::Array(a)) => a.iter().collect(),
-            _ => return Err("jwks.keys: expected an array of JWKs".to_owned()),
-        },
-        Value::Object(o) if o.contains_key("kty") => vec![value],
-        _ => {
-            return Err(
-                "jwks: expected a JWK Set {\"keys\": [...]} or a single public JWK".to_owned(),
-            );
-        }
-    };
-    if keys.is_empty() || keys.len() > MAX_KEYS {
-        return Err(format!("jwks.keys: expected 1 to {MAX_KEYS} keys"));
+    /// A usable public key of a client's JWK Set.
+    pub(super) struct ClientKey {
+        kid: Option<String>,
+        alg: Algorithm,
+        key: DecodingKey,
     }
-    let mut out = Vec::with_capacity(keys.len());
-    let mut kids = std::collections::HashSet::new();
-    for (i, key) in keys.into_iter().enumerate() {
-        let Value::Object(map) = key else {
-            return Err(format!("jwks.keys[{i}]: expected a JWK object"));
+
+    pub(super) fn parse_stored_jwks(text: &str) -> Vec<ClientKey> {
+        let Ok(Value::Object(set)) = serde_json::from_str::<Value>(text) else {
+            return Vec::new();
         };
-        let parsed = public_key(map).map_err(|e| format!("jwks.keys[{i}]: {e}"))?;
-        if let Some(kid) = &parsed.kid
-            && !kids.insert(kid.clone())
-        {
-            return Err(format!("jwks.keys[{i}]: the kid {kid:?} is used twice"));
+        match set.get("keys") {
+            Some(Value::Array(keys)) => keys
+                .iter()
+                .filter_map(|k| k.as_object())
+                .filter_map(|k| public_key(k).ok())
+                .collect(),
+            _ => Vec::new(),
         }
-        let kept: Map<String, Value> = ["kty", "kid", "use", "alg", "n", "e", "crv", "x", "y"]
-            .iter()
-            .filter_map(|m| map.get(*m).map(|v| ((*m).to_owned(), v.clone())))
-            .collect();
-        out.push(Value::Object(kept));
     }
-    Ok(json!({ "keys": out }))
+
+    fn str_member<'a>(key: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>, String> {
+        match key.get(name) {
+            None => Ok(None),
+            Some(Value::String(s)) if !s.is_empty() => Ok(Some(s)),
+            Some(_) => Err(format!("\"{name}\" must be a non-empty string")),
+        }
+    }
+
+    fn b64url_len(value: &str, name: &str) -> Result<usize, String> {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(value)
+            .map(|b| b.len())
+            .map_err(|_| format!("\"{name}\" is not base64url"))
+    }
+
+    /// Checks one JWK and returns its verification key: RSA (at least 2048 bits,
+    /// RS256) or EC P-256 (ES256); public members only.
+    fn public_key(key: &Map<String, Value>) -> Result<ClientKey, String> {
+        for private in ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] {
+            if key.contains_key(private) {
+                return Err(format!(
+                    "contains the private member \"{private}\": register the public key only"
+                ));
+            }
+        }
+        if let Some(u) = str_member(key, "use")?
+            && u != "sig"
+        {
+            return Err("\"use\" must be \"sig\"".to_owned());
+        }
+        let kid = str_member(key, "kid")?.map(str::to_owned);
+        let declared = str_member(key, "alg")?;
+        let (alg, decoding) = match str_member(key, "kty")? {
+            Some("RSA") => {
+                let n = str_member(key, "n")?.ok_or("an RSA key needs \"n\"")?;
+                let e = str_member(key, "e")?.ok_or("an RSA key needs \"e\"")?;
+                if b64url_len(n, "n")? < 256 {
+                    return Err("RSA keys must have at least 2048 bits".to_owned());
+                }
+                b64url_len(e, "e")?;
+                let k = DecodingKey::from_rsa_components(n, e)
+                    .map_err(|e| format!("not a usable RSA key: {e}"))?;
+                (Algorithm::RS256, k)
+            }
+            Some("EC") => {
+                if str_member(key, "crv")? != Some("P-256") {
+                    return Err("EC keys must use the curve P-256 (ES256)".to_owned());
+                }
+                let x = str_member(key, "x")?.ok_or("an EC key needs \"x\"")?;
+                let y = str_member(key, "y")?.ok_or("an EC key needs \"y\"")?;
+                if b64url_len(x, "x")? != 32 || b64url_len(y, "y")? != 32 {
+                    return Err("\"x\" and \"y\" of a P-256 key are 32 bytes each".to_owned());
+                }
+                let k = DecodingKey::from_ec_components(x, y)
+                    .map_err(|e| format!("not a usable EC key: {e}"))?;
+                (Algorithm::ES256, k)
+            }
+            _ => return Err("\"kty\" must be \"RSA\" or \"EC\"".to_owned()),
+        };
+        let expected = match alg {
+            Algorithm::RS256 => "RS256",
+            _ => "ES256",
+        };
+        if declared.is_some_and(|a| a != expected) {
+            return Err(format!("\"alg\" must be {expected} for this key"));
+        }
+        Ok(ClientKey {
+            kid,
+            alg,
+            key: decoding,
+        })
+    }
+
+    /// Validates a JWK Set (or a single JWK) an admin registers and returns it
+    /// normalised as `{"keys": [...]}` with public members only (`kty`, `kid`,
+    /// `use`, `alg`, `n`, `e`, `crv`, `x`, `y`). The message of an error names the
+    /// key (`jwks.keys[1]: ...`).
+    pub(crate) fn normalize_jwks(value: &Value) -> Result<Value, String> {
+        let keys: Vec<&Value> = match value {
+            Value::Object(o) if o.contains_key("keys") => match o.get("keys") {
+                Some(Value::Array(a)) => a.iter().collect(),
+                _ => return Err("jwks.keys: expected an array of JWKs".to_owned()),
+            },
+            Value::Object(o) if o.contains_key("kty") => vec![value],
+            _ => {
+                return Err(
+                    "jwks: expected a JWK Set {\"keys\": [...]} or a single public JWK".to_owned(),
+                );
+            }
+        };
+        if keys.is_empty() || keys.len() > MAX_KEYS {
+            return Err(format!("jwks.keys: expected 1 to {MAX_KEYS} keys"));
+        }
+        let mut out = Vec::with_capacity(keys.len());
+        let mut kids = std::collections::HashSet::new();
+        for (i, key) in keys.into_iter().enumerate() {
+            let Value::Object(map) = key else {
+                return Err(format!("jwks.keys[{i}]: expected a JWK object"));
+            };
+            let parsed = public_key(map).map_err(|e| format!("jwks.keys[{i}]: {e}"))?;
+            if let Some(kid) = &parsed.kid
+                && !kids.insert(kid.clone())
+            {
+                return Err(format!("jwks.keys[{i}]: the kid {kid:?} is used twice"));
+            }
+            let kept: Map<String, Value> = ["kty", "kid", "use", "alg", "n", "e", "crv", "x", "y"]
+                .iter()
+                .filter_map(|m| map.get(*m).map(|v| ((*m).to_owned(), v.clone())))
+                .collect();
+            out.push(Value::Object(kept));
+        }
+        Ok(json!({ "keys": out }))
+    }
 }
+
+#[cfg(feature = "private-key-jwt")]
+use assertion::authenticate_assertion;
+#[cfg(feature = "private-key-jwt")]
+pub(crate) use assertion::normalize_jwks;
+
+/// Without the `private-key-jwt` feature no client registers keys: the
+/// admin API refuses a `jwks` with this message.
+#[cfg(not(feature = "private-key-jwt"))]
+pub(crate) fn normalize_jwks(_value: &Value) -> Result<Value, String> {
+    Err(PRIVATE_KEY_JWT_UNAVAILABLE.to_owned())
+}
+
+/// Why a `jwks` or a client assertion is refused by a build without the
+/// `private-key-jwt` feature.
+#[cfg(not(feature = "private-key-jwt"))]
+const PRIVATE_KEY_JWT_UNAVAILABLE: &str = "private_key_jwt (client assertions checked with a registered JWK Set) is not available: this server is built without the private-key-jwt feature; use client_secret_basic or client_secret_post";
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
 
     fn keys() -> TokenKeys {
         TokenKeys::new(b"0123456789abcdef0123456789abcdef").unwrap()
@@ -974,7 +1073,7 @@ mod tests {
         // {"typ":"JWT","alg":"HS256"}.{"tid":"oauth-access-token-key",
         // "jti":"v1","iat":0,"aud":"scim"}, computed independently).
         assert_eq!(
-            derived_secret(&old).unwrap(),
+            derived_secret(&Hs256Key::new(b"0123456789abcdef0123456789abcdef").unwrap()).unwrap(),
             "22eVHqrp7uEwKG2Iuj-wHDVmppTkooYlroxxGYLSzKU"
         );
     }
@@ -1118,6 +1217,34 @@ mod tests {
         assert_eq!(percent_decode("%4"), None);
     }
 
+    #[cfg(not(feature = "private-key-jwt"))]
+    #[test]
+    fn without_private_key_jwt_assertions_and_jwks_are_refused() {
+        let req = actix_web::test::TestRequest::post().to_http_request();
+        let params = [
+            ("client_assertion_type", JWT_BEARER_ASSERTION),
+            ("client_assertion", "e30.e30.c2ln"),
+            ("client_id", "tenant-1.abc"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let Err(e) = client_credentials(&req, &params) else {
+            panic!("a client assertion was accepted")
+        };
+        assert_eq!(e.code, "invalid_client");
+        assert!(
+            e.description.contains("private-key-jwt"),
+            "{}",
+            e.description
+        );
+        let ec = json!({"kty": "EC", "crv": "P-256", "x": "AAAA", "y": "AAAA"});
+        assert!(normalize_jwks(&ec).unwrap_err().contains("private-key-jwt"));
+        assert_eq!(AUTH_METHODS, ["client_secret_basic", "client_secret_post"]);
+        assert!(ASSERTION_ALGORITHMS.is_empty());
+    }
+
+    #[cfg(feature = "private-key-jwt")]
     #[test]
     fn jwks_are_checked_and_normalised() {
         let ec = json!({"kty": "EC", "crv": "P-256", "kid": "k1", "use": "sig",
@@ -1139,6 +1266,6 @@ mod tests {
             "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
             "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"});
         assert!(normalize_jwks(&wrong_alg).is_err());
-        assert_eq!(parse_stored_jwks(&set.to_string()).len(), 1);
+        assert_eq!(assertion::parse_stored_jwks(&set.to_string()).len(), 1);
     }
 }

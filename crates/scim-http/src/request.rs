@@ -196,10 +196,7 @@ impl FromRequest for ScimRequest {
 /// the request's transaction).
 pub(crate) fn signed_by_this_server(state: &ScimState, token: &str) -> bool {
     state.keys.verify(token).is_some()
-        || crate::oauth::AccessTokenKeys::derive(&state.keys)
-            .ok()
-            .and_then(|keys| crate::oauth::verify_access_token(&keys, token))
-            .is_some()
+        || crate::oauth::verify_access_token(state.keys.access_token_keys(), token).is_some()
 }
 
 impl ScimRequest {
@@ -219,11 +216,8 @@ impl ScimRequest {
                 claims,
                 hash: store_diesel::tokens::hash_token(token),
             }),
-            None => {
-                let keys = crate::oauth::AccessTokenKeys::derive(&state.keys).ok()?;
-                crate::oauth::verify_access_token(&keys, token)
-                    .map(|claims| Credential::Access(Box::new(claims)))
-            }
+            None => crate::oauth::verify_access_token(state.keys.access_token_keys(), token)
+                .map(|claims| Credential::Access(Box::new(claims))),
         });
         let if_match = req
             .headers()

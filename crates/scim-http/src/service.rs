@@ -89,12 +89,6 @@ pub enum BuildError {
     /// below it, shadowing the other parts and the host's routes).
     #[error("the {0} path must not be empty")]
     EmptyPath(&'static str),
-    /// The console is mounted elsewhere than `/console` (its pages link to
-    /// `/console/...`).
-    #[error(
-        "the console can only be mounted at /console (with no prefix): its pages link there; it was {0:?}"
-    )]
-    ConsolePath(String),
 }
 
 /// Builds a [`ScimService`]; start with [`ScimService::builder`].
@@ -177,17 +171,17 @@ impl ScimServiceBuilder {
         self
     }
 
-    /// Serves the console with this configuration (default: not served). The
-    /// console's pages link to `/console/...`, so it needs no prefix and the
-    /// default console path.
+    /// Serves the console with this configuration (default: not served), at
+    /// [`Self::console_path`] under the prefix: its links, redirects, forms
+    /// and cookies follow that path ([`ScimConfig::console_base_path`]).
     #[cfg(feature = "console")]
     pub fn console(mut self, console: ConsoleConfig) -> Self {
         self.console = Some(console);
         self
     }
 
-    /// The console's path below the prefix (default `/console`);
-    /// set-password links point there.
+    /// The console's path below the prefix (default `/console`); its pages,
+    /// and set-password links, point there.
     pub fn console_path(mut self, path: &str) -> Self {
         self.config.paths.console = normalize_path(path);
         self
@@ -232,8 +226,7 @@ impl ScimServiceBuilder {
     ///
     /// # Errors
     /// [`BuildError`]: a public URL that is not one or does not end with the
-    /// prefix, two parts at one path, an empty path, the console elsewhere
-    /// than `/console`.
+    /// prefix, two parts at one path, an empty path.
     pub fn build(self) -> Result<ScimService, BuildError> {
         let url = &self.config.public_url;
         let Some(rest) = url
@@ -263,10 +256,6 @@ impl ScimServiceBuilder {
         #[cfg(feature = "console")]
         if self.console.is_some() {
             mounted.push(("console", &paths.console));
-            let at = format!("{}{}", self.prefix, paths.console);
-            if at != "/console" {
-                return Err(BuildError::ConsolePath(at));
-            }
         }
         if self.oauth.is_some() {
             mounted.push(("OAuth token endpoint", &paths.oauth_token));

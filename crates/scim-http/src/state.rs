@@ -127,6 +127,21 @@ impl ScimConfig {
         format!("{}{}{page}", self.public_url, self.paths.console)
     }
 
+    /// The console's path as browsers see it: the public URL's path (which
+    /// includes any prefix) followed by [`ServicePaths::console`], e.g.
+    /// `/console`, or `/identity/admin-ui` for the public URL
+    /// `https://app.example.net/identity` and the console path `/admin-ui`.
+    /// The console's links, redirects, form actions and cookie `Path`s start
+    /// with it.
+    pub fn console_base_path(&self) -> String {
+        let after_scheme = self
+            .public_url
+            .split_once("://")
+            .map_or(self.public_url.as_str(), |(_, rest)| rest);
+        let url_path = after_scheme.split_once('/').map_or("", |(_, path)| path);
+        format!("{}{}", normalize_path(url_path), self.paths.console)
+    }
+
     /// The ServiceProviderConfig this configuration advertises.
     pub fn service_provider_config(&self) -> ServiceProviderConfig {
         let mut spc = ServiceProviderConfig::new(
@@ -184,5 +199,29 @@ impl ScimState {
             keys,
             config,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_console_base_path_is_the_public_url_path_then_the_console_path() {
+        let at = |url: &str, console: &str| {
+            let mut c = ScimConfig::new(url);
+            c.paths.console = normalize_path(console);
+            c.console_base_path()
+        };
+        assert_eq!(at("http://localhost", "/console"), "/console");
+        assert_eq!(at("http://127.0.0.1:8080/", "/console"), "/console");
+        assert_eq!(
+            at("https://app.example.net/identity", "/admin-ui"),
+            "/identity/admin-ui"
+        );
+        assert_eq!(
+            at("https://app.example.net:8443/a/b/", "admin-ui/"),
+            "/a/b/admin-ui"
+        );
     }
 }

@@ -61,8 +61,11 @@ pub const TABLES: &[&str] = &[
     "scim_activity_errors",
 ];
 
-/// How the copy runs.
+/// How the copy runs. Start from [`CopyOptions::default`] and change fields
+/// (the struct may gain fields, so it cannot be built literally outside this
+/// crate).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct CopyOptions {
     /// Most rows sent to PostgreSQL in one statement.
     pub batch_rows: usize,

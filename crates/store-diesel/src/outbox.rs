@@ -89,7 +89,10 @@ impl TryFrom<OutboxRow> for OutboxRecord {
 
 /// Retries: the n-th failure waits `base * 2^(n-1)`, at most `max_delay`;
 /// after `max_attempts` failures the row is given up (done, with its error).
+/// Start from [`RetryPolicy::default`] and change fields (the struct may gain
+/// fields, so it cannot be built literally outside this crate).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// Delay after the first failure.
     pub base: TimeDelta,

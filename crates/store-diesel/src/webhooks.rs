@@ -745,8 +745,11 @@ pub fn release(
 
 /// Retries: the n-th failure waits `base * 2^(n-1)`, at most `max_delay`;
 /// once the first failure is older than `window`, the delivery is given up
-/// and the endpoint marked failing.
+/// and the endpoint marked failing. Start from [`RetryPolicy::default`] and
+/// change fields (the struct may gain fields, so it cannot be built literally
+/// outside this crate).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// Delay after the first failure.
     pub base: TimeDelta,

@@ -31,13 +31,15 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use scim_http::mailer::{MailSender, MailSettings, MailWorker, OutgoingEmail, SendFuture};
-use scim_http::{AdminConfig, ScimService, TokenKeys};
+use scim_http::{AdminConfig, ConsoleConfig, ScimService, TokenKeys};
 use serde_json::json;
 use store_diesel::events::Consumer;
 use store_diesel::{Store, StoreError, tenants};
 
 /// Where the host mounts the SCIM service.
 pub const PREFIX: &str = "/identity";
+/// Where the console is, below [`PREFIX`] (served with the admin API).
+pub const CONSOLE_PATH: &str = "/admin-ui";
 
 /// How the host starts.
 #[derive(Debug, Clone)]
@@ -48,7 +50,8 @@ pub struct HostSettings {
     pub bind: String,
     /// The host's public base URL; `None`: `http://{bound address}`.
     pub public_url: Option<String>,
-    /// The operator token of the admin API (`None`: no admin API).
+    /// The operator token of the admin API and the console (`None`: neither
+    /// is served).
     pub admin_token: Option<String>,
 }
 
@@ -241,7 +244,12 @@ pub fn start(settings: &HostSettings) -> anyhow::Result<Running> {
         .public_url(format!("{public_url}{PREFIX}"))
         .prefix(PREFIX);
     if let Some(token) = &settings.admin_token {
-        builder = builder.admin(AdminConfig::new(Some(token.clone())));
+        // The admin API, and the console at a path of the host's choosing
+        // (its links and cookies follow: `/identity/admin-ui/...`).
+        builder = builder
+            .admin(AdminConfig::new(Some(token.clone())))
+            .console(ConsoleConfig::new(Some(token.as_str()), None)?)
+            .console_path(CONSOLE_PATH);
     }
     let service = builder.build()?;
 

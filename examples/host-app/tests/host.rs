@@ -153,6 +153,18 @@ fn the_host_app_embeds_the_service() {
     assert_eq!(s, 201, "{body}");
     let token = json_of(&body)["secretToken"].as_str().unwrap().to_owned();
 
+    // The console, at the host's own path under the prefix: its form and
+    // assets point there.
+    let (s, ct, body) = call(&a, "GET", &format!("{id}/admin-ui/login"), None, None);
+    assert_eq!(s, 200, "{body}");
+    assert!(ct.starts_with("text/html"), "{ct}");
+    assert!(
+        body.contains("action=\"/identity/admin-ui/login\"")
+            && body.contains("href=\"/identity/admin-ui/assets/console.css\"")
+            && !body.contains("\"/console"),
+        "{body}"
+    );
+
     // Entra ID provisions a user; errors on SCIM routes are SCIM's.
     let scim = format!("{id}/scim/v2/acme");
     let (s, _, body) = call(

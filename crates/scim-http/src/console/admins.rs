@@ -17,7 +17,7 @@ use store_diesel::tenants;
 
 use super::pages::{CsrfForm, login_page, login_page_with};
 use super::{
-    ConsoleConfig, ConsoleError, LOGIN_COOKIE, Pending, SESSION_COOKIE, Signed, cookie, html,
+    ConsoleConfig, ConsoleError, LOGIN_COOKIE, Pending, SESSION_COOKIE, Signed, base, cookie, html,
     see_other, set_cookie,
 };
 use crate::admin::tenant_admins::{
@@ -47,8 +47,8 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn home_of(slug: &str) -> String {
-    format!("/console/tenants/{slug}/settings/integrations")
+fn home_of(base: &str, slug: &str) -> String {
+    format!("{base}/tenants/{slug}/settings/integrations")
 }
 
 /// What follows a change of session.
@@ -74,14 +74,14 @@ fn with_session(state: &ScimState, session_id: &str, then: Then<'_>) -> HttpResp
         state,
         SESSION_COOKIE,
         session_id,
-        "/console",
+        &base(state),
         None,
     ))
     .append_header(set_cookie(
         state,
         LOGIN_COOKIE,
         "",
-        "/console/login",
+        &format!("{}/login", base(state)),
         Some(0),
     ));
     match then {
@@ -162,11 +162,11 @@ pub(super) async fn password_sign_in(
     })
     .await??;
     let location = match pending {
-        Some(STEP_TOTP) => "/console/login/second-factor".to_owned(),
-        Some(_) => "/console/login/enrol".to_owned(),
+        Some(STEP_TOTP) => format!("{}/login/second-factor", base(state)),
+        Some(_) => format!("{}/login/enrol", base(state)),
         None => {
             config.record(addr, true);
-            home_of(&scope.tenant_slug)
+            home_of(&base(state), &scope.tenant_slug)
         }
     };
     Ok(with_session(state, &new.id, Then::Go(&location)))
@@ -215,6 +215,8 @@ async fn complete_sign_in(
 #[template(path = "console/second_factor.html")]
 struct SecondFactorPage {
     csrf: Option<String>,
+    /// The console's path from the root (links, forms, assets).
+    base: String,
     csrf_token: String,
     email: String,
     error: Option<String>,
@@ -227,6 +229,7 @@ fn second_factor_page(
 ) -> Result<HttpResponse, ConsoleError> {
     let body = SecondFactorPage {
         csrf: None,
+        base: pending.base.clone(),
         csrf_token: pending.csrf_token.clone(),
         email: pending.subject.clone(),
         error,
@@ -237,7 +240,7 @@ fn second_factor_page(
 
 pub(super) async fn second_factor_form(pending: Pending) -> Result<HttpResponse, ConsoleError> {
     if pending.step != STEP_TOTP {
-        return Ok(see_other("/console/login/enrol"));
+        return Ok(see_other(&format!("{}/login/enrol", pending.base)));
     }
     second_factor_page(&pending, StatusCode::OK, None)
 }
@@ -294,7 +297,7 @@ pub(super) async fn second_factor(
 ) -> Result<HttpResponse, ConsoleError> {
     pending.check_csrf(&form.csrf)?;
     if pending.step != STEP_TOTP {
-        return Ok(see_other("/console/login/enrol"));
+        return Ok(see_other(&format!("{}/login/enrol", base(&state))));
     }
     let addr = req.peer_addr().map(|a| a.ip());
     let delay = config.delay_for(addr);
@@ -354,7 +357,7 @@ pub(super) async fn second_factor(
     Ok(with_session(
         &state,
         &id,
-        Then::Go(&home_of(&pending.scope.tenant_slug)),
+        Then::Go(&home_of(&pending.base, &pending.scope.tenant_slug)),
     ))
 }
 
@@ -362,6 +365,8 @@ pub(super) async fn second_factor(
 #[template(path = "console/enrol.html")]
 struct EnrolPage {
     csrf: Option<String>,
+    /// The console's path from the root (links, forms, assets).
+    base: String,
     csrf_token: String,
     email: String,
     secret: String,
@@ -403,6 +408,7 @@ fn enrol_page(
 ) -> Result<HttpResponse, ConsoleError> {
     let body = EnrolPage {
         csrf: None,
+        base: pending.base.clone(),
         csrf_token: pending.csrf_token.clone(),
         email: pending.subject.clone(),
         secret: totp::base32(seed),
@@ -418,7 +424,7 @@ pub(super) async fn enrol_form(
     pending: Pending,
 ) -> Result<HttpResponse, ConsoleError> {
     if pending.step != STEP_ENROL {
-        return Ok(see_other("/console/login/second-factor"));
+        return Ok(see_other(&format!("{}/login/second-factor", base(&state))));
     }
     let seed = pending_seed(&state, &pending).await?;
     enrol_page(&pending, &seed, StatusCode::OK, None)
@@ -428,6 +434,8 @@ pub(super) async fn enrol_form(
 #[template(path = "console/recovery_codes.html")]
 struct RecoveryCodesPage {
     csrf: Option<String>,
+    /// The console's path from the root (links, forms, assets).
+    base: String,
     codes: Vec<String>,
     next: String,
 }
@@ -441,7 +449,7 @@ pub(super) async fn enrol(
 ) -> Result<HttpResponse, ConsoleError> {
     pending.check_csrf(&form.csrf)?;
     if pending.step != STEP_ENROL {
-        return Ok(see_other("/console/login/second-factor"));
+        return Ok(see_other(&format!("{}/login/second-factor", base(&state))));
     }
     let addr = req.peer_addr().map(|a| a.ip());
     let seed = pending_seed(&state, &pending).await?;
@@ -481,8 +489,9 @@ pub(super) async fn enrol(
     let id = complete_sign_in(&state, &pending, "totp (enrolled)").await?;
     let body = RecoveryCodesPage {
         csrf: None,
+        base: base(&state),
         codes,
-        next: home_of(&pending.scope.tenant_slug),
+        next: home_of(&pending.base, &pending.scope.tenant_slug),
     }
     .render()?;
     Ok(with_session(&state, &id, Then::Show(body)))
@@ -494,6 +503,8 @@ pub(super) async fn enrol(
 #[template(path = "console/set_password.html")]
 struct SetPasswordPage {
     csrf: Option<String>,
+    /// The console's path from the root (links, forms, assets).
+    base: String,
     form_csrf: String,
     token: String,
     email: String,
@@ -533,6 +544,7 @@ fn set_password_page(
     let form_csrf = uuid::Uuid::new_v4().simple().to_string();
     let body = SetPasswordPage {
         csrf: None,
+        base: base(state),
         form_csrf: form_csrf.clone(),
         token,
         email,
@@ -545,7 +557,7 @@ fn set_password_page(
             state,
             SET_PASSWORD_COOKIE,
             &form_csrf,
-            "/console/set-password",
+            &format!("{}/set-password", base(state)),
             None,
         ))
         .content_type("text/html; charset=utf-8")
@@ -641,12 +653,15 @@ pub(super) async fn set_password(
     .await?;
     match outcome {
         LinkState::Valid(_) => Ok(HttpResponse::SeeOther()
-            .insert_header((header::LOCATION, "/console/login?password=set"))
+            .insert_header((
+                header::LOCATION,
+                format!("{}/login?password=set", base(&state)),
+            ))
             .insert_header(set_cookie(
                 &state,
                 SET_PASSWORD_COOKIE,
                 "",
-                "/console/set-password",
+                &format!("{}/set-password", base(&state)),
                 Some(0),
             ))
             .finish()),
@@ -676,6 +691,8 @@ struct NewLink {
 #[template(path = "console/admins.html")]
 struct AdminsPage {
     csrf: Option<String>,
+    /// The console's path from the root (links, forms, assets).
+    base: String,
     csrf_token: String,
     slug: String,
     tenant_name: String,
@@ -723,6 +740,7 @@ async fn admins_page(
         .collect();
     let body = AdminsPage {
         csrf: Some(signed.csrf_token.clone()),
+        base: base(state),
         csrf_token: signed.csrf_token.clone(),
         slug: t.slug,
         tenant_name: t.name,
@@ -795,7 +813,8 @@ pub(super) async fn create(
     .await
     {
         Ok((t, _, None)) => Ok(see_other(&format!(
-            "/console/tenants/{}/admins?emailed=1",
+            "{}/tenants/{}/admins?emailed=1",
+            base(&state),
             t.slug
         ))),
         Ok((t, admin, Some(link))) => {
@@ -865,7 +884,11 @@ pub(super) async fn disable(
     signed.require_operator()?;
     let (slug, id) = path.into_inner();
     let (t, _) = disable_admin_as(&state, slug, id, signed.actor()).await?;
-    Ok(see_other(&format!("/console/tenants/{}/admins", t.slug)))
+    Ok(see_other(&format!(
+        "{}/tenants/{}/admins",
+        base(&state),
+        t.slug
+    )))
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -890,7 +913,11 @@ pub(super) async fn second_factor_setting(
         signed.actor(),
     )
     .await?;
-    Ok(see_other(&format!("/console/tenants/{}/admins", t.slug)))
+    Ok(see_other(&format!(
+        "{}/tenants/{}/admins",
+        base(&state),
+        t.slug
+    )))
 }
 
 pub(super) async fn enable(
@@ -903,7 +930,11 @@ pub(super) async fn enable(
     signed.require_operator()?;
     let (slug, id) = path.into_inner();
     let (t, _) = enable_admin_as(&state, slug, id, signed.actor()).await?;
-    Ok(see_other(&format!("/console/tenants/{}/admins", t.slug)))
+    Ok(see_other(&format!(
+        "{}/tenants/{}/admins",
+        base(&state),
+        t.slug
+    )))
 }
 
 pub(super) async fn reset_second_factor(
@@ -916,5 +947,9 @@ pub(super) async fn reset_second_factor(
     signed.require_operator()?;
     let (slug, id) = path.into_inner();
     let (t, _) = reset_second_factor_as(&state, slug, id, signed.actor()).await?;
-    Ok(see_other(&format!("/console/tenants/{}/admins", t.slug)))
+    Ok(see_other(&format!(
+        "{}/tenants/{}/admins",
+        base(&state),
+        t.slug
+    )))
 }

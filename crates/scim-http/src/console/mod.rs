@@ -23,8 +23,12 @@
 //! * Every response carries a strict Content-Security-Policy and
 //!   `Cache-Control: no-store`; every form carries a CSRF token (per session;
 //!   the sign-in form's is bound to a pre-session cookie) checked on every
-//!   POST; cookies are `HttpOnly; SameSite=Strict; Path=/console`, and
+//!   POST; cookies are `HttpOnly; SameSite=Strict; Path=<console path>`, and
 //!   `Secure` when the public URL is https.
+//! * The console can be mounted at any path: its links, redirects, form
+//!   actions, asset URLs and cookie paths start with
+//!   [`crate::ScimConfig::console_base_path`] (the public URL's path, then
+//!   the configured console path), never a fixed `/console`.
 //! * Failed sign-ins from one address are slowed down: each attempt waits
 //!   longer the more recent failures that address has.
 
@@ -242,6 +246,67 @@ impl From<actix_web::error::BlockingError> for ConsoleError {
     }
 }
 
+impl ConsoleError {
+    /// The response of this error for a console whose pages are under
+    /// `base` ([`crate::ScimConfig::console_base_path`]). Logs nothing
+    /// ([`ResponseError::error_response`] logs server-side failures once).
+    pub fn response_at(&self, base: &str) -> HttpResponse {
+        if matches!(self, ConsoleError::SignIn) {
+            return see_other(&format!("{base}/login"));
+        }
+        let message = match self {
+            ConsoleError::Admin(AdminError::Internal(_)) | ConsoleError::Render(_) => {
+                "Something went wrong on the server; it has been logged.".to_owned()
+            }
+            ConsoleError::Admin(AdminError::Unavailable(_)) => {
+                "The service is temporarily unavailable; try again shortly.".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let status = self.status_code();
+        let page = pages::MessagePage {
+            csrf: None,
+            base: base.to_owned(),
+            heading: status.canonical_reason().unwrap_or("Error").to_owned(),
+            message,
+        };
+        match page.render() {
+            Ok(body) => html(status, body),
+            Err(_) => HttpResponse::build(status).finish(),
+        }
+    }
+}
+
+/// The console's path of the request's service (see
+/// [`crate::ScimConfig::console_base_path`]).
+pub(crate) fn base(state: &ScimState) -> String {
+    state.config.console_base_path()
+}
+
+/// Renders the console's errors for the path the console is mounted at: an
+/// error type has no request to read it from, so [`ConsoleError`]'s own
+/// [`ResponseError::error_response`] assumes `/console`, and this middleware
+/// of the console's scope renders the page again with the service's path.
+async fn errors_at_base(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<actix_web::body::BoxBody>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let base = req
+        .app_data::<web::Data<ScimState>>()
+        .map(|state| base(state));
+    let res = next.call(req).await?;
+    let again = base.and_then(|base| {
+        res.response()
+            .error()
+            .and_then(|e| e.as_error::<ConsoleError>())
+            .map(|e| e.response_at(&base))
+    });
+    Ok(match again {
+        Some(response) => res.into_response(response),
+        None => res,
+    })
+}
+
 impl ResponseError for ConsoleError {
     fn status_code(&self) -> StatusCode {
         match self {
@@ -253,34 +318,19 @@ impl ResponseError for ConsoleError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        if matches!(self, ConsoleError::SignIn) {
-            return see_other("/console/login");
-        }
-        let message = match self {
+        match self {
             ConsoleError::Admin(AdminError::Internal(detail)) => {
                 tracing::error!(%detail, "console internal error");
-                "Something went wrong on the server; it has been logged.".to_owned()
             }
             ConsoleError::Admin(AdminError::Unavailable(detail)) => {
                 tracing::warn!(%detail, "database unavailable");
-                "The service is temporarily unavailable; try again shortly.".to_owned()
             }
-            ConsoleError::Render(e) => {
-                tracing::error!(error = %e, "console template failed");
-                "Something went wrong on the server; it has been logged.".to_owned()
-            }
-            other => other.to_string(),
-        };
-        let status = self.status_code();
-        let page = pages::MessagePage {
-            csrf: None,
-            heading: status.canonical_reason().unwrap_or("Error").to_owned(),
-            message,
-        };
-        match page.render() {
-            Ok(body) => html(status, body),
-            Err(_) => HttpResponse::build(status).finish(),
+            ConsoleError::Render(e) => tracing::error!(error = %e, "console template failed"),
+            _ => {}
         }
+        // The console's scope renders it again at its own path
+        // (`errors_at_base`).
+        self.response_at("/console")
     }
 }
 
@@ -341,6 +391,8 @@ pub struct Signed {
     pub csrf_token: String,
     /// The tenant administrator's account and tenant; `None` for the operator.
     pub scope: Option<Scope>,
+    /// The console's path ([`crate::ScimConfig::console_base_path`]).
+    base: String,
 }
 
 impl Signed {
@@ -358,6 +410,12 @@ impl Signed {
     /// tenant, a tenant administrator only their own.
     pub fn may_see(&self, slug: &str) -> bool {
         self.scope.as_ref().is_none_or(|s| s.tenant_slug == slug)
+    }
+
+    /// The console's path ([`crate::ScimConfig::console_base_path`]): its
+    /// pages are below it.
+    pub fn base(&self) -> &str {
+        &self.base
     }
 
     /// The audit log's actor for this person's actions.
@@ -381,13 +439,14 @@ async fn session_of(
     id: Option<String>,
     state: Option<web::Data<ScimState>>,
     config: Option<web::Data<ConsoleConfig>>,
-) -> Result<(String, ConsoleSession), ConsoleError> {
+) -> Result<(String, ConsoleSession, String), ConsoleError> {
     let (Some(id), Some(state), Some(config)) = (id, state, config) else {
         return Err(ConsoleError::SignIn);
     };
     if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(ConsoleError::SignIn);
     }
+    let base = base(&state);
     let idle = config.idle_timeout;
     let store = state.store.clone();
     let sid = id.clone();
@@ -395,7 +454,7 @@ async fn session_of(
         store.transaction(|c| store_diesel::console_sessions::touch(c, &sid, idle))
     })
     .await??;
-    Ok((id, session.ok_or(ConsoleError::SignIn)?))
+    Ok((id, session.ok_or(ConsoleError::SignIn)?, base))
 }
 
 impl FromRequest for Signed {
@@ -410,7 +469,7 @@ impl FromRequest for Signed {
         // may open only their own.
         let slug = req.match_info().get("t").map(str::to_owned);
         Box::pin(async move {
-            let (id, session) = session_of(id, state, config).await?;
+            let (id, session, base) = session_of(id, state, config).await?;
             if session.pending.is_some() {
                 // Password accepted, second factor outstanding: nobody yet.
                 return Err(ConsoleError::SignIn);
@@ -420,6 +479,7 @@ impl FromRequest for Signed {
                 subject: session.subject,
                 csrf_token: session.csrf_token,
                 scope: session.scope,
+                base,
             };
             if let Some(slug) = slug.filter(|s| !signed.may_see(s)) {
                 // The same answer as for a tenant that does not exist.
@@ -445,6 +505,8 @@ pub struct Pending {
     pub scope: Scope,
     /// `totp` (enter a code) or `enrol` (set up a second factor first).
     pub step: String,
+    /// The console's path ([`crate::ScimConfig::console_base_path`]).
+    base: String,
 }
 
 impl FromRequest for Pending {
@@ -456,7 +518,7 @@ impl FromRequest for Pending {
         let state = req.app_data::<web::Data<ScimState>>().cloned();
         let config = req.app_data::<web::Data<ConsoleConfig>>().cloned();
         Box::pin(async move {
-            let (id, session) = session_of(id, state, config).await?;
+            let (id, session, base) = session_of(id, state, config).await?;
             match (session.scope, session.pending) {
                 (Some(scope), Some(step)) => Ok(Pending {
                     session_id: id,
@@ -464,6 +526,7 @@ impl FromRequest for Pending {
                     csrf_token: session.csrf_token,
                     scope,
                     step,
+                    base,
                 }),
                 _ => Err(ConsoleError::SignIn),
             }
@@ -478,11 +541,14 @@ pub fn configure_console(cfg: &mut web::ServiceConfig) {
 }
 
 /// [`configure_console`] under `path` (`""`: at the enclosing scope's
-/// path). The console's pages link to `/console/...`: mount it where those
-/// paths reach it.
+/// path). The console's pages link to
+/// [`crate::ScimConfig::console_base_path`] (the public URL's path, then
+/// `paths.console` of [`ScimState`]'s configuration): mount it where that
+/// path reaches it.
 pub fn configure_console_at(cfg: &mut web::ServiceConfig, path: &str) {
     cfg.service(
         web::scope(path)
+            .wrap(actix_web::middleware::from_fn(errors_at_base))
             .wrap(
                 DefaultHeaders::new()
                     .add((header::CONTENT_SECURITY_POLICY, CSP))

@@ -6,8 +6,8 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 
 use super::{
-    ConsoleConfig, ConsoleError, LOGIN_COOKIE, OPERATOR, SESSION_COOKIE, Signed, cookie, html,
-    see_other, set_cookie,
+    ConsoleConfig, ConsoleError, LOGIN_COOKIE, OPERATOR, SESSION_COOKIE, Signed, base, cookie,
+    html, see_other, set_cookie,
 };
 use crate::ScimState;
 use crate::admin::people::{find_users, user_status_filter, users_page};
@@ -22,6 +22,8 @@ fn when(t: DateTime<Utc>) -> String {
 #[template(path = "console/message.html")]
 pub(super) struct MessagePage {
     pub(super) csrf: Option<String>,
+    /// The console's path from the root (links, forms, assets).
+    pub(super) base: String,
     pub(super) heading: String,
     pub(super) message: String,
 }
@@ -30,6 +32,8 @@ pub(super) struct MessagePage {
 #[template(path = "console/login.html")]
 struct LoginPage {
     csrf: Option<String>,
+    /// The console's path from the root (links, forms, assets).
+    base: String,
     login_csrf: String,
     error: Option<String>,
     notice: Option<String>,
@@ -47,6 +51,8 @@ struct TenantRow {
 #[template(path = "console/tenants.html")]
 struct TenantsPage {
     csrf: Option<String>,
+    /// The console's path from the root (links, forms, assets).
+    base: String,
     csrf_token: String,
     operator: bool,
     tenants: Vec<TenantRow>,
@@ -56,6 +62,8 @@ struct TenantsPage {
 #[template(path = "console/integrations.html")]
 struct IntegrationsPage {
     csrf: Option<String>,
+    /// The console's path from the root (links, forms, assets).
+    base: String,
     csrf_token: String,
     tab: &'static str,
     slug: String,
@@ -78,6 +86,8 @@ struct IntegrationsPage {
 #[template(path = "console/scim_settings.html")]
 struct ScimSettingsPage {
     csrf: Option<String>,
+    /// The console's path from the root (links, forms, assets).
+    base: String,
     csrf_token: String,
     tab: &'static str,
     slug: String,
@@ -103,10 +113,13 @@ impl CsrfForm {
     }
 }
 
-pub(super) async fn home(signed: Result<Signed, ConsoleError>) -> HttpResponse {
+pub(super) async fn home(
+    state: web::Data<ScimState>,
+    signed: Result<Signed, ConsoleError>,
+) -> HttpResponse {
     match signed {
-        Ok(_) => see_other("/console/tenants"),
-        Err(_) => see_other("/console/login"),
+        Ok(_) => see_other(&format!("{}/tenants", base(&state))),
+        Err(_) => see_other(&format!("{}/login", base(&state))),
     }
 }
 
@@ -130,6 +143,7 @@ pub(super) fn login_page_with(
     let login_csrf = uuid::Uuid::new_v4().simple().to_string();
     let body = LoginPage {
         csrf: None,
+        base: base(state),
         login_csrf: login_csrf.clone(),
         error,
         notice,
@@ -141,7 +155,7 @@ pub(super) fn login_page_with(
             state,
             LOGIN_COOKIE,
             &login_csrf,
-            "/console/login",
+            &format!("{}/login", base(state)),
             None,
         ))
         .content_type("text/html; charset=utf-8")
@@ -220,19 +234,19 @@ pub(super) async fn login(
     })
     .await??;
     Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, "/console/tenants"))
+        .insert_header((header::LOCATION, format!("{}/tenants", base(&state))))
         .insert_header(set_cookie(
             &state,
             SESSION_COOKIE,
             &new.id,
-            "/console",
+            &base(&state),
             None,
         ))
         .append_header(set_cookie(
             &state,
             LOGIN_COOKIE,
             "",
-            "/console/login",
+            &format!("{}/login", base(&state)),
             Some(0),
         ))
         .finish())
@@ -249,8 +263,14 @@ pub(super) async fn logout(
     web::block(move || store.transaction(|c| store_diesel::console_sessions::delete(c, &id)))
         .await??;
     Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, "/console/login"))
-        .insert_header(set_cookie(&state, SESSION_COOKIE, "", "/console", Some(0)))
+        .insert_header((header::LOCATION, format!("{}/login", base(&state))))
+        .insert_header(set_cookie(
+            &state,
+            SESSION_COOKIE,
+            "",
+            &base(&state),
+            Some(0),
+        ))
         .finish())
 }
 
@@ -272,6 +292,7 @@ pub(super) async fn tenants(
     let body = TenantsPage {
         operator: signed.scope.is_none(),
         csrf: Some(signed.csrf_token.clone()),
+        base: base(&state),
         csrf_token: signed.csrf_token,
         tenants,
     }
@@ -307,6 +328,7 @@ async fn integrations_page_with(
         token_endpoint: state.config.token_endpoint(),
         oauth_only,
         csrf: Some(signed.csrf_token.clone()),
+        base: base(state),
         csrf_token: signed.csrf_token.clone(),
         tab: "integrations",
         tenant_url: state.config.tenant_url(&t.slug),
@@ -512,6 +534,7 @@ pub(super) async fn scim_settings(
     let body = ScimSettingsPage {
         overrides,
         csrf: Some(signed.csrf_token.clone()),
+        base: base(&state),
         csrf_token: signed.csrf_token,
         tab: "scim",
         slug: t.slug,
@@ -556,7 +579,8 @@ pub(super) async fn save_scim_settings(
     )
     .await?;
     Ok(see_other(&format!(
-        "/console/tenants/{}/settings/scim?saved=1",
+        "{}/tenants/{}/settings/scim?saved=1",
+        base(&state),
         t.slug
     )))
 }
@@ -592,6 +616,8 @@ struct UserRow {
 #[template(path = "console/users.html")]
 struct UsersPage {
     csrf: Option<String>,
+    /// The console's path from the root (links, forms, assets).
+    base: String,
     tab: &'static str,
     slug: String,
     tenant_name: String,
@@ -655,6 +681,7 @@ pub(super) async fn users(
         .collect();
     let body = UsersPage {
         csrf: Some(signed.csrf_token),
+        base: base(&state),
         tab: "users",
         slug: t.slug,
         tenant_name: t.name,

@@ -11,7 +11,7 @@ use provisioning_core::{Effective, Override, Source};
 use store_diesel::invitations::{Cursor, StateFilter};
 
 use super::pages::CsrfForm;
-use super::{ConsoleError, Signed, html, see_other};
+use super::{ConsoleError, Signed, base, html, see_other};
 use crate::ScimState;
 use crate::admin::people::{
     access_check, check_in_as, group_detail, group_members_page, group_settings, groups_page,
@@ -86,6 +86,8 @@ struct InvitationView {
 #[template(path = "console/user.html")]
 struct UserPage {
     csrf: Option<String>,
+    /// The console's path from the root (links, forms, assets).
+    base: String,
     csrf_token: String,
     tab: &'static str,
     slug: String,
@@ -165,6 +167,7 @@ pub(super) async fn user(
     let u = d.user;
     let body = UserPage {
         csrf: Some(signed.csrf_token.clone()),
+        base: base(&state),
         csrf_token: signed.csrf_token,
         tab: "users",
         slug: d.tenant.slug,
@@ -229,7 +232,8 @@ pub(super) async fn save_user_settings(
     let (t, u, _) =
         put_user_settings_as(&state, slug, id, signed.actor(), automatic, mobile).await?;
     Ok(see_other(&format!(
-        "/console/tenants/{}/users/{}?saved=1",
+        "{}/tenants/{}/users/{}?saved=1",
+        base(&state),
         t.slug,
         url_part(&u.id)
     )))
@@ -245,7 +249,8 @@ pub(super) async fn invite(
     let (slug, id) = path.into_inner();
     let (t, u, _) = invite_as(&state, slug, id, signed.actor()).await?;
     Ok(see_other(&format!(
-        "/console/tenants/{}/users/{}?invited=1",
+        "{}/tenants/{}/users/{}?invited=1",
+        base(&state),
         t.slug,
         url_part(&u.id)
     )))
@@ -277,6 +282,8 @@ struct GroupRow {
 #[template(path = "console/groups.html")]
 struct GroupsPage {
     csrf: Option<String>,
+    /// The console's path from the root (links, forms, assets).
+    base: String,
     tab: &'static str,
     slug: String,
     tenant_name: String,
@@ -314,6 +321,7 @@ pub(super) async fn groups(
         .collect();
     let body = GroupsPage {
         csrf: Some(signed.csrf_token),
+        base: base(&state),
         tab: "groups",
         slug: t.slug,
         tenant_name: t.name,
@@ -343,6 +351,8 @@ struct AccessView {
 #[template(path = "console/group.html")]
 struct GroupPage {
     csrf: Option<String>,
+    /// The console's path from the root (links, forms, assets).
+    base: String,
     csrf_token: String,
     tab: &'static str,
     slug: String,
@@ -418,6 +428,7 @@ pub(super) async fn group(
     let effective = tenant_settings(&t).effective_for_group(&settings);
     let body = GroupPage {
         csrf: Some(signed.csrf_token.clone()),
+        base: base(&state),
         csrf_token: signed.csrf_token,
         tab: "groups",
         slug: t.slug,
@@ -465,7 +476,8 @@ pub(super) async fn save_group_settings(
     let (slug, id) = path.into_inner();
     let (t, g, _) = put_group_settings_as(&state, slug, id, signed.actor(), mobile, store).await?;
     Ok(see_other(&format!(
-        "/console/tenants/{}/groups/{}?saved=1",
+        "{}/tenants/{}/groups/{}?saved=1",
+        base(&state),
         t.slug,
         url_part(&g.id)
     )))
@@ -489,6 +501,8 @@ struct InvitationRow {
 #[template(path = "console/invitations.html")]
 struct InvitationsPage {
     csrf: Option<String>,
+    /// The console's path from the root (links, forms, assets).
+    base: String,
     csrf_token: String,
     tab: &'static str,
     slug: String,
@@ -580,6 +594,7 @@ pub(super) async fn invitations(
         });
     let body = InvitationsPage {
         csrf: Some(signed.csrf_token.clone()),
+        base: base(&state),
         csrf_token: signed.csrf_token,
         tab: "invitations",
         slug: t.slug,
@@ -610,7 +625,8 @@ pub(super) async fn check_in(
     let slug = path.into_inner();
     let released = check_in_as(&state, &admin, slug.clone(), signed.actor()).await?;
     Ok(see_other(&format!(
-        "/console/tenants/{slug}/invitations?released={released}"
+        "{}/tenants/{slug}/invitations?released={released}",
+        base(&state)
     )))
 }
 
@@ -629,6 +645,8 @@ struct AuditRow {
 #[template(path = "console/audit.html")]
 struct AuditPage {
     csrf: Option<String>,
+    /// The console's path from the root (links, forms, assets).
+    base: String,
     tab: &'static str,
     slug: String,
     tenant_name: String,
@@ -697,6 +715,7 @@ pub(super) async fn audit(
         .collect();
     let body = AuditPage {
         csrf: Some(signed.csrf_token),
+        base: base(&state),
         tab: "audit",
         slug: t.slug,
         tenant_name: t.name,
@@ -719,6 +738,8 @@ pub(super) async fn audit(
 #[template(path = "console/activity.html")]
 struct ActivityPage {
     csrf: Option<String>,
+    /// The console's path from the root (links, forms, assets).
+    base: String,
     tab: &'static str,
     slug: String,
     tenant_name: String,
@@ -789,6 +810,7 @@ pub(super) async fn activity(
     let secs = silence.num_seconds();
     let body = ActivityPage {
         csrf: Some(signed.csrf_token),
+        base: base(&state),
         tab: "activity",
         slug: t.slug,
         tenant_name: t.name,
@@ -867,7 +889,8 @@ pub(super) async fn create_tenant(
     };
     let t = create_tenant_as(&state, slug, name, signed.actor()).await?;
     Ok(see_other(&format!(
-        "/console/tenants/{}/settings/integrations",
+        "{}/tenants/{}/settings/integrations",
+        base(&state),
         t.slug
     )))
 }

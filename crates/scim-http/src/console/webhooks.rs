@@ -11,7 +11,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::{ConsoleError, Signed, html, see_other};
+use super::{ConsoleError, Signed, base, html, see_other};
 use crate::ScimState;
 use crate::admin::webhooks::{self as hooks, Change};
 use crate::admin::{AdminConfig, AdminError, api_keys};
@@ -38,6 +38,8 @@ struct EndpointRow {
 #[template(path = "console/webhooks.html")]
 struct WebhooksPage {
     csrf: Option<String>,
+    /// The console's path from the root (links, forms, assets).
+    base: String,
     csrf_token: String,
     tab: &'static str,
     slug: String,
@@ -68,6 +70,8 @@ struct AttemptRow {
 #[template(path = "console/webhook.html")]
 struct WebhookPage {
     csrf: Option<String>,
+    /// The console's path from the root (links, forms, assets).
+    base: String,
     csrf_token: String,
     tab: &'static str,
     slug: String,
@@ -128,6 +132,7 @@ async fn list_page(
     let endpoints = hooks::list_of(state, tenant_id).await?;
     let body = WebhooksPage {
         csrf: Some(signed.csrf_token.clone()),
+        base: base(state),
         csrf_token: signed.csrf_token.clone(),
         tab: "webhooks",
         slug,
@@ -221,7 +226,10 @@ pub(super) async fn revoke_key(
     signed.check_csrf(&form.csrf)?;
     let (slug, id) = path.into_inner();
     api_keys::revoke_as(&state, slug.clone(), signed.actor(), id).await?;
-    Ok(see_other(&format!("/console/tenants/{slug}/webhooks")))
+    Ok(see_other(&format!(
+        "{}/tenants/{slug}/webhooks",
+        base(&state)
+    )))
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -325,6 +333,7 @@ async fn endpoint_page(
     let now = Utc::now();
     let body = WebhookPage {
         csrf: Some(signed.csrf_token.clone()),
+        base: base(state),
         csrf_token: signed.csrf_token.clone(),
         tab: "webhooks",
         slug,
@@ -495,7 +504,10 @@ pub(super) async fn delete(
     }
     let (tenant_id, _) = tenant_of(&state, slug.clone()).await?;
     hooks::delete_as(&state, tenant_id, signed.actor(), id).await?;
-    Ok(see_other(&format!("/console/tenants/{slug}/webhooks")))
+    Ok(see_other(&format!(
+        "{}/tenants/{slug}/webhooks",
+        base(&state)
+    )))
 }
 
 #[derive(Debug, serde::Deserialize)]

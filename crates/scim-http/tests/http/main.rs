@@ -3,6 +3,8 @@
 
 mod bodies;
 mod common;
+#[cfg(feature = "console")]
+mod console_mounted;
 mod discovery;
 mod mounted;
 mod webhook_worker;

@@ -243,13 +243,21 @@ async fn settings_that_cannot_work_are_refused() {
         built(b().public_url("app.example.net")),
         BuildError::PublicUrl(_)
     ));
+    // The console at any path (see console_mounted.rs), but not over another part.
+    assert!(
+        b().public_url("https://app.example.net/identity")
+            .prefix("/identity")
+            .console(ConsoleConfig::new(Some("t".repeat(32).as_str()), None).unwrap())
+            .console_path("/admin-ui")
+            .build()
+            .is_ok()
+    );
     assert!(matches!(
         built(
-            b().public_url("https://app.example.net/identity")
-                .prefix("/identity")
-                .console(ConsoleConfig::new(Some("t".repeat(32).as_str()), None).unwrap())
+            b().console(ConsoleConfig::new(None, None).unwrap())
+                .console_path("/scim/v2/console")
         ),
-        BuildError::ConsolePath(_)
+        BuildError::PathClash(_)
     ));
     assert!(matches!(
         built(

@@ -208,11 +208,10 @@ store_test!(
         store
             .with_conn(|c| webhooks::dispatch(c, 100, now))
             .unwrap();
-        let policy = RetryPolicy {
-            base: TimeDelta::seconds(1),
-            max_delay: TimeDelta::seconds(1),
-            window: TimeDelta::seconds(10),
-        };
+        let mut policy = RetryPolicy::default();
+        policy.base = TimeDelta::seconds(1);
+        policy.max_delay = TimeDelta::seconds(1);
+        policy.window = TimeDelta::seconds(10);
         let mut at = now;
         let mut gave_up = false;
         for _ in 0..20 {

@@ -216,10 +216,8 @@ fn refuses_a_target_with_rows_unless_replacing() {
             .transaction(|c| tenants::get_by_slug(c, "already-here"))
             .is_ok()
     );
-    let replace = CopyOptions {
-        replace: true,
-        ..CopyOptions::default()
-    };
+    let mut replace = CopyOptions::default();
+    replace.replace = true;
     let report =
         copy_sqlite_to_postgres(source.url(), target.url(), &replace, &mut |_, _| {}).unwrap();
     assert!(report.replaced_rows >= 1);
@@ -251,10 +249,8 @@ fn a_failure_mid_way_leaves_the_target_without_rows() {
         })
         .unwrap();
     let mut seen = Vec::new();
-    let small = CopyOptions {
-        batch_rows: 1,
-        ..CopyOptions::default()
-    };
+    let mut small = CopyOptions::default();
+    small.batch_rows = 1;
     let err = copy_sqlite_to_postgres(source.url(), target.url(), &small, &mut |t, _| {
         seen.push(t.to_owned());
     })

@@ -129,11 +129,10 @@ store_test!(a_crashed_workers_lease_expires, |db| {
 store_test!(failures_back_off_exponentially_then_give_up, |db| {
     let store = db.store();
     let t = tenant(store, "acme");
-    let policy = RetryPolicy {
-        base: TimeDelta::seconds(10),
-        max_delay: TimeDelta::seconds(35),
-        max_attempts: 4,
-    };
+    let mut policy = RetryPolicy::default();
+    policy.base = TimeDelta::seconds(10);
+    policy.max_delay = TimeDelta::seconds(35);
+    policy.max_attempts = 4;
     assert_eq!(policy.delay(1), TimeDelta::seconds(10));
     assert_eq!(policy.delay(2), TimeDelta::seconds(20));
     assert_eq!(policy.delay(3), TimeDelta::seconds(35));
