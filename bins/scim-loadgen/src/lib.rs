@@ -222,7 +222,10 @@ impl Config {
         if self.concurrency == 0 {
             return fail("concurrency must be at least 1");
         }
-        if self.rate.is_some_and(|r| !(r.is_finite() && r > 0.0 && r <= 1_000_000.0)) {
+        if self
+            .rate
+            .is_some_and(|r| !(r.is_finite() && r > 0.0 && r <= 1_000_000.0))
+        {
             return fail("rate must be a number of requests per second above 0");
         }
         if self.batch == 0 {
