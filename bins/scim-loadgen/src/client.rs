@@ -134,11 +134,27 @@ pub(crate) struct Pacer {
 }
 
 impl Pacer {
-    /// `rate` requests per second to each of `tenants` tenants (`rate` > 0).
+    /// `rate` requests per second to each of `tenants` tenants (`rate` > 0),
+    /// from now.
     pub fn new(tenants: usize, rate: f64) -> Pacer {
+        Self::starting(tenants, rate, Instant::now())
+    }
+
+    /// The tenants' first slots are spread over one interval from `start`
+    /// (tenant `i` of `n` at `start + i/n` of it), as independent clients'
+    /// would be: with every tenant on the same beat, the server would get
+    /// all of them at once, then nothing.
+    fn starting(tenants: usize, rate: f64, start: Instant) -> Pacer {
+        let interval = Duration::from_secs_f64(1.0 / rate);
+        let n = u32::try_from(tenants.max(1)).unwrap_or(u32::MAX);
         Pacer {
-            interval: Duration::from_secs_f64(1.0 / rate),
-            next: (0..tenants).map(|_| Mutex::new(None)).collect(),
+            interval,
+            next: (0..tenants)
+                .map(|i| {
+                    let i = u32::try_from(i).unwrap_or(u32::MAX);
+                    Mutex::new(Some(start + interval / n * i))
+                })
+                .collect(),
         }
     }
 
@@ -150,8 +166,7 @@ impl Pacer {
         let mut next = next
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        // The first request of a tenant goes at once; a tenant that fell
-        // idle starts again now (no burst of missed slots).
+        // A tenant that fell idle starts again now (no burst of missed slots).
         let slot = next.map_or(now, |n| n.max(now));
         *next = Some(slot + self.interval);
         slot
@@ -173,15 +188,16 @@ mod tests {
 
     #[test]
     fn a_tenant_gets_one_slot_per_interval_and_tenants_are_independent() {
-        let pacer = Pacer::new(2, 25.0);
         let t0 = Instant::now();
+        let pacer = Pacer::starting(2, 25.0, t0);
         let step = Duration::from_millis(40);
         // Three requests asked for at once: 0, 40 and 80 ms.
         assert_eq!(pacer.take(0, t0), t0);
         assert_eq!(pacer.take(0, t0), t0 + step);
         assert_eq!(pacer.take(0, t0), t0 + 2 * step);
-        // Another tenant starts at once.
-        assert_eq!(pacer.take(1, t0), t0);
+        // The other tenant is half a beat later, not on the same one.
+        assert_eq!(pacer.take(1, t0), t0 + step / 2);
+        assert_eq!(pacer.take(1, t0), t0 + step + step / 2);
         // After a long idle time tenant 0 starts again at once, without a
         // burst of every missed slot.
         let later = t0 + Duration::from_secs(10);
