@@ -123,6 +123,10 @@ pub mod prelude {
 ///
 /// Every `/Users` and `/Groups` route is one generic handler over that type's
 /// service (`resource::ScimResource`), so the two types cannot drift apart.
+#[deprecated(
+    since = "0.1.0",
+    note = "use `ScimService::builder` (everything, under a prefix), or `configure_scim_at(cfg, \"/scim/v2\")` for the SCIM routes alone"
+)]
 pub fn configure(cfg: &mut web::ServiceConfig) {
     configure_scim_at(cfg, "/scim/v2");
 }

@@ -3,7 +3,7 @@
 use actix_web::body::{BoxBody, EitherBody};
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::{App, test, web};
-use scim_http::{ScimConfig, ScimState, TokenKeys, configure, scim_error_bodies};
+use scim_http::{ScimConfig, ScimState, TokenKeys, configure_scim_at, scim_error_bodies};
 use serde_json::Value;
 use store_diesel::testing::TestDb;
 use store_diesel::{tenants, tokens};
@@ -76,7 +76,7 @@ impl Fixture {
             App::new()
                 .wrap(scim_error_bodies())
                 .app_data(web::Data::new(self.state.clone()))
-                .configure(configure),
+                .configure(|cfg| configure_scim_at(cfg, "/scim/v2")),
         )
         .await
     }
