@@ -130,7 +130,7 @@ pub(crate) struct Client<'a> {
 #[derive(Debug)]
 pub(crate) struct Pacer {
     interval: Duration,
-    next: Vec<Mutex<Option<Instant>>>,
+    next: Vec<Mutex<Instant>>,
 }
 
 impl Pacer {
@@ -152,7 +152,7 @@ impl Pacer {
             next: (0..tenants)
                 .map(|i| {
                     let i = u32::try_from(i).unwrap_or(u32::MAX);
-                    Mutex::new(Some(start + interval / n * i))
+                    Mutex::new(start + interval / n * i)
                 })
                 .collect(),
         }
@@ -167,8 +167,8 @@ impl Pacer {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         // A tenant that fell idle starts again now (no burst of missed slots).
-        let slot = next.map_or(now, |n| n.max(now));
-        *next = Some(slot + self.interval);
+        let slot = (*next).max(now);
+        *next = slot + self.interval;
         slot
     }
 

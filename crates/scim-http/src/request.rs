@@ -64,6 +64,9 @@ impl Credential {
 enum Mode {
     /// A read transaction.
     Read,
+    /// A read transaction for a small, bounded read: on SQLite it runs on the
+    /// HTTP worker when a pooled connection is free at once.
+    SmallRead,
     /// A write transaction, the work in a savepoint (a 4xx is undone and
     /// audited).
     Write,
@@ -336,14 +339,6 @@ impl ScimRequest {
         self.run(Mode::WriteEach, f).await
     }
 
-    async fn run<T, F>(&self, mode: Mode, f: F) -> Result<(T, Tenant), ApiError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Tx<'_>) -> Result<T, ApiError> + Send + 'static,
-    {
-        self.run_with(mode, false, f).await
-    }
-
     /// [`ScimRequest::read`] for a read that is small and bounded (`small`:
     /// see [`crate::resource::ScimResource::small_get`]): on SQLite it runs on
     /// the HTTP worker when a pooled connection is free.
@@ -352,10 +347,11 @@ impl ScimRequest {
         T: Send + 'static,
         F: FnOnce(&mut Tx<'_>) -> Result<T, ApiError> + Send + 'static,
     {
-        self.run_with(Mode::Read, small, f).await
+        let mode = if small { Mode::SmallRead } else { Mode::Read };
+        self.run(mode, f).await
     }
 
-    async fn run_with<T, F>(&self, mode: Mode, small: bool, f: F) -> Result<(T, Tenant), ApiError>
+    async fn run<T, F>(&self, mode: Mode, f: F) -> Result<(T, Tenant), ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Tx<'_>) -> Result<T, ApiError> + Send + 'static,
@@ -364,7 +360,7 @@ impl ScimRequest {
         let state = self.state.clone();
         let slug = self.slug.clone();
         let now = Utc::now();
-        let write = mode != Mode::Read;
+        let write = matches!(mode, Mode::Write | Mode::WriteEach);
         // What a refused write's audit record names (writes only: no work on
         // the read path).
         let rejected = (mode == Mode::Write).then(|| {
@@ -378,7 +374,7 @@ impl ScimRequest {
         // hand-off to the blocking pool and back costs (two context
         // switches). Everything else, and PostgreSQL (a network round
         // trip), goes to the blocking pool.
-        let inline = if small && mode == Mode::Read && state.store.backend() == Backend::Sqlite {
+        let inline = if mode == Mode::SmallRead && state.store.backend() == Backend::Sqlite {
             state.store.try_conn()
         } else {
             None
