@@ -108,25 +108,70 @@ pub(crate) fn changed_attributes(before: &Value, after: &Value) -> Vec<String> {
 // ---- the operations (inside a transaction) -----------------------------------------
 
 fn create_tx(tx: &mut Tx<'_>, doc: Value) -> Result<UserRecord, ApiError> {
-    let (conn, tenant, now) = (&mut *tx.conn, tx.tenant, tx.now);
+    let (rec, events) = prepare_create(tx, doc)?;
+    store_created(tx, std::slice::from_ref(&rec), &[events])
+        .map_err(|e| conflict_user_name(e, &rec.user_name))?;
+    Ok(rec)
+}
+
+/// A new user's record and the lifecycle events of its provisioning (no I/O).
+fn prepare_create(tx: &Tx<'_>, doc: Value) -> Result<(UserRecord, Vec<Event>), ApiError> {
+    let (tenant, now) = (tx.tenant, tx.now);
     let effective = tenant_settings(tenant).effective_for_user(&overrides_of(&doc));
     let active = doc.get("active").and_then(Value::as_bool).unwrap_or(true);
     let (lifecycle, events) = UserLifecycle::provision(&effective, active, now);
     let id = uuid::Uuid::new_v4().to_string();
     let rec = build_record(&tenant.id, &id, doc, &lifecycle, now, now, 1)?;
-    users::insert(conn, &rec).map_err(|e| conflict_user_name(e, &rec.user_name))?;
-    audit_write(
-        conn,
-        &tenant.id,
-        "user.create",
-        &rec,
-        json!({"userName": rec.user_name, "status": rec.status}),
-    )?;
-    audit_events(conn, &tenant.id, &rec.id, &events)?;
-    tx.events.extend(change_events::lifecycle(
-        DIRECTORY, tenant, &rec, &events, now,
-    ));
-    Ok(rec)
+    Ok((rec, events))
+}
+
+/// The one writer of created users: their rows, their audit records
+/// (`user.create`, then `lifecycle.*` per event, user after user), the
+/// invitations their events queue and their change events. `events[i]`
+/// belongs to `recs[i]`. One user is stored with one-row statements, many
+/// with multi-row ones (a `POST /Bulk` run of creates).
+fn store_created(
+    tx: &mut Tx<'_>,
+    recs: &[UserRecord],
+    events: &[Vec<Event>],
+) -> Result<(), StoreError> {
+    let (conn, tenant, now) = (&mut *tx.conn, tx.tenant, tx.now);
+    match recs {
+        [rec] => users::insert(conn, rec)?,
+        _ => users::insert_many(conn, recs)?,
+    }
+    let mut details = Vec::with_capacity(recs.len() * 2);
+    let mut actions = Vec::with_capacity(recs.len() * 2);
+    for (rec, events) in recs.iter().zip(events) {
+        details.push(json!({"userName": rec.user_name, "status": rec.status}));
+        actions.push("user.create".to_owned());
+        for event in events {
+            details.push(serde_json::to_value(event).map_err(StoreError::other)?);
+            actions.push(format!("lifecycle.{}", event.name()));
+        }
+    }
+    let targets = recs
+        .iter()
+        .zip(events)
+        .flat_map(|(rec, events)| std::iter::repeat_n(rec.id.as_str(), 1 + events.len()));
+    let records: Vec<audit::NewAuditRecord<'_>> = targets
+        .zip(actions.iter().zip(&details))
+        .map(|(id, (action, details))| audit::NewAuditRecord {
+            actor: SCIM_ACTOR,
+            action,
+            target_type: "User",
+            target_id: Some(id),
+            details,
+        })
+        .collect();
+    audit::append_many(conn, &tenant.id, &records)?;
+    for (rec, events) in recs.iter().zip(events) {
+        crate::invitations::record_events(conn, &tenant.id, &rec.id, events)?;
+        tx.events.extend(change_events::lifecycle(
+            DIRECTORY, tenant, rec, events, now,
+        ));
+    }
+    Ok(())
 }
 
 fn conflict_user_name(e: StoreError, user_name: &str) -> ApiError {
@@ -275,6 +320,34 @@ fn suspend_despite(
 /// The User resource type's service.
 #[derive(Debug)]
 pub(crate) struct Users;
+
+impl Users {
+    /// A create's input, validated and normalized as [`ScimResource::create`]
+    /// does before it writes (no I/O).
+    pub(crate) fn validate(tx: &Tx<'_>, input: &Value) -> Result<Value, ApiError> {
+        validated(tx, input)
+    }
+
+    /// Creates the users of validated documents ([`Users::validate`]) with
+    /// multi-row statements: what [`ScimResource::create`] would do for each,
+    /// in order, in one pass. Not atomic by itself: run it in a savepoint and
+    /// fall back to one create at a time when it fails (a conflict does not
+    /// say which user it was).
+    pub(crate) fn create_many(
+        tx: &mut Tx<'_>,
+        docs: Vec<Value>,
+    ) -> Result<Vec<UserRecord>, ApiError> {
+        let mut recs = Vec::with_capacity(docs.len());
+        let mut events = Vec::with_capacity(docs.len());
+        for doc in docs {
+            let (rec, e) = prepare_create(tx, doc)?;
+            recs.push(rec);
+            events.push(e);
+        }
+        store_created(tx, &recs, &events)?;
+        Ok(recs)
+    }
+}
 
 fn load(tx: &mut Tx<'_>, id: &str) -> Result<UserRecord, ApiError> {
     fetch(tx, id, users::get_document)

@@ -131,6 +131,10 @@ pub fn append(
     stored.pop().ok_or(StoreError::NotFound)
 }
 
+/// Rows per multi-row `INSERT` of [`append_all`] (9 parameters a row: well
+/// inside SQLite's 32,766 and PostgreSQL's 65,535 bound parameters).
+const INSERT_ROWS: usize = 1000;
+
 /// Appends events in order, taking the tenant's sequence lock once; returns
 /// them as stored. Nothing happens for an empty list.
 ///
@@ -168,26 +172,41 @@ pub fn append_all(
             data: e.data,
         })
         .collect();
-    // One row at a time, on the concrete connection: multi-row VALUES do not
-    // go through the two-backend connection type, and a single-row insert
-    // keeps its prepared statement.
-    for e in &stored {
-        let data = e.data.to_string();
-        db_run!(conn => {
-            diesel::insert_into(events::table)
-                .values((
-                    events::tenant_id.eq(&e.tenant_id),
-                    events::seq.eq(e.seq),
-                    events::id.eq(&e.id),
-                    events::event_type.eq(&e.event_type),
-                    events::occurred_at.eq(to_db(e.time)),
-                    events::actor.eq(&e.actor),
-                    events::resource_type.eq(&e.resource_type),
-                    events::resource_id.eq(e.resource_id.as_deref()),
-                    events::data.eq(&data),
-                ))
-                .execute(conn)?
-        });
+    let data: Vec<String> = stored.iter().map(|e| e.data.to_string()).collect();
+    let rows: Vec<_> = stored
+        .iter()
+        .zip(&data)
+        .map(|(e, data)| {
+            (
+                events::tenant_id.eq(&e.tenant_id),
+                events::seq.eq(e.seq),
+                events::id.eq(&e.id),
+                events::event_type.eq(&e.event_type),
+                events::occurred_at.eq(to_db(e.time)),
+                events::actor.eq(&e.actor),
+                events::resource_type.eq(&e.resource_type),
+                events::resource_id.eq(e.resource_id.as_deref()),
+                events::data.eq(data),
+            )
+        })
+        .collect();
+    // On the concrete connection (multi-row VALUES do not go through the
+    // two-backend connection type). A single write's few events keep the
+    // prepared one-row statement; a Bulk request's events go in multi-row
+    // statements of at most `INSERT_ROWS` rows (one round trip each on
+    // PostgreSQL).
+    if rows.len() < crate::audit::FEW {
+        for one in &rows {
+            db_run!(conn => {
+                diesel::insert_into(events::table).values(one).execute(conn)?;
+            });
+        }
+    } else {
+        for chunk in rows.chunks(INSERT_ROWS) {
+            db_run!(conn => {
+                diesel::insert_into(events::table).values(chunk).execute(conn)?;
+            });
+        }
     }
     Ok(stored)
 }

@@ -145,3 +145,62 @@ store_test!(filters_match_exactly_within_the_tenant, |db| {
     );
     assert_eq!(find(audit::AuditFilter::default()).len(), 4);
 });
+
+store_test!(append_many_keeps_order_and_continues_the_log, |db| {
+    let store = db.store();
+    let a = store.transaction(|c| tenants::create(c, "a", "A")).unwrap();
+    let b = store.transaction(|c| tenants::create(c, "b", "B")).unwrap();
+    let record = |details: &'static serde_json::Value| NewAuditRecord {
+        actor: "scim",
+        action: "user.create",
+        target_type: "User",
+        target_id: Some("u"),
+        details,
+    };
+    let details: Vec<serde_json::Value> = (0..2600).map(|i| json!({ "i": i })).collect();
+    let details: &'static [serde_json::Value] = Box::leak(details.into_boxed_slice());
+    let first = record(&details[0]);
+    store
+        .transaction(|c| audit::append(c, &a.id, &first))
+        .unwrap();
+    // Another tenant's log goes on in between.
+    store
+        .transaction(|c| audit::append(c, &b.id, &first))
+        .unwrap();
+    // A handful (one statement each), then more than one multi-row statement holds.
+    for range in [1..4, 4..2600] {
+        let records: Vec<NewAuditRecord<'_>> = details[range].iter().map(record).collect();
+        store
+            .transaction(|c| audit::append_many(c, &a.id, &records))
+            .unwrap();
+    }
+    let last = store
+        .transaction(|c| audit::append(c, &a.id, &first))
+        .unwrap();
+
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .with_conn(|c| audit::page(c, &a.id, after, 1000))
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().map(|r| r.seq);
+        seen.extend(page);
+    }
+    let order: Vec<i64> = seen
+        .iter()
+        .map(|r| r.details["i"].as_i64().unwrap())
+        .collect();
+    let mut want: Vec<i64> = (0..2600).collect();
+    want.push(0);
+    assert_eq!(order, want);
+    assert!(seen.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert_eq!(seen.last().map(|r| r.seq), Some(last));
+    let b_log = store
+        .with_conn(|c| audit::page(c, &b.id, None, 10))
+        .unwrap();
+    assert_eq!(b_log.len(), 1);
+});

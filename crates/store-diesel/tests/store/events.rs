@@ -214,3 +214,35 @@ store_test!(events_consumer_cursor_survives_and_never_moves_back, |db| {
             .is_empty()
     );
 });
+
+store_test!(many_events_go_in_multi_row_statements_in_order, |db| {
+    let store = db.store();
+    let a = new_tenant(store, "a");
+    // More than one multi-row statement's worth, then a few one by one.
+    let many: Vec<NewEvent> = (0..2500).map(|n| event("user.provisioned", n)).collect();
+    let stored = store
+        .transaction(|c| events::append_all(c, &a, many))
+        .unwrap();
+    assert_eq!(stored.len(), 2500);
+    store
+        .transaction(|c| events::append_all(c, &a, vec![event("user.updated", 2500)]))
+        .unwrap();
+    let mut all = Vec::new();
+    loop {
+        let after = all.last().map_or(0, |e: &events::Event| e.seq);
+        let page = store
+            .with_conn(|c| events::list_after(c, &a, after, 1000, &[]))
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        all.extend(page);
+    }
+    assert_eq!(all.len(), 2501);
+    for (i, e) in all.iter().enumerate() {
+        assert_eq!(e.seq, i as i64 + 1);
+        assert_eq!(e.data, json!({ "n": i }));
+        assert_eq!(e.resource_id.as_deref(), Some(format!("u{i}").as_str()));
+    }
+    assert_eq!(all[..2500], stored[..]);
+});
