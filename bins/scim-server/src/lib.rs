@@ -872,6 +872,7 @@ pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
     );
 
     let backend = store.backend();
+    let analyzes = store.analyzes_in_background();
     let store_data = web::Data::new(store);
     let metrics = web::Data::new(Metrics::default());
     let metrics_access = web::Data::new(observability::MetricsAccess(
@@ -935,6 +936,11 @@ pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
     }
     let server = server.listen(listener)?;
     tracing::info!(%addr, public_url = %public_url, backend = %backend, "scim-server listening");
+    if analyzes {
+        tracing::warn!(
+            "autovacuum is off on this PostgreSQL server: scim-server runs ANALYZE on the tables that change (so that lookups keep their indexes), but nothing vacuums them; turn autovacuum on"
+        );
+    }
     Ok(Running {
         server: server.run(),
         addr,

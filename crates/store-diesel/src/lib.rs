@@ -55,6 +55,8 @@ mod macros;
 mod render;
 pub mod schema;
 mod single;
+#[cfg(feature = "postgres")]
+pub mod statistics;
 mod store;
 mod time;
 mod url;

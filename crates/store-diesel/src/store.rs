@@ -47,6 +47,12 @@ pub struct StoreOptions {
     /// the `checkpoint` module). On by default; [`StoreOptions::one_shot`]
     /// turns it off.
     pub background_checkpoint: bool,
+    /// On a PostgreSQL server whose autovacuum is off, run `ANALYZE` on the
+    /// tables that changed, from a background thread, as autovacuum would
+    /// (see the `statistics` module): without it, statements planned while
+    /// the tables were empty stay slow as they grow. On by default;
+    /// [`StoreOptions::one_shot`] turns it off.
+    pub background_analyze: bool,
 }
 
 impl StoreOptions {
@@ -57,6 +63,7 @@ impl StoreOptions {
             max_size: 1,
             min_idle: 0,
             background_checkpoint: false,
+            background_analyze: false,
             ..Self::default()
         }
     }
@@ -69,6 +76,7 @@ impl Default for StoreOptions {
             connection_timeout: Duration::from_secs(5),
             min_idle: 1,
             background_checkpoint: true,
+            background_analyze: true,
         }
     }
 }
@@ -90,6 +98,9 @@ pub struct Store {
     /// While any clone holds this, the WAL checkpointer thread runs
     /// (`crate::checkpoint`; SQLite files only).
     _checkpointer: Option<Arc<()>>,
+    /// While any clone holds this, the statistics thread runs
+    /// (`crate::statistics`; PostgreSQL with autovacuum off only).
+    analyzer: Option<Arc<()>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -157,6 +168,17 @@ impl Store {
         };
         let mut probe = manager.connect().map_err(|e| unavailable(&e))?;
         setup.on_acquire(&mut probe).map_err(|e| unavailable(&e))?;
+        #[cfg(feature = "postgres")]
+        let analyzer = match &mut probe {
+            DbConnection::Pg(conn) if options.background_analyze => {
+                let off = !crate::statistics::autovacuum_on(conn).map_err(|e| unavailable(&e))?;
+                off.then(|| Arc::new(()))
+                    .filter(|alive| crate::statistics::start(manager.clone(), alive))
+            }
+            _ => None,
+        };
+        #[cfg(not(feature = "postgres"))]
+        let analyzer: Option<Arc<()>> = None;
         #[cfg(feature = "sqlite")]
         let keep_alive = match probe {
             DbConnection::Sqlite(conn) if memory => Some(Arc::new(Mutex::new(conn))),
@@ -184,7 +206,15 @@ impl Store {
             _keep_alive: keep_alive,
             write_gate: (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(()))),
             _checkpointer: checkpointer,
+            analyzer,
         })
+    }
+
+    /// Whether this store runs `ANALYZE` itself: a PostgreSQL server with
+    /// autovacuum off (see [`StoreOptions::background_analyze`]). Nothing
+    /// vacuums such a database; the operator should turn autovacuum on.
+    pub fn analyzes_in_background(&self) -> bool {
+        self.analyzer.is_some()
     }
 
     /// Which database engine this store talks to.

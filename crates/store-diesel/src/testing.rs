@@ -119,7 +119,14 @@ impl TestDb {
             url,
             cleanup,
         };
-        let store = Store::connect_and_migrate(&db.url)
+        // Statistics change when a test says so: no background ANALYZE
+        // (store_diesel::statistics) under a test's feet.
+        let options = crate::StoreOptions {
+            background_analyze: false,
+            ..Default::default()
+        };
+        let store = Store::connect_with(&db.url, &options)
+            .and_then(|store| store.run_migrations().map(|_| store))
             .unwrap_or_else(|e| panic!("cannot open test database: {e}"));
         db.store = Some(store);
         db

@@ -19,6 +19,8 @@ mod outbox;
 mod races;
 mod retention;
 mod settings;
+#[cfg(feature = "postgres")]
+mod statistics;
 mod status;
 mod tenant_admins;
 mod tenants;
