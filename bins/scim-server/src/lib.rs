@@ -938,7 +938,7 @@ pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<Running> {
     tracing::info!(%addr, public_url = %public_url, backend = %backend, "scim-server listening");
     if analyzes {
         tracing::warn!(
-            "autovacuum is off on this PostgreSQL server: scim-server runs ANALYZE on the tables that change (so that lookups keep their indexes), but nothing vacuums them; turn autovacuum on"
+            "autovacuum is off on this PostgreSQL server: scim-server runs ANALYZE and VACUUM on its tables when autovacuum would (so that lookups keep their indexes); turn autovacuum on"
         );
     }
     Ok(Running {

@@ -1,4 +1,5 @@
-//! Planner statistics on a PostgreSQL server whose autovacuum is off.
+//! Planner statistics and dead rows on a PostgreSQL server whose autovacuum
+//! is off.
 //!
 //! PostgreSQL plans a statement from the statistics `ANALYZE` keeps, and a
 //! statement that a connection runs again and again (every statement of this
@@ -15,10 +16,14 @@
 //! pass `autovacuum_analyze_threshold + autovacuum_analyze_scale_factor *
 //! rows` (50 + 10% by default), so the bad plans last seconds. When the
 //! server runs with `autovacuum = off`, nothing ever analyses, and lookups
-//! slow down linearly with the directory's size. Then this store does that
-//! part of autovacuum's work: a thread of its own checks the tables of the
-//! store's schema every [`CHECK_INTERVAL`] and runs `ANALYZE` on each that
-//! passed the same threshold. It never vacuums: keep autovacuum on.
+//! slow down linearly with the directory's size. And nothing removes dead
+//! row versions: a row updated on every write (a tenant's event counter)
+//! spreads over ever more pages, which every read of that table then walks.
+//! So when autovacuum is off this store does autovacuum's work for its own
+//! tables: a thread with a connection of its own checks the tables of the
+//! store's schema every [`CHECK_INTERVAL`] and runs `ANALYZE`, `VACUUM` or
+//! both on each that passed autovacuum's own thresholds. Better still: turn
+//! autovacuum on.
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -42,9 +47,24 @@ struct Setting {
 }
 
 #[derive(QueryableByName)]
-struct Table {
+struct StaleRow {
     #[diesel(sql_type = Text)]
     name: String,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    to_analyze: bool,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    to_vacuum: bool,
+}
+
+/// A table that autovacuum would work on now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stale {
+    /// Its schema-qualified, quoted name.
+    pub table: String,
+    /// Its rows changed enough since its last `ANALYZE`.
+    pub analyze: bool,
+    /// It has enough dead row versions for a `VACUUM`.
+    pub vacuum: bool,
 }
 
 /// Whether the server's autovacuum is on (`SHOW autovacuum`).
@@ -57,37 +77,58 @@ pub fn autovacuum_on(conn: &mut PgConnection) -> Result<bool, StoreError> {
     Ok(setting.value == "on")
 }
 
-/// The tables of the current schema that changed enough since their last
-/// `ANALYZE` that autovacuum would analyse them (its threshold and scale
-/// factor, as the server is configured), as quoted names.
+/// The tables of the current schema that autovacuum would analyse or vacuum
+/// now, by its own thresholds as the server is configured: changed rows
+/// since the last `ANALYZE` past `autovacuum_analyze_threshold +
+/// autovacuum_analyze_scale_factor * rows`, dead row versions past
+/// `autovacuum_vacuum_threshold + autovacuum_vacuum_scale_factor * rows`.
 ///
 /// # Errors
 /// Database errors.
-pub fn stale_tables(conn: &mut PgConnection) -> Result<Vec<String>, StoreError> {
-    let tables: Vec<Table> = diesel::sql_query(
-        "SELECT quote_ident(s.schemaname) || '.' || quote_ident(s.relname) AS name \
-         FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid \
-         WHERE s.schemaname = current_schema() \
-           AND s.n_mod_since_analyze > \
+pub fn stale_tables(conn: &mut PgConnection) -> Result<Vec<Stale>, StoreError> {
+    let rows: Vec<StaleRow> = diesel::sql_query(
+        "SELECT name, to_analyze, to_vacuum FROM ( \
+           SELECT quote_ident(s.schemaname) || '.' || quote_ident(s.relname) AS name, \
+             s.n_mod_since_analyze > \
                current_setting('autovacuum_analyze_threshold')::float8 \
                + current_setting('autovacuum_analyze_scale_factor')::float8 \
-                 * GREATEST(c.reltuples, 0) \
-         ORDER BY s.relname",
+                 * GREATEST(c.reltuples, 0) AS to_analyze, \
+             s.n_dead_tup > \
+               current_setting('autovacuum_vacuum_threshold')::float8 \
+               + current_setting('autovacuum_vacuum_scale_factor')::float8 \
+                 * GREATEST(c.reltuples, 0) AS to_vacuum \
+           FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid \
+           WHERE s.schemaname = current_schema()) t \
+         WHERE to_analyze OR to_vacuum ORDER BY name",
     )
     .load(conn)?;
-    Ok(tables.into_iter().map(|t| t.name).collect())
+    Ok(rows
+        .into_iter()
+        .map(|r| Stale {
+            table: r.name,
+            analyze: r.to_analyze,
+            vacuum: r.to_vacuum,
+        })
+        .collect())
 }
 
-/// Runs `ANALYZE` on every [`stale_tables`] table; returns their names.
+/// Does autovacuum's work on every [`stale_tables`] table: `ANALYZE`,
+/// `VACUUM` or `VACUUM (ANALYZE)`. Returns what it did. Not in a
+/// transaction (`VACUUM` cannot run in one).
 ///
 /// # Errors
 /// Database errors.
-pub fn analyze_stale(conn: &mut PgConnection) -> Result<Vec<String>, StoreError> {
-    let tables = stale_tables(conn)?;
-    for table in &tables {
-        conn.batch_execute(&format!("ANALYZE {table}"))?;
+pub fn maintain_stale(conn: &mut PgConnection) -> Result<Vec<Stale>, StoreError> {
+    let stale = stale_tables(conn)?;
+    for t in &stale {
+        let command = match (t.vacuum, t.analyze) {
+            (true, true) => "VACUUM (ANALYZE)",
+            (true, false) => "VACUUM",
+            (false, _) => "ANALYZE",
+        };
+        conn.batch_execute(&format!("{command} {}", t.table))?;
     }
-    Ok(tables)
+    Ok(stale)
 }
 
 /// Starts the thread for the database `manager` opens; it runs while `alive`
@@ -115,7 +156,7 @@ fn run(manager: &ConnectionManager, alive: &Weak<()>) {
             };
         }
         if let Some(c) = conn.as_mut()
-            && analyze_stale(c).is_err()
+            && maintain_stale(c).is_err()
         {
             // A broken connection is reopened on the next round.
             conn = None;
