@@ -99,17 +99,19 @@ pub fn append(
     }
 }
 
-/// Rows per multi-row `INSERT` of [`append_many`] (8 parameters a row).
+/// Rows per multi-row `INSERT` of [`append_many`] on PostgreSQL (8 parameters a row).
+#[cfg(feature = "postgres")]
 const INSERT_ROWS: usize = 1000;
 
 /// Fewer records than this are appended one statement each.
 pub(crate) const FEW: usize = 8;
 
 /// Appends records to the tenant's log in the given order (their `seq`s
-/// increase in that order) with multi-row `INSERT`s: one statement per
-/// thousand records instead of one per record, which is what a `POST /Bulk`
-/// of a thousand creates needs. A handful of records (a single write's) go
-/// through [`append`] one by one.
+/// increase in that order), for a `POST /Bulk` of a thousand creates: on
+/// PostgreSQL with multi-row `INSERT`s (one round trip per thousand records
+/// instead of one per record); on SQLite the tenant's `MAX(seq)` is read
+/// once and each record is a one-row statement that stays prepared. A
+/// handful of records (a single write's) go through [`append`] one by one.
 ///
 /// # Errors
 /// As [`append`].
@@ -161,12 +163,15 @@ pub fn append_many(
                 .filter(audit_log::tenant_id.eq(tenant_id))
                 .select(diesel::dsl::max(audit_log::seq))
                 .get_result(conn)?;
-            let rows: Vec<_> = records
+            // One-row statements: SQLite has no round trips to save, and a
+            // one-row statement stays prepared.
+            for ((r, details), seq) in records
                 .iter()
                 .zip(&details)
                 .zip(last.unwrap_or(0).saturating_add(1)..)
-                .map(|((r, details), seq)| {
-                    (
+            {
+                diesel::insert_into(audit_log::table)
+                    .values((
                         audit_log::tenant_id.eq(tenant_id),
                         audit_log::seq.eq(seq),
                         audit_log::at.eq(at),
@@ -175,12 +180,7 @@ pub fn append_many(
                         audit_log::target_type.eq(r.target_type),
                         audit_log::target_id.eq(r.target_id),
                         audit_log::details.eq(details),
-                    )
-                })
-                .collect();
-            for chunk in rows.chunks(INSERT_ROWS) {
-                diesel::insert_into(audit_log::table)
-                    .values(chunk)
+                    ))
                     .execute(conn)?;
             }
         }

@@ -131,8 +131,9 @@ pub fn append(
     stored.pop().ok_or(StoreError::NotFound)
 }
 
-/// Rows per multi-row `INSERT` of [`append_all`] (9 parameters a row: well
-/// inside SQLite's 32,766 and PostgreSQL's 65,535 bound parameters).
+/// Rows per multi-row `INSERT` of [`append_all`] on PostgreSQL (9 parameters
+/// a row: well inside PostgreSQL's 65,535 bound parameters).
+#[cfg(feature = "postgres")]
 const INSERT_ROWS: usize = 1000;
 
 /// Appends events in order, taking the tenant's sequence lock once; returns
@@ -191,21 +192,25 @@ pub fn append_all(
         })
         .collect();
     // On the concrete connection (multi-row VALUES do not go through the
-    // two-backend connection type). A single write's few events keep the
-    // prepared one-row statement; a Bulk request's events go in multi-row
-    // statements of at most `INSERT_ROWS` rows (one round trip each on
-    // PostgreSQL).
-    if rows.len() < crate::audit::FEW {
-        for one in &rows {
-            db_run!(conn => {
-                diesel::insert_into(events::table).values(one).execute(conn)?;
-            });
+    // two-backend connection type). SQLite, and a single write's few events,
+    // use the one-row statement, which stays prepared; a Bulk request's
+    // events on PostgreSQL go in multi-row statements of at most
+    // `INSERT_ROWS` rows (one round trip each).
+    match conn {
+        #[cfg(feature = "postgres")]
+        DbConnection::Pg(conn) if rows.len() >= crate::audit::FEW => {
+            for chunk in rows.chunks(INSERT_ROWS) {
+                diesel::insert_into(events::table)
+                    .values(chunk)
+                    .execute(conn)?;
+            }
         }
-    } else {
-        for chunk in rows.chunks(INSERT_ROWS) {
-            db_run!(conn => {
-                diesel::insert_into(events::table).values(chunk).execute(conn)?;
-            });
+        _ => {
+            for one in &rows {
+                db_run!(conn => {
+                    diesel::insert_into(events::table).values(one).execute(conn)?;
+                });
+            }
         }
     }
     Ok(stored)

@@ -227,8 +227,12 @@ struct NewUser<'a> {
     columns: UserColumns,
 }
 
-/// Inserts many users and their emails in one transaction, with multi-row
-/// `INSERT`s of [`BATCH`] rows (imports, benchmarks). All or nothing.
+/// Inserts many users and their emails in one transaction (imports, `POST
+/// /Bulk`, benchmarks). All or nothing. On PostgreSQL with multi-row
+/// `INSERT`s of [`BATCH`] rows (one round trip each); on SQLite, which has
+/// no round trips, with the one-row statements of [`insert`], which stay
+/// prepared (a multi-row statement is parsed again for every length, and
+/// a prepared one of a thousand rows holds a large program in memory).
 ///
 /// # Errors
 /// As [`insert`], for the first user that conflicts.
@@ -245,15 +249,26 @@ pub fn insert_many(conn: &mut DbConnection, batch: &[UserRecord]) -> Result<(), 
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    write_transaction(conn, |conn| {
-        for chunk in rows.chunks(BATCH) {
-            db_run!(conn => {
+    write_transaction(conn, |conn| match conn {
+        #[cfg(feature = "postgres")]
+        DbConnection::Pg(pg) => {
+            for chunk in rows.chunks(BATCH) {
                 diesel::insert_into(users::table)
                     .values(chunk)
-                    .execute(conn)?;
-            });
+                    .execute(pg)?;
+            }
+            insert_emails_of(conn, batch)
         }
-        insert_emails_of(conn, batch)
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(_) => {
+            for (row, user) in rows.iter().zip(batch) {
+                db_run!(conn => {
+                    diesel::insert_into(users::table).values(row).execute(conn)?;
+                });
+                insert_emails(conn, user)?;
+            }
+            Ok(())
+        }
     })
 }
 
