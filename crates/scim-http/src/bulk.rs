@@ -136,13 +136,7 @@ fn run_all(tx: &mut Tx<'_>, request: &BulkRequest) -> Vec<BulkOperationResponse>
                             continue;
                         }
                     }
-                    let (ready, still): (Vec<usize>, Vec<usize>) = deferred
-                        .iter()
-                        .partition(|&&d| ops.get(d).is_some_and(|o| !waiting(o, &ids)));
-                    deferred = still;
-                    for d in ready.into_iter().rev() {
-                        queue.push_front(d);
-                    }
+                    unblock(ops, &mut deferred, &mut queue, |o| !waiting(o, &ids));
                     if queue.is_empty() && !deferred.is_empty() {
                         draining_rest = true;
                         queue.extend(deferred.drain(..));
@@ -167,14 +161,7 @@ fn run_all(tx: &mut Tx<'_>, request: &BulkRequest) -> Vec<BulkOperationResponse>
                 }
             }
             if declares {
-                // Unblocked operations go first, in request order.
-                let (ready, still): (Vec<usize>, Vec<usize>) = deferred
-                    .iter()
-                    .partition(|&&d| ops.get(d).is_some_and(|o| !waiting(o, &ids)));
-                deferred = still;
-                for d in ready.into_iter().rev() {
-                    queue.push_front(d);
-                }
+                unblock(ops, &mut deferred, &mut queue, |o| !waiting(o, &ids));
             }
         }
         if queue.is_empty() && !deferred.is_empty() && !draining_rest {
@@ -184,6 +171,23 @@ fn run_all(tx: &mut Tx<'_>, request: &BulkRequest) -> Vec<BulkOperationResponse>
         }
     }
     results.into_iter().flatten().collect()
+}
+
+/// Moves the deferred operations that `ready` accepts to the front of the
+/// queue, in request order: they run next, before the request goes on.
+fn unblock(
+    ops: &[BulkOperation],
+    deferred: &mut Vec<usize>,
+    queue: &mut std::collections::VecDeque<usize>,
+    ready: impl Fn(&BulkOperation) -> bool,
+) {
+    let (now, still): (Vec<usize>, Vec<usize>) = deferred
+        .iter()
+        .partition(|&&d| ops.get(d).is_some_and(&ready));
+    *deferred = still;
+    for d in now.into_iter().rev() {
+        queue.push_front(d);
+    }
 }
 
 /// A run of user creates that can be stored in one pass (multi-row

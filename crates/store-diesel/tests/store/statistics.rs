@@ -10,7 +10,6 @@ use chrono::Utc;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
-use serde_json::json;
 use store_diesel::statistics;
 use store_diesel::testing::TestDb;
 use store_diesel::users::{self, UserRecord};
@@ -26,27 +25,20 @@ struct PlanLine {
 
 fn user(tenant_id: &str, n: usize) -> UserRecord {
     let now = Utc::now();
-    let user_name = format!("user{n}@example.net");
-    UserRecord {
-        tenant_id: tenant_id.to_owned(),
-        id: format!("u{n}"),
-        user_name: user_name.clone(),
-        external_id: None,
-        display_name: None,
-        active: true,
-        status: "Staged".to_owned(),
-        status_before_suspend: None,
-        override_automatic_invitation: None,
-        override_require_mobile_auth: None,
-        mobile_device_enrolled: false,
-        mobile_device_name: None,
-        created_at: now,
-        last_modified: now,
-        version: 1,
-        document: json!({ "userName": user_name }),
-        lifecycle: json!({ "state": "Staged", "history": [] }),
-        emails: Vec::new(),
-    }
+    super::lists::user_record(
+        tenant_id,
+        &super::lists::UserSpec {
+            id: format!("u{n}"),
+            user_name: format!("user{n}@example.net"),
+            external_id: None,
+            display_name: None,
+            title: None,
+            emails: Vec::new(),
+            active: true,
+            created: now,
+            last_modified: now,
+        },
+    )
 }
 
 /// The PostgreSQL connection of a pooled one.
