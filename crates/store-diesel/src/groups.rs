@@ -286,6 +286,10 @@ pub fn add_members(
     group_id: &str,
     user_ids: &[&str],
 ) -> Result<usize, StoreError> {
+    if user_ids.is_empty() {
+        // Not even a savepoint (two round trips on PostgreSQL).
+        return Ok(0);
+    }
     write_transaction(conn, |conn| {
         let mut added = 0;
         for chunk in user_ids.chunks(BATCH) {
@@ -321,6 +325,10 @@ pub fn remove_members(
     group_id: &str,
     user_ids: &[&str],
 ) -> Result<usize, StoreError> {
+    if user_ids.is_empty() {
+        // Not even a savepoint (two round trips on PostgreSQL).
+        return Ok(0);
+    }
     write_transaction(conn, |conn| {
         let mut removed = 0;
         for chunk in user_ids.chunks(BATCH) {
