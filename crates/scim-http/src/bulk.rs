@@ -9,10 +9,10 @@
 //! `failOnErrors` stops the run after that many errors.
 //!
 //! A run of consecutive user creates (POSTs to `/Users` that refer to no
-//! bulkId) is stored in one pass, with multi-row statements for the users,
-//! their emails, audit records and change events (`Users::create_many`), in
-//! one savepoint: what a directory's initial import sends costs a few
-//! statements per thousand users instead of a dozen per user. When the pass
+//! bulkId) is stored in one pass (`Users::create_many`) in one savepoint:
+//! one savepoint instead of two per user, and on PostgreSQL multi-row
+//! statements for the users, their emails, audit records and change events
+//! (a few round trips per thousand users instead of a dozen per user). When the pass
 //! fails (a `userName` taken, by the tenant or by another operation of the
 //! run), its savepoint is rolled back and its operations run one at a time,
 //! so each gets the answer it would have had on its own.

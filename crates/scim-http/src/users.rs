@@ -128,8 +128,8 @@ fn prepare_create(tx: &Tx<'_>, doc: Value) -> Result<(UserRecord, Vec<Event>), A
 /// The one writer of created users: their rows, their audit records
 /// (`user.create`, then `lifecycle.*` per event, user after user), the
 /// invitations their events queue and their change events. `events[i]`
-/// belongs to `recs[i]`. One user is stored with one-row statements, many
-/// with multi-row ones (a `POST /Bulk` run of creates).
+/// belongs to `recs[i]`. Many users (a `POST /Bulk` run of creates) go in
+/// multi-row statements on PostgreSQL.
 fn store_created(
     tx: &mut Tx<'_>,
     recs: &[UserRecord],
@@ -140,23 +140,22 @@ fn store_created(
         [rec] => users::insert(conn, rec)?,
         _ => users::insert_many(conn, recs)?,
     }
-    let mut details = Vec::with_capacity(recs.len() * 2);
-    let mut actions = Vec::with_capacity(recs.len() * 2);
+    // Per user: `user.create`, then `lifecycle.<event>` per event.
+    let mut entries: Vec<(&str, String, Value)> = Vec::with_capacity(recs.len() * 2);
     for (rec, events) in recs.iter().zip(events) {
-        details.push(json!({"userName": rec.user_name, "status": rec.status}));
-        actions.push("user.create".to_owned());
+        entries.push((
+            &rec.id,
+            "user.create".to_owned(),
+            json!({"userName": rec.user_name, "status": rec.status}),
+        ));
         for event in events {
-            details.push(serde_json::to_value(event).map_err(StoreError::other)?);
-            actions.push(format!("lifecycle.{}", event.name()));
+            let details = serde_json::to_value(event).map_err(StoreError::other)?;
+            entries.push((&rec.id, format!("lifecycle.{}", event.name()), details));
         }
     }
-    let targets = recs
+    let records: Vec<audit::NewAuditRecord<'_>> = entries
         .iter()
-        .zip(events)
-        .flat_map(|(rec, events)| std::iter::repeat_n(rec.id.as_str(), 1 + events.len()));
-    let records: Vec<audit::NewAuditRecord<'_>> = targets
-        .zip(actions.iter().zip(&details))
-        .map(|(id, (action, details))| audit::NewAuditRecord {
+        .map(|(id, action, details)| audit::NewAuditRecord {
             actor: SCIM_ACTOR,
             action,
             target_type: "User",
@@ -328,9 +327,9 @@ impl Users {
         validated(tx, input)
     }
 
-    /// Creates the users of validated documents ([`Users::validate`]) with
-    /// multi-row statements: what [`ScimResource::create`] would do for each,
-    /// in order, in one pass. Not atomic by itself: run it in a savepoint and
+    /// Creates the users of validated documents ([`Users::validate`]): what
+    /// [`ScimResource::create`] would do for each, in order, in one pass
+    /// (multi-row statements on PostgreSQL). Not atomic by itself: run it in a savepoint and
     /// fall back to one create at a time when it fails (a conflict does not
     /// say which user it was).
     pub(crate) fn create_many(

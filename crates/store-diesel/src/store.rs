@@ -47,10 +47,10 @@ pub struct StoreOptions {
     /// the `checkpoint` module). On by default; [`StoreOptions::one_shot`]
     /// turns it off.
     pub background_checkpoint: bool,
-    /// On a PostgreSQL server whose autovacuum is off, run `ANALYZE` on the
-    /// tables that changed, from a background thread, as autovacuum would
-    /// (see the `statistics` module): without it, statements planned while
-    /// the tables were empty stay slow as they grow. On by default;
+    /// On a PostgreSQL server whose autovacuum is off, run `ANALYZE` and
+    /// `VACUUM` on the tables that need them, from a background thread, as
+    /// autovacuum would (see the `statistics` module): without it,
+    /// statements planned while the tables were empty stay slow as they grow. On by default;
     /// [`StoreOptions::one_shot`] turns it off.
     pub background_analyze: bool,
 }
@@ -210,9 +210,9 @@ impl Store {
         })
     }
 
-    /// Whether this store runs `ANALYZE` itself: a PostgreSQL server with
-    /// autovacuum off (see [`StoreOptions::background_analyze`]). Nothing
-    /// vacuums such a database; the operator should turn autovacuum on.
+    /// Whether this store runs `ANALYZE` and `VACUUM` itself: a PostgreSQL
+    /// server with autovacuum off (see [`StoreOptions::background_analyze`]).
+    /// The operator should turn autovacuum on.
     pub fn analyzes_in_background(&self) -> bool {
         self.analyzer.is_some()
     }
