@@ -104,16 +104,14 @@ pub fn append(
 const INSERT_ROWS: usize = 1000;
 
 /// Fewer records than this are appended one statement each.
-#[cfg(feature = "postgres")]
 pub(crate) const FEW: usize = 8;
 
 /// Appends records to the tenant's log in the given order (their `seq`s
 /// increase in that order), for a `POST /Bulk` of a thousand creates: on
 /// PostgreSQL with multi-row `INSERT`s (one round trip per thousand records
-/// instead of one per record). On SQLite, which has no round trips to save,
-/// and for a handful of records (a single write's) on either backend, each
-/// record goes through [`append`], whose one-row statement stays prepared
-/// (a multi-row statement's SQL depends on its length).
+/// instead of one per record); on SQLite the tenant's `MAX(seq)` is read
+/// once and each record is a one-row statement that stays prepared. A
+/// handful of records (a single write's) go through [`append`] one by one.
 ///
 /// # Errors
 /// As [`append`].
@@ -122,11 +120,19 @@ pub fn append_many(
     tenant_id: &str,
     records: &[NewAuditRecord<'_>],
 ) -> Result<(), StoreError> {
+    if records.len() < FEW {
+        // One write's records: one-row statements stay prepared, where a
+        // multi-row statement's SQL depends on its length.
+        for record in records {
+            append(conn, tenant_id, record)?;
+        }
+        return Ok(());
+    }
+    let at = to_db(now());
+    let details: Vec<String> = records.iter().map(|r| r.details.to_string()).collect();
     match conn {
         #[cfg(feature = "postgres")]
-        DbConnection::Pg(pg) if records.len() >= FEW => {
-            let at = to_db(now());
-            let details: Vec<String> = records.iter().map(|r| r.details.to_string()).collect();
+        DbConnection::Pg(conn) => {
             // The identity column numbers the rows in VALUES order.
             let rows: Vec<_> = records
                 .iter()
@@ -146,12 +152,38 @@ pub fn append_many(
             for chunk in rows.chunks(INSERT_ROWS) {
                 diesel::insert_into(audit_log::table)
                     .values(chunk)
-                    .execute(pg)?;
+                    .execute(conn)?;
             }
         }
-        _ => {
-            for record in records {
-                append(conn, tenant_id, record)?;
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(conn) => {
+            // One writer (this transaction holds SQLite's write lock): the
+            // next seqs are the tenant's MAX(seq) + 1, + 2, ...
+            let last: Option<i64> = audit_log::table
+                .filter(audit_log::tenant_id.eq(tenant_id))
+                .select(diesel::dsl::max(audit_log::seq))
+                .get_result(conn)?;
+            // One-row statements: SQLite has no round trips to save, and a
+            // one-row statement stays prepared. Not `append` per record: its
+            // INSERT … SELECT MAX(seq) made a Bulk of 30,000 users 25–30%
+            // slower, and slower as the log grew (measured).
+            for ((r, details), seq) in records
+                .iter()
+                .zip(&details)
+                .zip(last.unwrap_or(0).saturating_add(1)..)
+            {
+                diesel::insert_into(audit_log::table)
+                    .values((
+                        audit_log::tenant_id.eq(tenant_id),
+                        audit_log::seq.eq(seq),
+                        audit_log::at.eq(at),
+                        audit_log::actor.eq(r.actor),
+                        audit_log::action.eq(r.action),
+                        audit_log::target_type.eq(r.target_type),
+                        audit_log::target_id.eq(r.target_id),
+                        audit_log::details.eq(details),
+                    ))
+                    .execute(conn)?;
             }
         }
     }
